@@ -1,0 +1,3 @@
+module github.com/dirbridge/dirbridge
+
+go 1.26
