@@ -1,0 +1,66 @@
+package bridge
+
+import "context"
+
+// Mapper turns resources of one type into directory entries and back, as the
+// mapping tables say. The mapping package implements it; the services here
+// own the lifecycle rules around it. Mappers never see "active" or
+// "password": those are lifecycle, handled by the services through the
+// Directory's Disabled and Password fields.
+type Mapper interface {
+	// ResourceType describes the resource type for discovery, PATCH and
+	// normalization; it includes active and password where they apply.
+	ResourceType() *ResourceType
+	// Container is the DN below which resources of this type are created and
+	// searched.
+	Container() string
+	// ObjectFilter selects, below Container, the entries that are resources of
+	// this type.
+	ObjectFilter() *Filter
+	// DirectoryAttrs lists the directory attributes Resource needs.
+	DirectoryAttrs() []string
+	// SortAttr is the directory attribute that orders list responses; ""
+	// means the immutable id.
+	SortAttr() string
+	// NewEntry plans the entry for a new resource: DN and attributes. It
+	// fails with KindInvalidValue naming any required attribute that has no
+	// value.
+	NewEntry(ctx context.Context, r Resource, refs Refs) (*EntryPlan, error)
+	// Changes plans the changes that make current hold desired, touching only
+	// attributes the identity provider owns, and a rename when the RDN's
+	// value changes.
+	Changes(ctx context.Context, current *Entry, desired Resource, refs Refs) (*EntryPlan, error)
+	// Resource builds the resource an entry represents, without active (the
+	// service sets it from Entry.Disabled), id or meta.
+	Resource(ctx context.Context, e *Entry, refs Refs) (Resource, error)
+	// Filter translates a SCIM filter over this resource type into a directory
+	// filter. Unknown attributes are KindInvalidFilter. Filters on "active"
+	// use the virtual attribute VirtualDisabled, on meta.created and
+	// meta.lastModified VirtualCreated and VirtualModified, on id VirtualID.
+	Filter(ctx context.Context, x Expr, refs Refs) (*Filter, error)
+}
+
+// EntryPlan is what a Mapper wants done in the directory.
+type EntryPlan struct {
+	DN          string              // NewEntry: the new entry's DN
+	Attrs       map[string][]string // NewEntry: its attributes
+	Changes     []Change            // Changes: attribute changes
+	NewRDN      string              // Changes: "" or the new RDN, escaped
+	NewSuperior string              // Changes: "" or the new parent DN
+}
+
+// Empty reports whether the plan changes nothing.
+func (p *EntryPlan) Empty() bool {
+	return len(p.Changes) == 0 && p.NewRDN == "" && p.NewSuperior == ""
+}
+
+// Refs resolves references between resources (manager, group members) for a
+// Mapper.
+type Refs interface {
+	// DNForID returns the DN of the resource of the given type ("User" or
+	// "Group") with the SCIM id, or KindNotFound.
+	DNForID(ctx context.Context, resourceType, id string) (string, error)
+	// IDForDN returns the SCIM id and resource type of the entry at dn, or
+	// KindNotFound when no resource lives there.
+	IDForDN(ctx context.Context, dn string) (id, resourceType string, err error)
+}

@@ -1,0 +1,394 @@
+package bridge
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+)
+
+// ServiceConfig holds the provisioning rules of one resource type.
+type ServiceConfig struct {
+	// Lifecycle enables active and password: accounts are disabled rather
+	// than deleted, and passwords are set through the Directory.
+	Lifecycle bool
+	// HardDelete makes DELETE remove the entry. Otherwise a deleted account
+	// is disabled and moved to LeaversDN, out of SCIM's sight.
+	HardDelete bool
+	// LeaversDN is the container for soft-deleted accounts. It must not lie
+	// below the mapper's Container.
+	LeaversDN string
+	// DefaultPageSize and MaxPageSize bound list responses.
+	DefaultPageSize int
+	MaxPageSize     int
+}
+
+// Service provides SCIM's operations on one resource type over a Directory,
+// with the domain's rules: immutable ids, disable instead of delete,
+// passwords set only when changed, uniqueness, owner-aware replace.
+type Service struct {
+	dir    Directory
+	m      Mapper
+	refs   Refs
+	cfg    ServiceConfig
+	leaver sync.Mutex // serialises creation of the leavers container
+	hasLvr bool
+}
+
+// NewService returns a Service; cfg is copied and defaults are applied to the
+// copy.
+func NewService(dir Directory, m Mapper, refs Refs, cfg ServiceConfig) *Service {
+	if cfg.DefaultPageSize <= 0 {
+		cfg.DefaultPageSize = 100
+	}
+	if cfg.MaxPageSize <= 0 {
+		cfg.MaxPageSize = 1000
+	}
+	if cfg.DefaultPageSize > cfg.MaxPageSize {
+		cfg.DefaultPageSize = cfg.MaxPageSize
+	}
+	return &Service{dir: dir, m: m, refs: refs, cfg: cfg}
+}
+
+// ResourceType describes the service's resource type.
+func (s *Service) ResourceType() *ResourceType { return s.m.ResourceType() }
+
+// Config returns the service's rules, with defaults applied.
+func (s *Service) Config() ServiceConfig { return s.cfg }
+
+// Get returns the resource with the given id.
+func (s *Service) Get(ctx context.Context, id string) (Resource, error) {
+	const op = "bridge.(*Service).Get"
+	e, err := s.get(ctx, id)
+	if err != nil {
+		return Resource{}, Wrap(op, err)
+	}
+	r, err := s.resource(ctx, e)
+	return r, Wrap(op, err)
+}
+
+func (s *Service) get(ctx context.Context, id string) (*Entry, error) {
+	e, err := s.dir.Get(ctx, s.m.Container(), id, s.m.DirectoryAttrs())
+	if err != nil {
+		if KindOf(err) == KindNotFound {
+			return nil, E("bridge.(*Service).get", KindNotFound, fmt.Sprintf("%s %q not found", s.m.ResourceType().Name, id), err)
+		}
+		return nil, err
+	}
+	return e, nil
+}
+
+// List returns one page of the resources that match q.
+func (s *Service) List(ctx context.Context, q Query) (Page, error) {
+	const op = "bridge.(*Service).List"
+	start := q.StartIndex
+	if start < 1 {
+		start = 1
+	}
+	count := q.Count
+	if count < 0 {
+		count = s.cfg.DefaultPageSize
+	}
+	if count > s.cfg.MaxPageSize {
+		count = s.cfg.MaxPageSize
+	}
+	f := s.m.ObjectFilter()
+	if q.Filter != nil {
+		tf, err := s.m.Filter(ctx, q.Filter, s.refs)
+		if err != nil {
+			return Page{}, Wrap(op, err)
+		}
+		f = And(f, tf)
+	}
+	res, err := s.dir.Search(ctx, SearchRequest{
+		Base:   s.m.Container(),
+		Scope:  ScopeSub,
+		Filter: f,
+		Attrs:  s.m.DirectoryAttrs(),
+		SortBy: s.m.SortAttr(),
+		Offset: start - 1,
+		Count:  count,
+	})
+	if err != nil {
+		return Page{}, Wrap(op, err)
+	}
+	page := Page{TotalResults: res.Total, StartIndex: start, Resources: make([]Resource, 0, len(res.Entries))}
+	for _, e := range res.Entries {
+		r, err := s.resource(ctx, e)
+		if err != nil {
+			return Page{}, Wrap(op, err)
+		}
+		page.Resources = append(page.Resources, r)
+	}
+	return page, nil
+}
+
+// Create adds a resource.
+func (s *Service) Create(ctx context.Context, in Resource) (Resource, error) {
+	const op = "bridge.(*Service).Create"
+	attrs, err := Normalize(s.m.ResourceType(), in.Attrs)
+	if err != nil {
+		return Resource{}, Wrap(op, err)
+	}
+	r := Resource{Attrs: attrs}
+	if err := s.checkRequired(r); err != nil {
+		return Resource{}, Wrap(op, err)
+	}
+	disabled, password := false, ""
+	if s.cfg.Lifecycle {
+		if a, ok := attrs["active"].(bool); ok {
+			disabled = !a
+		}
+		password, _ = attrs["password"].(string)
+	}
+	if err := s.checkUnique(ctx, r, ""); err != nil {
+		return Resource{}, Wrap(op, err)
+	}
+	plan, err := s.m.NewEntry(ctx, r, s.refs)
+	if err != nil {
+		return Resource{}, Wrap(op, err)
+	}
+	e, err := s.dir.Add(ctx, AddRequest{DN: plan.DN, Attrs: plan.Attrs, Password: password, Disabled: disabled, Return: s.m.DirectoryAttrs()})
+	if err != nil {
+		if KindOf(err) == KindConflict {
+			return Resource{}, E(op, KindConflict, s.conflictMessage(r), err)
+		}
+		return Resource{}, Wrap(op, err)
+	}
+	out, err := s.resource(ctx, e)
+	return out, Wrap(op, err)
+}
+
+// Replace makes the resource with id hold in's values for every attribute
+// the identity provider owns (a SCIM PUT).
+func (s *Service) Replace(ctx context.Context, id string, in Resource) (Resource, error) {
+	const op = "bridge.(*Service).Replace"
+	cur, err := s.get(ctx, id)
+	if err != nil {
+		return Resource{}, Wrap(op, err)
+	}
+	attrs, err := Normalize(s.m.ResourceType(), in.Attrs)
+	if err != nil {
+		return Resource{}, Wrap(op, err)
+	}
+	out, err := s.update(ctx, cur, Resource{ID: id, Attrs: attrs})
+	return out, Wrap(op, err)
+}
+
+// Patch applies PATCH operations to the resource with id.
+func (s *Service) Patch(ctx context.Context, id string, ops []PatchOp) (Resource, error) {
+	const op = "bridge.(*Service).Patch"
+	cur, err := s.get(ctx, id)
+	if err != nil {
+		return Resource{}, Wrap(op, err)
+	}
+	r, err := s.resource(ctx, cur)
+	if err != nil {
+		return Resource{}, Wrap(op, err)
+	}
+	patched, err := ApplyPatch(s.m.ResourceType(), r, ops)
+	if err != nil {
+		return Resource{}, Wrap(op, err)
+	}
+	attrs, err := Normalize(s.m.ResourceType(), patched.Attrs)
+	if err != nil {
+		return Resource{}, Wrap(op, err)
+	}
+	out, err := s.update(ctx, cur, Resource{ID: id, Attrs: attrs})
+	return out, Wrap(op, err)
+}
+
+// update writes what it takes to turn cur into desired.
+func (s *Service) update(ctx context.Context, cur *Entry, desired Resource) (Resource, error) {
+	const op = "bridge.(*Service).update"
+	if err := s.checkRequired(desired); err != nil {
+		return Resource{}, err
+	}
+	if err := s.checkUnique(ctx, desired, cur.ID); err != nil {
+		return Resource{}, err
+	}
+	plan, err := s.m.Changes(ctx, cur, desired, s.refs)
+	if err != nil {
+		return Resource{}, err
+	}
+	req := ModifyRequest{
+		ID:          cur.ID,
+		Base:        s.m.Container(),
+		Changes:     plan.Changes,
+		NewRDN:      plan.NewRDN,
+		NewSuperior: plan.NewSuperior,
+		Return:      s.m.DirectoryAttrs(),
+	}
+	if s.cfg.Lifecycle {
+		if a, ok := desired.Attrs["active"].(bool); ok && a == cur.Disabled {
+			d := !a
+			req.Disabled = &d
+		}
+		if p, ok := desired.Attrs["password"].(string); ok && p != "" {
+			req.Password = &p
+		}
+	}
+	if plan.Empty() && req.Disabled == nil && req.Password == nil {
+		return s.resource(ctx, cur)
+	}
+	if req.NewRDN != "" || req.NewSuperior != "" {
+		s.forget(cur.DN)
+	}
+	e, err := s.dir.Modify(ctx, req)
+	if err != nil {
+		if KindOf(err) == KindConflict {
+			return Resource{}, E(op, KindConflict, s.conflictMessage(desired), err)
+		}
+		if KindOf(err) == KindNotFound {
+			return Resource{}, E(op, KindNotFound, fmt.Sprintf("%s %q not found", s.m.ResourceType().Name, cur.ID), err)
+		}
+		return Resource{}, err
+	}
+	return s.resource(ctx, e)
+}
+
+// Delete makes the resource gone for SCIM. Accounts are disabled and moved to
+// the leavers container unless the configuration asks for hard deletes.
+func (s *Service) Delete(ctx context.Context, id string) error {
+	const op = "bridge.(*Service).Delete"
+	cur, err := s.get(ctx, id)
+	if err != nil {
+		return Wrap(op, err)
+	}
+	s.forget(cur.DN)
+	if s.cfg.HardDelete || !s.cfg.Lifecycle || s.cfg.LeaversDN == "" {
+		return Wrap(op, s.dir.Delete(ctx, cur.ID))
+	}
+	if err := s.ensureLeavers(ctx); err != nil {
+		return Wrap(op, err)
+	}
+	disabled := true
+	req := ModifyRequest{ID: cur.ID, Base: s.m.Container(), NewSuperior: s.cfg.LeaversDN, Disabled: &disabled, Return: []string{"objectClass"}}
+	_, err = s.dir.Modify(ctx, req)
+	if KindOf(err) == KindConflict {
+		// An earlier leaver had the same RDN: keep this one apart by its id.
+		rdns, perr := ParseDN(cur.DN)
+		if perr != nil || len(rdns) == 0 {
+			return E(op, KindInternal, "", perr)
+		}
+		rdn := rdns[0]
+		rdn[0].Value = rdn[0].Value + "." + shortID(cur.ID)
+		req.NewRDN = rdn.String()
+		_, err = s.dir.Modify(ctx, req)
+	}
+	return Wrap(op, err)
+}
+
+func shortID(id string) string {
+	id = strings.ReplaceAll(id, "-", "")
+	if len(id) > 12 {
+		return id[:12]
+	}
+	return id
+}
+
+func (s *Service) ensureLeavers(ctx context.Context) error {
+	s.leaver.Lock()
+	defer s.leaver.Unlock()
+	if s.hasLvr {
+		return nil
+	}
+	if err := s.dir.EnsureContainer(ctx, s.cfg.LeaversDN); err != nil {
+		return err
+	}
+	s.hasLvr = true
+	return nil
+}
+
+// resource builds the SCIM resource of an entry, with id, active and meta.
+func (s *Service) resource(ctx context.Context, e *Entry) (Resource, error) {
+	r, err := s.m.Resource(ctx, e, s.refs)
+	if err != nil {
+		return Resource{}, err
+	}
+	if r.Attrs == nil {
+		r.Attrs = map[string]any{}
+	}
+	r.ID = e.ID
+	if s.cfg.Lifecycle {
+		r.Attrs["active"] = !e.Disabled
+	}
+	r.Meta = Meta{ResourceType: s.m.ResourceType().Name, Created: e.Created, LastModified: e.Modified}
+	if e.Version != "" {
+		r.Meta.Version = `W/"` + e.Version + `"`
+	}
+	return r, nil
+}
+
+// checkRequired reports required top-level attributes without a value.
+func (s *Service) checkRequired(r Resource) error {
+	rt := s.m.ResourceType()
+	var missing []string
+	for _, a := range rt.Schema.Attrs {
+		if !a.Required || a.Mutability == "readOnly" {
+			continue
+		}
+		if v, ok := r.Attrs[a.Name]; !ok || isEmpty(v) {
+			missing = append(missing, a.Name)
+		}
+	}
+	if len(missing) > 0 {
+		return Errorf("bridge.(*Service).checkRequired", KindInvalidValue, "required attribute missing: %s", strings.Join(missing, ", "))
+	}
+	return nil
+}
+
+// checkUnique enforces attributes whose uniqueness is "server" by searching
+// the directory. The directory's own constraint (an RDN built from the
+// attribute) closes the race between two concurrent creates.
+func (s *Service) checkUnique(ctx context.Context, r Resource, self string) error {
+	const op = "bridge.(*Service).checkUnique"
+	rt := s.m.ResourceType()
+	for _, a := range rt.Schema.Attrs {
+		if a.Uniqueness != "server" && a.Uniqueness != "global" {
+			continue
+		}
+		v, ok := r.Attrs[a.Name].(string)
+		if !ok || v == "" {
+			continue
+		}
+		f, err := s.m.Filter(ctx, &CompareExpr{Path: AttrPath{Attr: a.Name}, Op: OpEq, Value: v}, s.refs)
+		if err != nil {
+			if KindOf(err) == KindInvalidFilter {
+				continue // not mapped: nothing to enforce
+			}
+			return err
+		}
+		f = And(s.m.ObjectFilter(), f)
+		if self != "" {
+			f = And(f, Not(Eq(VirtualID, self)))
+		}
+		res, err := s.dir.Search(ctx, SearchRequest{Base: s.m.Container(), Scope: ScopeSub, Filter: f, Count: 0})
+		if err != nil {
+			return err
+		}
+		if res.Total > 0 {
+			return Errorf(op, KindConflict, "a %s with %s %q already exists", rt.Name, a.Name, v)
+		}
+	}
+	return nil
+}
+
+func (s *Service) conflictMessage(r Resource) string {
+	rt := s.m.ResourceType()
+	for _, a := range rt.Schema.Attrs {
+		if a.Uniqueness == "server" || a.Uniqueness == "global" {
+			if v, ok := r.Attrs[a.Name].(string); ok {
+				return fmt.Sprintf("a %s with %s %q already exists", rt.Name, a.Name, v)
+			}
+		}
+	}
+	return fmt.Sprintf("the %s conflicts with an existing entry", rt.Name)
+}
+
+// forget tells the resolver, if it caches, that dn no longer names the entry.
+func (s *Service) forget(dn string) {
+	if f, ok := s.refs.(interface{ Forget(string) }); ok {
+		f.Forget(dn)
+	}
+}
