@@ -320,4 +320,3 @@ func coerce(def *AttrDef, v any, name string) (any, error) {
 	}
 	return nil, Errorf(op, KindInvalidValue, "%s must be a string", name)
 }
-
