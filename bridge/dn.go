@@ -68,6 +68,9 @@ func ParseDN(dn string) ([]RDN, error) {
 			return nil, Errorf(op, KindInvalidValue, "malformed DN")
 		}
 		typ := strings.TrimSpace(dn[start:i])
+		if !validAttrType(typ) {
+			return nil, Errorf(op, KindInvalidValue, "malformed DN")
+		}
 		i++
 		var val strings.Builder
 		var raw []byte
@@ -171,4 +174,27 @@ func ParentDN(dn string) string {
 		return ""
 	}
 	return JoinDN(rdns[1:])
+}
+
+// validAttrType accepts a descriptor (letter, then letters, digits, hyphens)
+// or a numeric OID, as RFC 4512 §1.4 defines them.
+func validAttrType(s string) bool {
+	if s == "" {
+		return false
+	}
+	if s[0] >= '0' && s[0] <= '9' {
+		for i := 0; i < len(s); i++ {
+			if !(s[i] == '.' || (s[i] >= '0' && s[i] <= '9')) {
+				return false
+			}
+		}
+		return s[len(s)-1] != '.'
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9' && i > 0) || (c == '-' && i > 0)) {
+			return false
+		}
+	}
+	return true
 }
