@@ -1,0 +1,10 @@
+// Package testenv owns the embedded directory, the launchers for real
+// directories used in tests, and recorded client conversations.
+//
+// The embedded directory (OpenEmbedded) implements bridge.Directory in
+// process on a bbolt file and behaves like the OpenLDAP dialect of ldapside:
+// entryUUID ids, ppolicy-style disabling, inetOrgPerson schema checks,
+// memberOf and referential integrity. LDAPServer serves it over LDAP with
+// gldap so that applications and the OpenLDAP command-line tools can bind and
+// search it.
+package testenv
