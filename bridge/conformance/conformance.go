@@ -1,0 +1,817 @@
+// Package conformance is the executable form of the bridge.Directory
+// contract: one suite that every directory backend (the embedded directory,
+// OpenLDAP, Active Directory) must pass. It imports only bridge and the
+// standard library and uses only inetOrgPerson and organizationalUnit, so
+// that it runs unchanged against any of them.
+//
+// A backend's test calls Run with a function that returns an Env; the suite
+// calls it once per subtest and keeps subtests apart by giving each its own
+// container below Env.People, so one directory may serve all of them.
+package conformance
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/dirbridge/dirbridge/bridge"
+)
+
+// Env is a directory under test.
+type Env struct {
+	Dir     bridge.Directory
+	Auth    bridge.Authenticator // binds as an entry, as an application would
+	BaseDN  string               // the directory's base
+	People  string               // ou=people,<BaseDN>; exists
+	Leavers string               // a container that exists, for moves
+}
+
+// Run runs the suite. newDir is called at the start of every subtest.
+func Run(t *testing.T, newDir func(t *testing.T) Env) {
+	tests := []struct {
+		name string
+		fn   func(t *testing.T, s *suite)
+	}{
+		{"AddGet", testAddGet},
+		{"NotFound", testNotFound},
+		{"Conflict", testConflict},
+		{"ConcurrentAdd", testConcurrentAdd},
+		{"FailedAddLeavesNothing", testFailedAdd},
+		{"Filters", testFilters},
+		{"VirtualFilters", testVirtualFilters},
+		{"Paging", testPaging},
+		{"ModifyAttributes", testModifyAttributes},
+		{"RenameAndMove", testRenameMove},
+		{"Password", testPassword},
+		{"Disabled", testDisabled},
+		{"FailedModifyLeavesEntry", testFailedModify},
+		{"Delete", testDelete},
+		{"EnsureContainer", testEnsureContainer},
+		{"HostileNames", testHostileNames},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			env := newDir(t)
+			s := &suite{Env: env}
+			s.ou = s.container(t, "ou="+tc.name+"-"+randHex(4)+","+env.People)
+			tc.fn(t, s)
+		})
+	}
+}
+
+type suite struct {
+	Env
+	ou string // this subtest's own container
+}
+
+func ctx(t *testing.T) context.Context {
+	c, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	t.Cleanup(cancel)
+	return c
+}
+
+func randHex(n int) string {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		panic(err)
+	}
+	return hex.EncodeToString(b)
+}
+
+func (s *suite) container(t *testing.T, dn string) string {
+	t.Helper()
+	if err := s.Dir.EnsureContainer(ctx(t), dn); err != nil {
+		t.Fatalf("EnsureContainer(%q): %v", dn, err)
+	}
+	return dn
+}
+
+// escapeRDNValue escapes a value for a DN (RFC 4514 section 2.4).
+func escapeRDNValue(v string) string {
+	var b strings.Builder
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		switch {
+		case strings.IndexByte(`,+"\<>;=`, c) >= 0,
+			c == '#' && i == 0,
+			c == ' ' && (i == 0 || i == len(v)-1):
+			b.WriteByte('\\')
+			b.WriteByte(c)
+		case c == 0:
+			b.WriteString(`\00`)
+		default:
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
+}
+
+// person returns the attributes of an inetOrgPerson.
+func person(uid string, more map[string][]string) map[string][]string {
+	a := map[string][]string{
+		"objectClass": {"top", "person", "organizationalPerson", "inetOrgPerson"},
+		"uid":         {uid},
+		"cn":          {"Person " + uid},
+		"sn":          {"Sn" + uid},
+	}
+	for k, v := range more {
+		a[k] = v
+	}
+	return a
+}
+
+func (s *suite) dnOf(uid, parent string) string {
+	if parent == "" {
+		parent = s.ou
+	}
+	return "uid=" + escapeRDNValue(uid) + "," + parent
+}
+
+func (s *suite) add(t *testing.T, uid string, more map[string][]string) *bridge.Entry {
+	t.Helper()
+	return s.addReq(t, bridge.AddRequest{DN: s.dnOf(uid, ""), Attrs: person(uid, more)})
+}
+
+func (s *suite) addReq(t *testing.T, req bridge.AddRequest) *bridge.Entry {
+	t.Helper()
+	e, err := s.Dir.Add(ctx(t), req)
+	if err != nil {
+		t.Fatalf("Add(%q): %v", req.DN, err)
+	}
+	if e == nil || e.ID == "" {
+		t.Fatalf("Add(%q) returned no id: %+v", req.DN, e)
+	}
+	return e
+}
+
+func (s *suite) get(t *testing.T, id string) *bridge.Entry {
+	t.Helper()
+	e, err := s.Dir.Get(ctx(t), "", id, nil)
+	if err != nil {
+		t.Fatalf("Get(%s): %v", id, err)
+	}
+	return e
+}
+
+func (s *suite) modify(t *testing.T, req bridge.ModifyRequest) *bridge.Entry {
+	t.Helper()
+	e, err := s.Dir.Modify(ctx(t), req)
+	if err != nil {
+		t.Fatalf("Modify(%+v): %v", req, err)
+	}
+	return e
+}
+
+func wantKind(t *testing.T, what string, err error, kind bridge.Kind) {
+	t.Helper()
+	if err == nil {
+		t.Fatalf("%s: got no error, want %v", what, kind)
+	}
+	if got := bridge.KindOf(err); got != kind {
+		t.Fatalf("%s: got kind %v (%v), want %v", what, got, err, kind)
+	}
+	var be *bridge.Error
+	if !errors.As(err, &be) {
+		t.Fatalf("%s: error %T is not a *bridge.Error", what, err)
+	}
+}
+
+func sameDN(a, b string) bool {
+	return strings.EqualFold(strings.ReplaceAll(a, ", ", ","), strings.ReplaceAll(b, ", ", ","))
+}
+
+func sortedFold(v []string) []string {
+	out := make([]string, len(v))
+	for i, s := range v {
+		out[i] = strings.ToLower(s)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func wantValues(t *testing.T, e *bridge.Entry, attr string, want ...string) {
+	t.Helper()
+	if got := e.Values(attr); !slices.Equal(sortedFold(got), sortedFold(want)) {
+		t.Fatalf("%s of %s: got %q, want %q", attr, e.DN, got, want)
+	}
+}
+
+func testAddGet(t *testing.T, s *suite) {
+	before := time.Now().Add(-2 * time.Second)
+	e := s.add(t, "alice", map[string][]string{"mail": {"alice@example.com", "a.l@example.com"}, "title": {"Engineer"}})
+	if !sameDN(e.DN, s.dnOf("alice", "")) {
+		t.Errorf("Add returned DN %q, want %q", e.DN, s.dnOf("alice", ""))
+	}
+	wantValues(t, e, "mail", "alice@example.com", "a.l@example.com")
+	wantValues(t, e, "title", "Engineer")
+	if e.Version == "" || e.Created.Before(before) || e.Modified.Before(before) || e.Disabled {
+		t.Errorf("Add returned virtual fields %+v", e)
+	}
+	g := s.get(t, e.ID)
+	if g.ID != e.ID || !sameDN(g.DN, e.DN) || g.Version != e.Version {
+		t.Errorf("Get: %+v, want as Add returned: %+v", g, e)
+	}
+	wantValues(t, g, "uid", "alice")
+	wantValues(t, g, "mail", "alice@example.com", "a.l@example.com")
+	// Upper-case ids are the same id.
+	if u, err := s.Dir.Get(ctx(t), "", strings.ToUpper(e.ID), nil); err != nil || u.ID != e.ID {
+		t.Errorf("Get(upper-case id) = %v, %v", u, err)
+	}
+	byDN, err := s.Dir.GetByDN(ctx(t), e.DN, nil)
+	if err != nil || byDN.ID != e.ID {
+		t.Fatalf("GetByDN = %+v, %v", byDN, err)
+	}
+	// attrs selects attributes; the virtual fields are always there.
+	sel, err := s.Dir.Get(ctx(t), s.ou, e.ID, []string{"mail"})
+	if err != nil {
+		t.Fatalf("Get with attrs: %v", err)
+	}
+	if sel.First("sn") != "" || len(sel.Values("mail")) != 2 || sel.ID != e.ID || sel.Version == "" {
+		t.Errorf("Get(attrs=[mail]) = %+v", sel)
+	}
+	// A base that does not hold the entry hides it.
+	_, err = s.Dir.Get(ctx(t), s.Leavers, e.ID, nil)
+	wantKind(t, "Get outside base", err, bridge.KindNotFound)
+}
+
+func testNotFound(t *testing.T, s *suite) {
+	unknown := "3f0e8a52-7c1d-11ee-b962-0242ac120002"
+	for _, id := range []string{unknown, "not-a-uuid", "", "*", "(entryUUID=*)", "3f0e8a52-7c1d-11ee-b962-0242ac12000*"} {
+		_, err := s.Dir.Get(ctx(t), "", id, nil)
+		wantKind(t, fmt.Sprintf("Get(%q)", id), err, bridge.KindNotFound)
+		_, err = s.Dir.Modify(ctx(t), bridge.ModifyRequest{ID: id, Changes: []bridge.Change{{Op: bridge.ChangeReplace, Attr: "title", Values: []string{"x"}}}})
+		wantKind(t, fmt.Sprintf("Modify(%q)", id), err, bridge.KindNotFound)
+		wantKind(t, fmt.Sprintf("Delete(%q)", id), s.Dir.Delete(ctx(t), id), bridge.KindNotFound)
+	}
+	_, err := s.Dir.GetByDN(ctx(t), "uid=nobody,"+s.ou, nil)
+	wantKind(t, "GetByDN(absent)", err, bridge.KindNotFound)
+	_, err = s.Dir.GetByDN(ctx(t), "uid=nobody,ou=nowhere,"+s.ou, nil)
+	wantKind(t, "GetByDN(absent parent)", err, bridge.KindNotFound)
+}
+
+func testConflict(t *testing.T, s *suite) {
+	s.add(t, "bob", nil)
+	_, err := s.Dir.Add(ctx(t), bridge.AddRequest{DN: s.dnOf("bob", ""), Attrs: person("bob", nil)})
+	wantKind(t, "second Add", err, bridge.KindConflict)
+	// Names compare case-insensitively.
+	_, err = s.Dir.Add(ctx(t), bridge.AddRequest{DN: "UID=BOB," + s.ou, Attrs: person("BOB", nil)})
+	wantKind(t, "Add differing in case", err, bridge.KindConflict)
+}
+
+func testConcurrentAdd(t *testing.T, s *suite) {
+	const n = 8
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			_, errs[i] = s.Dir.Add(ctx(t), bridge.AddRequest{DN: s.dnOf("racer", ""), Attrs: person("racer", nil)})
+		}()
+	}
+	close(start)
+	wg.Wait()
+	ok := 0
+	for _, err := range errs {
+		switch {
+		case err == nil:
+			ok++
+		case bridge.KindOf(err) != bridge.KindConflict:
+			t.Errorf("concurrent Add: %v, want success or conflict", err)
+		}
+	}
+	if ok != 1 {
+		t.Fatalf("%d concurrent Adds succeeded, want exactly 1", ok)
+	}
+}
+
+func testFailedAdd(t *testing.T, s *suite) {
+	attrs := person("nosn", nil)
+	delete(attrs, "sn") // person requires sn
+	_, err := s.Dir.Add(ctx(t), bridge.AddRequest{DN: s.dnOf("nosn", ""), Attrs: attrs, Password: "Secret-1"})
+	wantKind(t, "Add without sn", err, bridge.KindInvalidValue)
+	if msg := bridge.SafeMessage(err); strings.Contains(msg, s.ou) || strings.Contains(strings.ToLower(msg), "uid=") {
+		t.Errorf("client message %q quotes a DN", msg)
+	}
+	_, err = s.Dir.GetByDN(ctx(t), s.dnOf("nosn", ""), nil)
+	wantKind(t, "GetByDN after failed Add", err, bridge.KindNotFound)
+	// Nor anything under another name.
+	res, err := s.Dir.Search(ctx(t), bridge.SearchRequest{Base: s.ou, Filter: bridge.Eq("uid", "nosn"), Count: 10})
+	if err != nil || res.Total != 0 {
+		t.Fatalf("Search after failed Add = %+v, %v", res, err)
+	}
+	// An attribute the schema does not know.
+	_, err = s.Dir.Add(ctx(t), bridge.AddRequest{DN: s.dnOf("bogus", ""), Attrs: person("bogus", map[string][]string{"noSuchAttributeXyz": {"x"}})})
+	wantKind(t, "Add with unknown attribute", err, bridge.KindInvalidValue)
+	_, err = s.Dir.GetByDN(ctx(t), s.dnOf("bogus", ""), nil)
+	wantKind(t, "GetByDN after failed Add", err, bridge.KindNotFound)
+}
+
+// search runs a search below the subtest's container over people only and
+// returns the uids found, sorted.
+func (s *suite) searchUIDs(t *testing.T, f *bridge.Filter) []string {
+	t.Helper()
+	full := bridge.And(bridge.Eq("objectClass", "inetOrgPerson"), f)
+	if f == nil {
+		full = bridge.Eq("objectClass", "inetOrgPerson")
+	}
+	res, err := s.Dir.Search(ctx(t), bridge.SearchRequest{Base: s.ou, Filter: full, Count: 1000, Attrs: []string{"uid"}})
+	if err != nil {
+		t.Fatalf("Search(%v): %v", f, err)
+	}
+	var uids []string
+	for _, e := range res.Entries {
+		uids = append(uids, e.First("uid"))
+	}
+	sort.Strings(uids)
+	if res.Total != len(uids) {
+		t.Fatalf("Search(%v): Total %d but %d entries", f, res.Total, len(uids))
+	}
+	return uids
+}
+
+func (s *suite) wantUIDs(t *testing.T, f *bridge.Filter, want ...string) {
+	t.Helper()
+	sort.Strings(want)
+	if got := s.searchUIDs(t, f); !slices.Equal(got, want) {
+		t.Errorf("Search(%v) = %q, want %q", f, got, want)
+	}
+}
+
+func testFilters(t *testing.T, s *suite) {
+	s.add(t, "alice", map[string][]string{"cn": {"Alice Liddell"}, "mail": {"Alice@Example.com"}, "title": {"Engineer"}, "givenName": {"Alice"}})
+	s.add(t, "bob", map[string][]string{"cn": {"Bob Builder"}, "mail": {"bob@example.com", "builder@example.org"}, "title": {"Builder"}})
+	s.add(t, "star", map[string][]string{"cn": {"Star*Name"}, "description": {"a*b"}})
+	s.add(t, "starx", map[string][]string{"cn": {"StarXName"}})
+	s.add(t, "paren", map[string][]string{"cn": {"Paren (x)"}, "description": {")(uid=*)("}})
+	s.add(t, "back", map[string][]string{"cn": {`Back\slash`}})
+	s.add(t, "zoe", map[string][]string{"cn": {"Zoë Ångström"}, "displayName": {"日本語"}})
+	s.add(t, "comma", map[string][]string{"cn": {`Doe, "John" + Co`}})
+
+	s.wantUIDs(t, nil, "alice", "back", "bob", "comma", "paren", "star", "starx", "zoe")
+	s.wantUIDs(t, bridge.MatchAll(), "alice", "back", "bob", "comma", "paren", "star", "starx", "zoe")
+	s.wantUIDs(t, bridge.MatchNone())
+	// Equality is case-insensitive on uid, mail and cn.
+	s.wantUIDs(t, bridge.Eq("uid", "ALICE"), "alice")
+	s.wantUIDs(t, bridge.Eq("mail", "alice@example.COM"), "alice")
+	s.wantUIDs(t, bridge.Eq("mail", "BUILDER@example.org"), "bob")
+	s.wantUIDs(t, bridge.Eq("cn", "bob builder"), "bob")
+	// Hostile values are values, not filter syntax.
+	s.wantUIDs(t, bridge.Eq("cn", "Star*Name"), "star")
+	s.wantUIDs(t, bridge.Eq("cn", "*"))
+	s.wantUIDs(t, bridge.Eq("cn", "Star*"))
+	s.wantUIDs(t, bridge.Eq("description", "a*b"), "star")
+	s.wantUIDs(t, bridge.Eq("cn", "Paren (x)"), "paren")
+	s.wantUIDs(t, bridge.Eq("description", ")(uid=*)("), "paren")
+	s.wantUIDs(t, bridge.Eq("uid", "*)(uid=*"))
+	s.wantUIDs(t, bridge.Eq("cn", `Back\slash`), "back")
+	s.wantUIDs(t, bridge.Eq("cn", `Back\5cslash`))
+	s.wantUIDs(t, bridge.Eq("cn", "nul\x00byte"))
+	s.wantUIDs(t, bridge.Eq("cn", "Zoë Ångström"), "zoe")
+	s.wantUIDs(t, bridge.Eq("displayName", "日本語"), "zoe")
+	s.wantUIDs(t, bridge.Eq("cn", `Doe, "John" + Co`), "comma")
+	// Substrings.
+	s.wantUIDs(t, bridge.Substrings("uid", "ali", nil, ""), "alice")
+	s.wantUIDs(t, bridge.Substrings("cn", "", []string{"build"}, ""), "bob")
+	s.wantUIDs(t, bridge.Substrings("mail", "", nil, "EXAMPLE.ORG"), "bob")
+	s.wantUIDs(t, bridge.Substrings("cn", "Star*", nil, ""), "star")
+	s.wantUIDs(t, bridge.Substrings("cn", "Star", nil, "Name"), "star", "starx")
+	s.wantUIDs(t, bridge.Substrings("cn", "", []string{"(x"}, ""), "paren")
+	s.wantUIDs(t, bridge.Substrings("cn", "", []string{`\`}, ""), "back")
+	s.wantUIDs(t, bridge.Substrings("cn", "zoë", nil, ""), "zoe")
+	// Presence, and, or, not.
+	s.wantUIDs(t, bridge.Present("title"), "alice", "bob")
+	s.wantUIDs(t, bridge.Present("description"), "paren", "star")
+	s.wantUIDs(t, bridge.And(bridge.Present("title"), bridge.Eq("uid", "bob")), "bob")
+	s.wantUIDs(t, bridge.Or(bridge.Eq("uid", "alice"), bridge.Eq("uid", "zoe"), bridge.Eq("uid", "nobody")), "alice", "zoe")
+	s.wantUIDs(t, bridge.And(bridge.Present("title"), bridge.Not(bridge.Eq("uid", "alice"))), "bob")
+	s.wantUIDs(t, bridge.Not(bridge.Present("title")), "back", "comma", "paren", "star", "starx", "zoe")
+	s.wantUIDs(t, bridge.Or(bridge.And(bridge.Eq("title", "engineer"), bridge.Eq("givenName", "alice")), bridge.Eq("cn", "StarXName")), "alice", "starx")
+	// A filter on an attribute nobody has matches nothing.
+	s.wantUIDs(t, bridge.Eq("employeeNumber", "42"))
+}
+
+func testVirtualFilters(t *testing.T, s *suite) {
+	before := time.Now().Add(-2 * time.Second).UTC()
+	a := s.add(t, "v1", nil)
+	s.add(t, "v2", nil)
+	s.addReq(t, bridge.AddRequest{DN: s.dnOf("v3", ""), Attrs: person("v3", nil), Disabled: true})
+	s.wantUIDs(t, bridge.Eq(bridge.VirtualID, a.ID), "v1")
+	s.wantUIDs(t, bridge.Eq(bridge.VirtualID, strings.ToUpper(a.ID)), "v1")
+	s.wantUIDs(t, bridge.Eq(bridge.VirtualID, "not-an-id"))
+	s.wantUIDs(t, bridge.Eq(bridge.VirtualID, "*"))
+	s.wantUIDs(t, bridge.Present(bridge.VirtualID), "v1", "v2", "v3")
+	s.wantUIDs(t, bridge.GE(bridge.VirtualModified, before.Format(time.RFC3339)), "v1", "v2", "v3")
+	s.wantUIDs(t, bridge.GE(bridge.VirtualCreated, before.Format(time.RFC3339Nano)), "v1", "v2", "v3")
+	s.wantUIDs(t, bridge.GE(bridge.VirtualModified, time.Now().Add(time.Hour).UTC().Format(time.RFC3339)))
+	s.wantUIDs(t, bridge.LE(bridge.VirtualCreated, before.Add(-time.Hour).Format(time.RFC3339)))
+	s.wantUIDs(t, bridge.LE(bridge.VirtualCreated, time.Now().Add(time.Hour).Format(time.RFC3339)), "v1", "v2", "v3")
+	s.wantUIDs(t, bridge.Eq(bridge.VirtualDisabled, "TRUE"), "v3")
+	s.wantUIDs(t, bridge.Eq(bridge.VirtualDisabled, "FALSE"), "v1", "v2")
+	s.wantUIDs(t, bridge.And(bridge.Eq(bridge.VirtualDisabled, "false"), bridge.Eq("uid", "v2")), "v2")
+	// A timestamp that is not RFC 3339 is a bad filter, not a server error.
+	_, err := s.Dir.Search(ctx(t), bridge.SearchRequest{Base: s.ou, Filter: bridge.GE(bridge.VirtualModified, "yesterday"), Count: 1})
+	wantKind(t, "Search with a malformed timestamp", err, bridge.KindInvalidFilter)
+}
+
+func testPaging(t *testing.T, s *suite) {
+	const n = 250
+	var mu sync.Mutex
+	ids := map[string]string{} // id -> uid
+	var wg sync.WaitGroup
+	work := make(chan int)
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range work {
+				uid := fmt.Sprintf("p%03d", i)
+				e, err := s.Dir.Add(ctx(t), bridge.AddRequest{DN: s.dnOf(uid, ""), Attrs: person(uid, nil)})
+				if err != nil {
+					t.Errorf("Add(%s): %v", uid, err)
+					continue
+				}
+				mu.Lock()
+				ids[e.ID] = uid
+				mu.Unlock()
+			}
+		}()
+	}
+	for i := range n {
+		work <- i
+	}
+	close(work)
+	wg.Wait()
+	if t.Failed() {
+		t.FailNow()
+	}
+	people := bridge.Eq("objectClass", "inetOrgPerson")
+	search := func(f *bridge.Filter, sortBy string, off, count int) *bridge.SearchResult {
+		t.Helper()
+		res, err := s.Dir.Search(ctx(t), bridge.SearchRequest{Base: s.ou, Filter: f, SortBy: sortBy, Offset: off, Count: count, Attrs: []string{"uid"}})
+		if err != nil {
+			t.Fatalf("Search(offset %d, count %d): %v", off, count, err)
+		}
+		return res
+	}
+	all := search(people, "", 0, n+10)
+	if all.Total != n || len(all.Entries) != n {
+		t.Fatalf("whole listing: Total %d, %d entries, want %d", all.Total, len(all.Entries), n)
+	}
+	order := make([]string, n)
+	for i, e := range all.Entries {
+		order[i] = e.ID
+	}
+	for _, w := range []struct{ off, count int }{{0, 100}, {1, 100}, {99, 2}, {100, 100}, {200, 100}, {200, 50}, {249, 10}, {123, 1}} {
+		res := search(people, "", w.off, w.count)
+		want := order[w.off:min(n, w.off+w.count)]
+		if res.Total != n {
+			t.Errorf("window %+v: Total %d, want %d", w, res.Total, n)
+		}
+		var got []string
+		for _, e := range res.Entries {
+			got = append(got, e.ID)
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("window %+v: got %d entries not equal to the listing's [%d:%d]", w, len(got), w.off, w.off+len(want))
+		}
+	}
+	// Walking pages gives every entry once.
+	seen := map[string]bool{}
+	for off := 0; off < n; off += 100 {
+		for _, e := range search(people, "", off, 100).Entries {
+			if seen[e.ID] {
+				t.Fatalf("entry %s on two pages", e.ID)
+			}
+			seen[e.ID] = true
+		}
+	}
+	if len(seen) != n {
+		t.Fatalf("pages held %d entries, want %d", len(seen), n)
+	}
+	for id := range ids {
+		if !seen[id] {
+			t.Fatalf("entry %s on no page", id)
+		}
+	}
+	// Count 0: only the total. Beyond the end: nothing.
+	if res := search(people, "", 0, 0); res.Total != n || len(res.Entries) != 0 {
+		t.Errorf("Count 0: Total %d with %d entries", res.Total, len(res.Entries))
+	}
+	for _, off := range []int{n, n + 1, 10 * n} {
+		if res := search(people, "", off, 10); res.Total != n || len(res.Entries) != 0 {
+			t.Errorf("Offset %d: Total %d with %d entries", off, res.Total, len(res.Entries))
+		}
+	}
+	// Sorted by an attribute, filtered.
+	res := search(bridge.And(people, bridge.Substrings("uid", "p1", nil, "")), "uid", 10, 20)
+	if res.Total != 100 || len(res.Entries) != 20 {
+		t.Fatalf("filtered sorted window: Total %d, %d entries", res.Total, len(res.Entries))
+	}
+	for i, e := range res.Entries {
+		if want := fmt.Sprintf("p1%02d", 10+i); e.First("uid") != want {
+			t.Fatalf("sorted by uid: entry %d is %q, want %q", i, e.First("uid"), want)
+		}
+	}
+	// An empty result.
+	if res := search(bridge.And(people, bridge.Eq("uid", "none")), "", 0, 10); res.Total != 0 || len(res.Entries) != 0 {
+		t.Errorf("no match: %+v", res)
+	}
+	if res := search(bridge.And(people, bridge.Eq("uid", "none")), "", 0, 0); res.Total != 0 {
+		t.Errorf("no match, count 0: %+v", res)
+	}
+}
+
+func testModifyAttributes(t *testing.T, s *suite) {
+	e := s.add(t, "mod", map[string][]string{"mail": {"m1@example.com"}, "title": {"Old"}, "description": {"d1", "d2"}})
+	v := e.Version
+	step := func(what string, changes []bridge.Change, wantChange bool) *bridge.Entry {
+		t.Helper()
+		got := s.modify(t, bridge.ModifyRequest{ID: e.ID, Changes: changes})
+		if got.ID != e.ID {
+			t.Fatalf("%s: id changed", what)
+		}
+		if wantChange && got.Version == v {
+			t.Fatalf("%s: Version unchanged", what)
+		}
+		if !wantChange && got.Version != v {
+			t.Fatalf("%s: Version changed from %q to %q by a request that changes nothing", what, v, got.Version)
+		}
+		v = got.Version
+		return got
+	}
+	got := step("replace", []bridge.Change{{Op: bridge.ChangeReplace, Attr: "title", Values: []string{"New"}}}, true)
+	wantValues(t, got, "title", "New")
+	got = step("add", []bridge.Change{{Op: bridge.ChangeAdd, Attr: "mail", Values: []string{"m2@example.com"}}}, true)
+	wantValues(t, got, "mail", "m1@example.com", "m2@example.com")
+	got = step("add present value", []bridge.Change{{Op: bridge.ChangeAdd, Attr: "mail", Values: []string{"M1@example.com"}}}, false)
+	wantValues(t, got, "mail", "m1@example.com", "m2@example.com")
+	got = step("delete absent value", []bridge.Change{{Op: bridge.ChangeDelete, Attr: "mail", Values: []string{"nope@example.com"}}}, false)
+	wantValues(t, got, "mail", "m1@example.com", "m2@example.com")
+	got = step("delete absent attribute", []bridge.Change{{Op: bridge.ChangeDelete, Attr: "displayName"}}, false)
+	got = step("replace with same", []bridge.Change{{Op: bridge.ChangeReplace, Attr: "description", Values: []string{"d2", "d1"}}}, false)
+	got = step("add present and new", []bridge.Change{{Op: bridge.ChangeAdd, Attr: "mail", Values: []string{"m2@example.com", "m3@example.com"}}}, true)
+	wantValues(t, got, "mail", "m1@example.com", "m2@example.com", "m3@example.com")
+	got = step("delete present and absent", []bridge.Change{{Op: bridge.ChangeDelete, Attr: "mail", Values: []string{"m1@example.com", "zzz@example.com"}}}, true)
+	wantValues(t, got, "mail", "m2@example.com", "m3@example.com")
+	got = step("delete whole attribute", []bridge.Change{{Op: bridge.ChangeDelete, Attr: "description"}}, true)
+	wantValues(t, got, "description")
+	got = step("replace with none", []bridge.Change{{Op: bridge.ChangeReplace, Attr: "title"}}, true)
+	wantValues(t, got, "title")
+	got = step("several at once", []bridge.Change{
+		{Op: bridge.ChangeReplace, Attr: "displayName", Values: []string{"Mod Person"}},
+		{Op: bridge.ChangeAdd, Attr: "employeeNumber", Values: []string{"42"}},
+		{Op: bridge.ChangeDelete, Attr: "mail", Values: []string{"m3@example.com"}},
+	}, true)
+	wantValues(t, got, "displayName", "Mod Person")
+	wantValues(t, got, "employeeNumber", "42")
+	wantValues(t, got, "mail", "m2@example.com")
+	step("nothing at all", nil, false)
+	// The manager is a DN.
+	boss := s.add(t, "boss", nil)
+	got = step("manager", []bridge.Change{{Op: bridge.ChangeReplace, Attr: "manager", Values: []string{boss.DN}}}, true)
+	if !sameDN(got.First("manager"), boss.DN) {
+		t.Errorf("manager = %q, want %q", got.First("manager"), boss.DN)
+	}
+	// What Get sees is what Modify returned.
+	if g := s.get(t, e.ID); g.Version != v {
+		t.Errorf("Get after Modify: Version %q, Modify returned %q", g.Version, v)
+	}
+	// Base scope.
+	_, err := s.Dir.Modify(ctx(t), bridge.ModifyRequest{ID: e.ID, Base: s.Leavers, Changes: []bridge.Change{{Op: bridge.ChangeReplace, Attr: "title", Values: []string{"x"}}}})
+	wantKind(t, "Modify outside base", err, bridge.KindNotFound)
+}
+
+func testRenameMove(t *testing.T, s *suite) {
+	e := s.add(t, "old", map[string][]string{"title": {"T"}})
+	got := s.modify(t, bridge.ModifyRequest{ID: e.ID, NewRDN: "uid=new"})
+	if got.ID != e.ID || !sameDN(got.DN, s.dnOf("new", "")) {
+		t.Fatalf("rename: %+v", got)
+	}
+	wantValues(t, got, "uid", "new")
+	if got.Version == e.Version {
+		t.Errorf("rename: Version unchanged")
+	}
+	_, err := s.Dir.GetByDN(ctx(t), s.dnOf("old", ""), nil)
+	wantKind(t, "GetByDN(old name)", err, bridge.KindNotFound)
+	// Rename and change together.
+	got = s.modify(t, bridge.ModifyRequest{ID: e.ID, NewRDN: "uid=newer", Changes: []bridge.Change{{Op: bridge.ChangeReplace, Attr: "title", Values: []string{"T2"}}}})
+	wantValues(t, got, "uid", "newer")
+	wantValues(t, got, "title", "T2")
+	// Move to the leavers.
+	got = s.modify(t, bridge.ModifyRequest{ID: e.ID, NewSuperior: s.Leavers})
+	if got.ID != e.ID || !sameDN(got.DN, s.dnOf("newer", s.Leavers)) {
+		t.Fatalf("move: %+v", got)
+	}
+	_, err = s.Dir.Get(ctx(t), s.ou, e.ID, nil)
+	wantKind(t, "Get in the old container", err, bridge.KindNotFound)
+	if g, err := s.Dir.Get(ctx(t), s.Leavers, e.ID, nil); err != nil || g.ID != e.ID {
+		t.Fatalf("Get in leavers: %v, %v", g, err)
+	}
+	// Rename onto a taken name.
+	s.add(t, "taken", nil)
+	back := s.modify(t, bridge.ModifyRequest{ID: e.ID, NewSuperior: s.ou})
+	_, err = s.Dir.Modify(ctx(t), bridge.ModifyRequest{ID: e.ID, NewRDN: "uid=taken"})
+	wantKind(t, "rename onto a taken name", err, bridge.KindConflict)
+	if g := s.get(t, e.ID); !sameDN(g.DN, back.DN) || g.Version != back.Version {
+		t.Errorf("failed rename changed the entry: %+v", g)
+	}
+	// A rename to the current name changes nothing.
+	same := s.modify(t, bridge.ModifyRequest{ID: e.ID, NewRDN: "uid=newer", NewSuperior: s.ou})
+	if same.Version != back.Version {
+		t.Errorf("rename to the same name changed Version")
+	}
+}
+
+func testPassword(t *testing.T, s *suite) {
+	e := s.addReq(t, bridge.AddRequest{DN: s.dnOf("pw", ""), Attrs: person("pw", nil), Password: "First-Secret-1"})
+	if len(e.Values("userPassword")) > 0 && e.First("userPassword") == "First-Secret-1" {
+		t.Errorf("the password is returned in clear")
+	}
+	if err := s.Auth.Authenticate(ctx(t), e.DN, "First-Secret-1"); err != nil {
+		t.Fatalf("bind with the password set on Add: %v", err)
+	}
+	wantKind(t, "bind with a wrong password", s.Auth.Authenticate(ctx(t), e.DN, "wrong"), bridge.KindUnauthorized)
+	wantKind(t, "bind with an empty password", s.Auth.Authenticate(ctx(t), e.DN, ""), bridge.KindUnauthorized)
+	v := s.get(t, e.ID).Version
+	// Resending the same password changes nothing.
+	same := "First-Secret-1"
+	got := s.modify(t, bridge.ModifyRequest{ID: e.ID, Password: &same})
+	if got.Version != v {
+		t.Errorf("resending the same password changed Version")
+	}
+	next := "Second-Secret-2"
+	got = s.modify(t, bridge.ModifyRequest{ID: e.ID, Password: &next})
+	if got.Version == v {
+		t.Errorf("a password change left Version as it was")
+	}
+	if err := s.Auth.Authenticate(ctx(t), e.DN, next); err != nil {
+		t.Fatalf("bind with the new password: %v", err)
+	}
+	wantKind(t, "bind with the old password", s.Auth.Authenticate(ctx(t), e.DN, "First-Secret-1"), bridge.KindUnauthorized)
+	// A password together with attributes.
+	third := "Third-Secret-3"
+	got = s.modify(t, bridge.ModifyRequest{ID: e.ID, Password: &third, Changes: []bridge.Change{{Op: bridge.ChangeReplace, Attr: "title", Values: []string{"P"}}}})
+	wantValues(t, got, "title", "P")
+	if err := s.Auth.Authenticate(ctx(t), e.DN, third); err != nil {
+		t.Fatalf("bind with the third password: %v", err)
+	}
+	// Without a password an entry cannot bind.
+	np := s.add(t, "nopw", nil)
+	wantKind(t, "bind without a password", s.Auth.Authenticate(ctx(t), np.DN, "anything"), bridge.KindUnauthorized)
+}
+
+func testDisabled(t *testing.T, s *suite) {
+	d := s.addReq(t, bridge.AddRequest{DN: s.dnOf("dis", ""), Attrs: person("dis", nil), Password: "Dis-Secret-1", Disabled: true})
+	if !d.Disabled {
+		t.Errorf("Add(Disabled) returned an enabled entry")
+	}
+	wantKind(t, "bind as disabled on Add", s.Auth.Authenticate(ctx(t), d.DN, "Dis-Secret-1"), bridge.KindUnauthorized)
+	if !s.get(t, d.ID).Disabled {
+		t.Errorf("Get: not disabled")
+	}
+	yes, no := true, false
+	en := s.modify(t, bridge.ModifyRequest{ID: d.ID, Disabled: &no})
+	if en.Disabled || en.Version == d.Version {
+		t.Fatalf("enable: %+v", en)
+	}
+	if err := s.Auth.Authenticate(ctx(t), d.DN, "Dis-Secret-1"); err != nil {
+		t.Fatalf("bind after enable: %v", err)
+	}
+	again := s.modify(t, bridge.ModifyRequest{ID: d.ID, Disabled: &no})
+	if again.Version != en.Version {
+		t.Errorf("enabling an enabled account changed Version")
+	}
+	dis := s.modify(t, bridge.ModifyRequest{ID: d.ID, Disabled: &yes})
+	if !dis.Disabled || dis.Version == en.Version {
+		t.Fatalf("disable: %+v", dis)
+	}
+	wantKind(t, "bind after disable", s.Auth.Authenticate(ctx(t), d.DN, "Dis-Secret-1"), bridge.KindUnauthorized)
+	// A new password does not enable a disabled account.
+	pw := "Dis-Secret-2"
+	s.modify(t, bridge.ModifyRequest{ID: d.ID, Password: &pw})
+	wantKind(t, "bind after a password change while disabled", s.Auth.Authenticate(ctx(t), d.DN, pw), bridge.KindUnauthorized)
+	en2 := s.modify(t, bridge.ModifyRequest{ID: d.ID, Disabled: &no})
+	if en2.Disabled {
+		t.Fatalf("enable again: still disabled")
+	}
+	if err := s.Auth.Authenticate(ctx(t), d.DN, pw); err != nil {
+		t.Fatalf("bind after enabling again: %v", err)
+	}
+}
+
+func testFailedModify(t *testing.T, s *suite) {
+	e := s.add(t, "fm", map[string][]string{"title": {"Keep"}})
+	// Removing sn breaks the schema; together with a rename, neither may stay.
+	_, err := s.Dir.Modify(ctx(t), bridge.ModifyRequest{ID: e.ID, NewRDN: "uid=fm2", Changes: []bridge.Change{
+		{Op: bridge.ChangeReplace, Attr: "title", Values: []string{"Changed"}},
+		{Op: bridge.ChangeDelete, Attr: "sn"},
+	}})
+	wantKind(t, "Modify removing sn", err, bridge.KindInvalidValue)
+	// The undo of a rename is a write of its own, so Version may differ;
+	// the name and the values may not.
+	g := s.get(t, e.ID)
+	if !sameDN(g.DN, e.DN) {
+		t.Fatalf("failed Modify left the entry renamed: DN %q (was %q)", g.DN, e.DN)
+	}
+	wantValues(t, g, "uid", "fm")
+	wantValues(t, g, "title", "Keep")
+	wantValues(t, g, "sn", "Snfm")
+	// An unknown attribute, with a move.
+	_, err = s.Dir.Modify(ctx(t), bridge.ModifyRequest{ID: e.ID, NewSuperior: s.Leavers, Changes: []bridge.Change{
+		{Op: bridge.ChangeReplace, Attr: "noSuchAttributeXyz", Values: []string{"x"}},
+	}})
+	wantKind(t, "Modify with an unknown attribute", err, bridge.KindInvalidValue)
+	g = s.get(t, e.ID)
+	if !sameDN(g.DN, e.DN) {
+		t.Fatalf("failed Modify left the entry moved to %q", g.DN)
+	}
+}
+
+func testDelete(t *testing.T, s *suite) {
+	e := s.add(t, "del", nil)
+	if err := s.Dir.Delete(ctx(t), e.ID); err != nil {
+		t.Fatalf("Delete: %v", err)
+	}
+	_, err := s.Dir.Get(ctx(t), "", e.ID, nil)
+	wantKind(t, "Get after Delete", err, bridge.KindNotFound)
+	_, err = s.Dir.GetByDN(ctx(t), e.DN, nil)
+	wantKind(t, "GetByDN after Delete", err, bridge.KindNotFound)
+	wantKind(t, "Delete again", s.Dir.Delete(ctx(t), e.ID), bridge.KindNotFound)
+	// The name is free again, and the new entry has a new id.
+	e2 := s.add(t, "del", nil)
+	if e2.ID == e.ID {
+		t.Errorf("a new entry got the deleted one's id")
+	}
+}
+
+func testEnsureContainer(t *testing.T, s *suite) {
+	deep := "ou=c,ou=b,ou=a," + s.ou
+	for range 2 {
+		if err := s.Dir.EnsureContainer(ctx(t), deep); err != nil {
+			t.Fatalf("EnsureContainer(%q): %v", deep, err)
+		}
+	}
+	for _, dn := range []string{"ou=a," + s.ou, "ou=b,ou=a," + s.ou, deep} {
+		if _, err := s.Dir.GetByDN(ctx(t), dn, nil); err != nil {
+			t.Errorf("GetByDN(%q) after EnsureContainer: %v", dn, err)
+		}
+	}
+	e := s.addReq(t, bridge.AddRequest{DN: "uid=inner," + deep, Attrs: person("inner", nil)})
+	if g, err := s.Dir.Get(ctx(t), "ou=a,"+s.ou, e.ID, nil); err != nil || g.ID != e.ID {
+		t.Errorf("Get below a created container: %v, %v", g, err)
+	}
+	if err := s.Dir.EnsureContainer(ctx(t), s.People); err != nil {
+		t.Errorf("EnsureContainer(existing people): %v", err)
+	}
+	// Concurrent callers all succeed.
+	var wg sync.WaitGroup
+	errs := make([]error, 6)
+	for i := range errs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = s.Dir.EnsureContainer(ctx(t), "ou=x,ou=y,"+s.ou)
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			t.Errorf("concurrent EnsureContainer: %v", err)
+		}
+	}
+}
+
+func testHostileNames(t *testing.T, s *suite) {
+	for _, uid := range []string{`doe, john`, `a+b`, `"quoted"`, `back\slash`, `semi;colon`, `<angle>`, `#hash`, ` lead`, `trail `, `équipe`, `star*`, `par(en)`} {
+		dn := s.dnOf(uid, "")
+		e, err := s.Dir.Add(ctx(t), bridge.AddRequest{DN: dn, Attrs: person(uid, nil)})
+		if err != nil {
+			t.Errorf("Add(%q): %v", dn, err)
+			continue
+		}
+		byDN, err := s.Dir.GetByDN(ctx(t), e.DN, nil)
+		if err != nil || byDN.ID != e.ID {
+			t.Errorf("GetByDN(%q) = %v, %v", e.DN, byDN, err)
+		}
+		got := s.searchUIDs(t, bridge.Eq("uid", uid))
+		if len(got) != 1 {
+			t.Errorf("Search(uid=%q) = %q", uid, got)
+		}
+		r := s.modify(t, bridge.ModifyRequest{ID: e.ID, NewRDN: "uid=" + escapeRDNValue(uid+"2")})
+		wantValues(t, r, "uid", uid+"2")
+		if err := s.Dir.Delete(ctx(t), e.ID); err != nil {
+			t.Errorf("Delete(%q): %v", uid, err)
+		}
+	}
+}

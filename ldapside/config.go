@@ -1,0 +1,125 @@
+package ldapside
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+)
+
+// Config says how to reach and use one directory. The zero values of
+// PoolSize, DialTimeout and OpTimeout mean the defaults below; Open applies
+// them to a copy, never to the caller's value.
+type Config struct {
+	// URLs are tried in order when a connection is dialed: the first that
+	// answers is used, so list the preferred server first. ldap:// or ldaps://.
+	URLs []string
+	// BindDN and BindPassword are the service account every pooled
+	// connection binds as.
+	BindDN       string
+	BindPassword string
+	// BaseDN bounds every lookup by id and every container that
+	// EnsureContainer creates.
+	BaseDN string
+	// CAFile is a PEM bundle of the CAs that sign the directory's
+	// certificate; empty means the system pool.
+	CAFile string
+	// StartTLS upgrades ldap:// connections before binding. It is an error
+	// together with an ldaps:// URL.
+	StartTLS bool
+	// InsecureSkipVerify turns certificate verification off. For
+	// experiments only: it is logged as a warning at Open.
+	InsecureSkipVerify bool
+	// Dialect is the directory server family: "openldap" ("" means it).
+	Dialect string
+	// PoolSize is the number of bound connections kept at most (default 8).
+	PoolSize int
+	// DialTimeout bounds dialing, TLS and the service bind (default 10s).
+	DialTimeout time.Duration
+	// OpTimeout bounds each LDAP operation (default 30s); the request's
+	// context can end it sooner.
+	OpTimeout time.Duration
+}
+
+const (
+	defaultPoolSize    = 8
+	defaultDialTimeout = 10 * time.Second
+	defaultOpTimeout   = 30 * time.Second
+)
+
+// String describes the configuration for logs; it never shows the password.
+func (c Config) String() string {
+	return fmt.Sprintf("ldap urls=%v bind_dn=%q base_dn=%q dialect=%q start_tls=%t pool_size=%d", c.URLs, c.BindDN, c.BaseDN, c.Dialect, c.StartTLS, c.PoolSize)
+}
+
+// withDefaults returns a copy of c with defaults applied.
+func (c Config) withDefaults() Config {
+	c.URLs = append([]string(nil), c.URLs...)
+	if c.Dialect == "" {
+		c.Dialect = "openldap"
+	}
+	if c.PoolSize == 0 {
+		c.PoolSize = defaultPoolSize
+	}
+	if c.DialTimeout == 0 {
+		c.DialTimeout = defaultDialTimeout
+	}
+	if c.OpTimeout == 0 {
+		c.OpTimeout = defaultOpTimeout
+	}
+	return c
+}
+
+// validate reports every problem of c at once.
+func (c Config) validate() error {
+	var errs []error
+	if len(c.URLs) == 0 {
+		errs = append(errs, errors.New("urls: at least one URL is required"))
+	}
+	for i, raw := range c.URLs {
+		u, err := url.Parse(raw)
+		switch {
+		case err != nil:
+			errs = append(errs, fmt.Errorf("urls[%d]: not a URL", i))
+		case u.Scheme != "ldap" && u.Scheme != "ldaps":
+			errs = append(errs, fmt.Errorf("urls[%d]: scheme must be ldap or ldaps, not %q", i, u.Scheme))
+		case u.Hostname() == "":
+			errs = append(errs, fmt.Errorf("urls[%d]: no host", i))
+		case u.Scheme == "ldaps" && c.StartTLS:
+			errs = append(errs, fmt.Errorf("urls[%d]: start_tls cannot be used with ldaps://", i))
+		}
+	}
+	if c.BindDN == "" {
+		errs = append(errs, errors.New("bind_dn: required"))
+	} else if _, err := parseDN(c.BindDN); err != nil {
+		errs = append(errs, errors.New("bind_dn: not a valid DN"))
+	}
+	if c.BindPassword == "" {
+		errs = append(errs, errors.New("bind_password: required (an empty password would be an unauthenticated bind)"))
+	}
+	if strings.TrimSpace(c.BaseDN) == "" {
+		errs = append(errs, errors.New("base_dn: required"))
+	} else if _, err := parseDN(c.BaseDN); err != nil {
+		errs = append(errs, errors.New("base_dn: not a valid DN"))
+	}
+	if c.CAFile != "" {
+		if _, err := os.Stat(c.CAFile); err != nil {
+			errs = append(errs, fmt.Errorf("ca_file: %v", err))
+		}
+	}
+	if _, ok := dialects[strings.ToLower(c.Dialect)]; !ok {
+		errs = append(errs, fmt.Errorf("dialect: %q is not one of %s", c.Dialect, dialectNames()))
+	}
+	if c.PoolSize < 1 || c.PoolSize > 1024 {
+		errs = append(errs, fmt.Errorf("pool_size: %d is not in 1..1024", c.PoolSize))
+	}
+	if c.DialTimeout < 0 {
+		errs = append(errs, errors.New("dial_timeout: negative"))
+	}
+	if c.OpTimeout < 0 {
+		errs = append(errs, errors.New("op_timeout: negative"))
+	}
+	return errors.Join(errs...)
+}

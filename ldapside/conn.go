@@ -1,0 +1,266 @@
+package ldapside
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/dirbridge/dirbridge/bridge"
+	"github.com/go-ldap/ldap/v3"
+	"github.com/hashicorp/go-hclog"
+)
+
+// Conn is a bridge.Directory over LDAP. It is safe for concurrent use; every
+// method borrows a connection from a bounded pool for the length of the call.
+type Conn struct {
+	cfg      Config
+	log      hclog.Logger
+	d        dialect
+	roots    *x509.CertPool // nil: the system pool
+	pool     *pool
+	baseDN   *ldap.DN
+	noVLV    bool             // tests force the Simple Paged Results path with it
+	dialHook func(url string) // tests observe dials with it
+}
+
+var (
+	_ bridge.Directory     = (*Conn)(nil)
+	_ bridge.Authenticator = (*Conn)(nil)
+)
+
+// caps is what the root DSE of a server says it supports.
+type caps struct {
+	vlv, sort, paged, permissive, passwordModify bool
+}
+
+// Open validates cfg and returns a Conn. It does not dial: connections are
+// made when first needed, so that the gateway can start while the directory
+// is down (Ping tells whether it is up).
+func Open(cfg Config, logger hclog.Logger) (*Conn, error) {
+	const op = "ldapside.Open"
+	cfg = cfg.withDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, bridge.E(op, bridge.KindInvalidValue, "the LDAP configuration is not valid: "+err.Error(), err)
+	}
+	if logger == nil {
+		logger = hclog.NewNullLogger()
+	}
+	c := &Conn{cfg: cfg, log: logger.Named("ldap"), d: dialects[strings.ToLower(cfg.Dialect)]}
+	c.baseDN, _ = parseDN(cfg.BaseDN)
+	if cfg.CAFile != "" {
+		pem, err := os.ReadFile(cfg.CAFile)
+		if err != nil {
+			return nil, bridge.E(op, bridge.KindInvalidValue, "the LDAP CA file cannot be read", err)
+		}
+		c.roots = x509.NewCertPool()
+		if !c.roots.AppendCertsFromPEM(pem) {
+			return nil, bridge.Errorf(op, bridge.KindInvalidValue, "the LDAP CA file holds no PEM certificate")
+		}
+	}
+	if cfg.InsecureSkipVerify {
+		c.log.Warn("certificate verification of the directory is turned off", "urls", cfg.URLs)
+	}
+	c.pool = newPool(cfg.PoolSize, c.dial)
+	c.log.Debug("opened", "urls", cfg.URLs, "bind_dn", cfg.BindDN, "base_dn", cfg.BaseDN, "pool_size", cfg.PoolSize, "dialect", cfg.Dialect)
+	return c, nil
+}
+
+// Close closes the pool's connections. Calls in flight finish (or fail) and
+// close theirs; later calls fail with KindUnavailable.
+func (c *Conn) Close() error {
+	c.pool.close()
+	return nil
+}
+
+// tlsConfig returns the TLS configuration for u: verification on, with the
+// server name taken from the URL.
+func (c *Conn) tlsConfig(u *url.URL) *tls.Config {
+	return &tls.Config{
+		ServerName:         u.Hostname(),
+		RootCAs:            c.roots,
+		InsecureSkipVerify: c.cfg.InsecureSkipVerify, //nolint:gosec // an explicit, logged opt-in
+		MinVersion:         tls.VersionTLS12,
+	}
+}
+
+// connect dials the first URL that answers (failover in order) and secures
+// the connection; it does not bind.
+func (c *Conn) connect(ctx context.Context) (*ldap.Conn, string, error) {
+	var errs []error
+	for _, raw := range c.cfg.URLs {
+		if err := ctx.Err(); err != nil {
+			return nil, "", err
+		}
+		if c.dialHook != nil {
+			c.dialHook(raw)
+		}
+		u, err := url.Parse(raw)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		dialer := &net.Dialer{Timeout: c.cfg.DialTimeout}
+		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < c.cfg.DialTimeout {
+			dialer.Timeout = time.Until(dl)
+		}
+		l, err := ldap.DialURL(raw, ldap.DialWithDialer(dialer), ldap.DialWithTLSConfig(c.tlsConfig(u)))
+		if err != nil {
+			c.log.Warn("cannot reach directory server", "url", raw, "error", err)
+			errs = append(errs, err)
+			continue
+		}
+		l.SetTimeout(c.cfg.DialTimeout)
+		if c.cfg.StartTLS && u.Scheme == "ldap" {
+			if err := l.StartTLS(c.tlsConfig(u)); err != nil {
+				_ = l.Close()
+				c.log.Warn("StartTLS failed", "url", raw, "error", err)
+				errs = append(errs, err)
+				continue
+			}
+		}
+		return l, raw, nil
+	}
+	return nil, "", errors.Join(errs...)
+}
+
+// dial makes a new pooled connection: connect, service bind, read the root
+// DSE for the server's capabilities.
+func (c *Conn) dial(ctx context.Context) (*pconn, error) {
+	const op = "ldapside.(*Conn).dial"
+	l, u, err := c.connect(ctx)
+	if err != nil {
+		return nil, bridge.E(op, bridge.KindUnavailable, "", err)
+	}
+	if err := l.Bind(c.cfg.BindDN, c.cfg.BindPassword); err != nil {
+		_ = l.Close()
+		// The service account's credentials are the gateway's problem,
+		// not the client's: Unauthorized would ask the SCIM client for
+		// other credentials.
+		kind := bridge.KindOf(translate(op, err))
+		if kind == bridge.KindUnauthorized || kind == bridge.KindForbidden {
+			c.log.Error("service bind refused", "url", u, "bind_dn", c.cfg.BindDN, "error", err)
+			return nil, bridge.E(op, bridge.KindUnavailable, "the directory refused the gateway's service account", err)
+		}
+		return nil, translate(op, err)
+	}
+	cp, err := readCaps(l)
+	if err != nil {
+		_ = l.Close()
+		return nil, translate(op, err)
+	}
+	l.SetTimeout(c.cfg.OpTimeout)
+	c.log.Debug("connected", "url", u, "vlv", cp.vlv, "sort", cp.sort, "paged", cp.paged, "permissive_modify", cp.permissive)
+	return &pconn{l: l, url: u, caps: cp}, nil
+}
+
+func readCaps(l *ldap.Conn) (caps, error) {
+	res, err := l.Search(ldap.NewSearchRequest("", ldap.ScopeBaseObject, ldap.NeverDerefAliases, 1, 0, false,
+		filterAll, []string{"supportedControl", "supportedExtension"}, nil))
+	if err != nil {
+		return caps{}, err
+	}
+	var cp caps
+	if len(res.Entries) == 1 {
+		for _, oid := range res.Entries[0].GetAttributeValues("supportedControl") {
+			switch oid {
+			case oidVLVRequest:
+				cp.vlv = true
+			case oidSortRequest:
+				cp.sort = true
+			case oidPagedResults:
+				cp.paged = true
+			case oidPermissiveModify:
+				cp.permissive = true
+			}
+		}
+		for _, oid := range res.Entries[0].GetAttributeValues("supportedExtension") {
+			if oid == oidPasswordModify {
+				cp.passwordModify = true
+			}
+		}
+	}
+	return cp, nil
+}
+
+// with runs fn on a pooled connection. The request's context can end the
+// operation at any time: go-ldap's calls take no context, so cancellation
+// closes the connection under the call, which then fails and is discarded.
+func (c *Conn) with(ctx context.Context, prefer func(*pconn) bool, fn func(pc *pconn) error) error {
+	pc, err := c.pool.get(ctx, prefer)
+	if err != nil {
+		return err
+	}
+	stop := context.AfterFunc(ctx, func() { _ = pc.l.Close() })
+	err = fn(pc)
+	if !stop() {
+		pc.retire = true
+		if err != nil || ctx.Err() != nil {
+			err = errors.Join(ctx.Err(), err)
+		}
+	}
+	c.pool.put(pc, err)
+	return err
+}
+
+// Ping checks that a pooled connection can be had (dialed and bound if need
+// be) and that the server answers on it.
+func (c *Conn) Ping(ctx context.Context) error {
+	const op = "ldapside.(*Conn).Ping"
+	err := c.with(ctx, nil, func(pc *pconn) error {
+		_, err := pc.l.Search(ldap.NewSearchRequest("", ldap.ScopeBaseObject, ldap.NeverDerefAliases, 1, 0, false,
+			filterAll, []string{"1.1"}, nil))
+		return err
+	})
+	return translate(op, err)
+}
+
+// Authenticate binds as dn with password on a fresh connection that is not
+// pooled, the way an application logs in. A wrong password, a locked or
+// disabled account and an unknown dn are all KindUnauthorized.
+func (c *Conn) Authenticate(ctx context.Context, dn, password string) error {
+	const op = "ldapside.(*Conn).Authenticate"
+	if password == "" || dn == "" {
+		// An empty password is an unauthenticated bind, which succeeds.
+		return bridge.Errorf(op, bridge.KindUnauthorized, "")
+	}
+	if _, err := parseDN(dn); err != nil {
+		return bridge.Errorf(op, bridge.KindUnauthorized, "")
+	}
+	l, _, err := c.connect(ctx)
+	if err != nil {
+		return bridge.E(op, bridge.KindUnavailable, "", err)
+	}
+	defer l.Close()
+	stop := context.AfterFunc(ctx, func() { _ = l.Close() })
+	defer stop()
+	if err := l.Bind(dn, password); err != nil {
+		var le *ldap.Error
+		if errors.As(err, &le) && le.ResultCode == ldap.LDAPResultInvalidCredentials {
+			return bridge.E(op, bridge.KindUnauthorized, "", err)
+		}
+		return translate(op, err)
+	}
+	return nil
+}
+
+// parseDN parses a DN, refusing the empty one.
+func parseDN(s string) (*ldap.DN, error) {
+	if strings.TrimSpace(s) == "" {
+		return nil, errors.New("empty DN")
+	}
+	d, err := ldap.ParseDN(s)
+	if err != nil {
+		return nil, err
+	}
+	if len(d.RDNs) == 0 {
+		return nil, fmt.Errorf("empty DN")
+	}
+	return d, nil
+}

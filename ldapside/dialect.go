@@ -1,0 +1,192 @@
+package ldapside
+
+import (
+	"crypto/rand"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/dirbridge/dirbridge/bridge"
+	"github.com/go-ldap/ldap/v3"
+)
+
+// dialect is what differs between directory servers. Everything else (pool,
+// paging, error translation, password verification) is shared.
+type dialect interface {
+	// idAttr is the attribute that holds the immutable id.
+	idAttr() string
+	// validID reports whether id can be an id at all, so that a malformed
+	// id costs no round trip.
+	validID(id string) bool
+	// idFilter renders "the entry whose id is id"; id is valid.
+	idFilter(id string) string
+	// virtualAttr maps a virtual attribute (bridge.Virtual*) to the
+	// directory attribute behind it.
+	virtualAttr(name string) (attr string, ok bool)
+	// disabledFilter renders "the account is disabled".
+	disabledFilter() string
+	// generalizedTime renders t for a filter on a timestamp attribute.
+	generalizedTime(t time.Time) string
+	// sortKey returns the sort key for attr, naming an ordering rule where
+	// the attribute type has none of its own.
+	sortKey(attr string) *ldap.SortKey
+	// operationalAttrs are read with every entry to fill the virtual fields.
+	operationalAttrs() []string
+	// fill sets ID, Created, Modified, Version and Disabled from e.
+	fill(out *bridge.Entry, e *ldap.Entry)
+	// disableChange and enableChange are the modifications that disable and
+	// enable an account; addDisabled is the attribute an Add carries to
+	// create it disabled.
+	disableChange() ldap.Change
+	enableChange() ldap.Change
+	addDisabled() ldap.Attribute
+	// passwordResetUnlocks reports whether setting a password as the
+	// service account also removes the disabled state (OpenLDAP's ppolicy
+	// clears pwdAccountLockedTime on a Password Modify). Then a disabled
+	// account gets its password as lockedPassword's value, written in the
+	// same operation as the lock, so it can never bind in between.
+	passwordResetUnlocks() bool
+	lockedPassword(password string) (string, error)
+}
+
+var dialects = map[string]dialect{
+	"openldap": openLDAP{},
+}
+
+func dialectNames() string {
+	names := make([]string, 0, len(dialects))
+	for n := range dialects {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return strings.Join(names, ", ")
+}
+
+// openLDAP is the dialect of OpenLDAP with the ppolicy overlay: entryUUID is
+// the id, entryCSN the version, and an account is disabled by the ppolicy
+// "locked forever" value of pwdAccountLockedTime.
+type openLDAP struct{}
+
+const (
+	lockedForever     = "000001010000Z"
+	attrLockedTime    = "pwdAccountLockedTime"
+	attrEntryUUID     = "entryUUID"
+	attrEntryCSN      = "entryCSN"
+	attrCreated       = "createTimestamp"
+	attrModified      = "modifyTimestamp"
+	generalizedLayout = "20060102150405Z"
+)
+
+func (openLDAP) idAttr() string { return attrEntryUUID }
+
+func (openLDAP) validID(id string) bool { return isUUID(id) }
+
+func (openLDAP) idFilter(id string) string {
+	return "(" + attrEntryUUID + "=" + ldap.EscapeFilter(strings.ToLower(id)) + ")"
+}
+
+func (openLDAP) virtualAttr(name string) (string, bool) {
+	switch strings.ToLower(name) {
+	case bridge.VirtualID:
+		return attrEntryUUID, true
+	case bridge.VirtualCreated:
+		return attrCreated, true
+	case bridge.VirtualModified:
+		return attrModified, true
+	case bridge.VirtualDisabled:
+		return attrLockedTime, true
+	}
+	return "", false
+}
+
+func (openLDAP) disabledFilter() string {
+	return "(" + attrLockedTime + "=" + lockedForever + ")"
+}
+
+func (openLDAP) generalizedTime(t time.Time) string { return t.UTC().Format(generalizedLayout) }
+
+// sortKey: OpenLDAP's sssvlv refuses a key whose attribute type has no
+// ORDERING rule (uid, mail, cn...), so those get caseIgnoreOrderingMatch
+// named explicitly. The operational attributes below have their own.
+func (openLDAP) sortKey(attr string) *ldap.SortKey {
+	switch strings.ToLower(attr) {
+	case "entryuuid", "createtimestamp", "modifytimestamp", "entrycsn", "pwdaccountlockedtime":
+		return &ldap.SortKey{AttributeType: attr}
+	}
+	return &ldap.SortKey{AttributeType: attr, MatchingRule: "caseIgnoreOrderingMatch"}
+}
+
+func (openLDAP) operationalAttrs() []string {
+	return []string{attrEntryUUID, attrCreated, attrModified, attrEntryCSN, attrLockedTime}
+}
+
+func (openLDAP) fill(out *bridge.Entry, e *ldap.Entry) {
+	out.ID = e.GetEqualFoldAttributeValue(attrEntryUUID)
+	out.Created = parseGeneralizedTime(e.GetEqualFoldAttributeValue(attrCreated))
+	out.Modified = parseGeneralizedTime(e.GetEqualFoldAttributeValue(attrModified))
+	out.Version = e.GetEqualFoldAttributeValue(attrEntryCSN)
+	out.Disabled = false
+	for _, v := range e.GetEqualFoldAttributeValues(attrLockedTime) {
+		if v == lockedForever {
+			out.Disabled = true
+		}
+	}
+}
+
+func (openLDAP) disableChange() ldap.Change {
+	return ldap.Change{Operation: ldap.ReplaceAttribute, Modification: ldap.PartialAttribute{Type: attrLockedTime, Vals: []string{lockedForever}}}
+}
+
+func (openLDAP) enableChange() ldap.Change {
+	// A replace with no values removes the attribute and, unlike a delete,
+	// is not an error when it is absent.
+	return ldap.Change{Operation: ldap.ReplaceAttribute, Modification: ldap.PartialAttribute{Type: attrLockedTime, Vals: []string{}}}
+}
+
+func (openLDAP) addDisabled() ldap.Attribute {
+	return ldap.Attribute{Type: attrLockedTime, Vals: []string{lockedForever}}
+}
+
+func (openLDAP) passwordResetUnlocks() bool { return true }
+
+// lockedPassword hashes as slapd's default olcPasswordHash does ({SSHA}),
+// the one salted scheme every slapd verifies without extra modules.
+func (openLDAP) lockedPassword(password string) (string, error) {
+	salt := make([]byte, 8)
+	if _, err := rand.Read(salt); err != nil {
+		return "", err
+	}
+	return hashPassword("SSHA", password, salt), nil
+}
+
+// parseGeneralizedTime reads the GeneralizedTime forms OpenLDAP and AD write
+// (with or without fractional seconds); anything else is the zero time.
+func parseGeneralizedTime(s string) time.Time {
+	for _, layout := range []string{"20060102150405Z", "20060102150405.999999Z", "20060102150405.0Z", "20060102150405-0700"} {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t.UTC()
+		}
+	}
+	return time.Time{}
+}
+
+// isUUID reports whether s is a UUID in its 8-4-4-4-12 hex form.
+func isUUID(s string) bool {
+	if len(s) != 36 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch i {
+		case 8, 13, 18, 23:
+			if c != '-' {
+				return false
+			}
+		default:
+			if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
+				return false
+			}
+		}
+	}
+	return true
+}
