@@ -1,0 +1,266 @@
+package scimside
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/dirbridge/dirbridge/bridge"
+)
+
+// endpoint serves one resource type (/Users, /Groups) over its service. It
+// knows nothing of protocol versions: bodies, filters and renderings go
+// through the call's codec.
+type endpoint struct {
+	name string // "Users", as in the URL
+	svc  ResourceService
+	rt   *bridge.ResourceType
+	// patchNoContent answers a successful PATCH with 204 unless the client
+	// asked for attributes. Groups do (Entra expects 204 and a group's
+	// member list can be huge); users answer 200 with the resource, which
+	// Okta reads.
+	patchNoContent bool
+}
+
+var (
+	collectionMethods = []string{http.MethodGet, http.MethodHead, http.MethodPost}
+	searchMethods     = []string{http.MethodPost}
+	itemMethods       = []string{http.MethodGet, http.MethodHead, http.MethodPut, http.MethodPatch, http.MethodDelete}
+)
+
+// route picks the handler for /Users, /Users/.search and /Users/{id}.
+func (ep *endpoint) route(segs []string) route {
+	switch {
+	case len(segs) == 1:
+		return route{methods: collectionMethods, handle: func(w http.ResponseWriter, r *http.Request, c *call, _ []string) error {
+			if r.Method == http.MethodPost {
+				return ep.create(w, r, c)
+			}
+			return ep.list(w, r, c)
+		}}
+	case segs[1] == ".search":
+		return route{methods: searchMethods, maxSegs: 1, handle: func(w http.ResponseWriter, r *http.Request, c *call, _ []string) error {
+			return ep.search(w, r, c)
+		}}
+	}
+	return route{methods: itemMethods, maxSegs: 1, handle: func(w http.ResponseWriter, r *http.Request, c *call, segs []string) error {
+		id := segs[0]
+		switch r.Method {
+		case http.MethodPut:
+			return ep.replace(w, r, c, id)
+		case http.MethodPatch:
+			return ep.patch(w, r, c, id)
+		case http.MethodDelete:
+			return ep.delete(w, r, c, id)
+		}
+		return ep.get(w, r, c, id)
+	}}
+}
+
+func (ep *endpoint) location(c *call, id string) string {
+	return c.baseURL + "/" + ep.name + "/" + url.PathEscape(id)
+}
+
+// selectionFromQuery reads attributes/excludedAttributes from the query
+// string, for single-resource answers. A malformed query string only loses
+// the projection here; it is never a reason to fail a write that happened.
+func (ep *endpoint) selectionFromQuery(r *http.Request, c *call) selection {
+	lp, err := listParamsFromQuery(r.URL.RawQuery)
+	if err != nil {
+		return selection{}
+	}
+	return c.codec.parseSelection(ep.rt, lp.attributes, lp.excluded)
+}
+
+func (ep *endpoint) list(w http.ResponseWriter, r *http.Request, c *call) error {
+	lp, err := listParamsFromQuery(r.URL.RawQuery)
+	if err != nil {
+		return err
+	}
+	return ep.runList(w, r, c, lp)
+}
+
+// search serves POST /Users/.search (RFC 7644 §3.4.3).
+func (ep *endpoint) search(w http.ResponseWriter, r *http.Request, c *call) error {
+	body, err := readJSONObject(w, r, maxBody(r))
+	if err != nil {
+		return err
+	}
+	lp, err := c.codec.decodeSearch(body)
+	if err != nil {
+		return err
+	}
+	return ep.runList(w, r, c, lp)
+}
+
+func (ep *endpoint) runList(w http.ResponseWriter, r *http.Request, c *call, lp listParams) error {
+	q := bridge.Query{StartIndex: lp.startIndex, Count: lp.count, Attributes: lp.attributes, ExcludedAttributes: lp.excluded}
+	if lp.hasFilter && strings.TrimSpace(lp.filter) != "" {
+		x, err := c.codec.parseFilter(ep.rt, lp.filter)
+		if err != nil {
+			return err
+		}
+		q.Filter = x
+	}
+	sel := c.codec.parseSelection(ep.rt, lp.attributes, lp.excluded)
+	page, err := ep.svc.List(r.Context(), q)
+	if err != nil {
+		return err
+	}
+	items := make([]any, 0, len(page.Resources))
+	for _, res := range page.Resources {
+		items = append(items, c.codec.encodeResource(ep.rt, res, ep.location(c, res.ID), sel))
+	}
+	start := page.StartIndex
+	if start < 1 {
+		start = lp.startIndex
+	}
+	return respond(w, http.StatusOK, c.codec.encodeList(items, page.TotalResults, start))
+}
+
+func (ep *endpoint) get(w http.ResponseWriter, r *http.Request, c *call, id string) error {
+	res, err := ep.svc.Get(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	return ep.respondResource(w, r, c, http.StatusOK, res)
+}
+
+func (ep *endpoint) create(w http.ResponseWriter, r *http.Request, c *call) error {
+	body, err := readJSONObject(w, r, maxBody(r))
+	if err != nil {
+		return err
+	}
+	in, err := c.codec.decodeResource(ep.rt, body)
+	if err != nil {
+		return err
+	}
+	res, err := ep.svc.Create(r.Context(), in)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Location", ep.location(c, res.ID))
+	return ep.respondResource(w, r, c, http.StatusCreated, res)
+}
+
+func (ep *endpoint) replace(w http.ResponseWriter, r *http.Request, c *call, id string) error {
+	body, err := readJSONObject(w, r, maxBody(r))
+	if err != nil {
+		return err
+	}
+	in, err := c.codec.decodeResource(ep.rt, body)
+	if err != nil {
+		return err
+	}
+	if err := ep.checkIfMatch(r, id); err != nil {
+		return err
+	}
+	res, err := ep.svc.Replace(r.Context(), id, in)
+	if err != nil {
+		return err
+	}
+	return ep.respondResource(w, r, c, http.StatusOK, res)
+}
+
+func (ep *endpoint) patch(w http.ResponseWriter, r *http.Request, c *call, id string) error {
+	body, err := readJSONObject(w, r, maxBody(r))
+	if err != nil {
+		return err
+	}
+	ops, err := c.codec.decodePatch(ep.rt, body)
+	if err != nil {
+		return err
+	}
+	if err := ep.checkIfMatch(r, id); err != nil {
+		return err
+	}
+	res, err := ep.svc.Patch(r.Context(), id, ops)
+	if err != nil {
+		return err
+	}
+	if ep.patchNoContent {
+		q := r.URL.Query()
+		if q.Get("attributes") == "" && q.Get("excludedAttributes") == "" {
+			setETag(w, res.Meta.Version)
+			w.WriteHeader(http.StatusNoContent)
+			return nil
+		}
+	}
+	return ep.respondResource(w, r, c, http.StatusOK, res)
+}
+
+func (ep *endpoint) delete(w http.ResponseWriter, r *http.Request, c *call, id string) error {
+	if err := ep.checkIfMatch(r, id); err != nil {
+		return err
+	}
+	if err := ep.svc.Delete(r.Context(), id); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (ep *endpoint) respondResource(w http.ResponseWriter, r *http.Request, c *call, status int, res bridge.Resource) error {
+	setETag(w, res.Meta.Version)
+	return respond(w, status, c.codec.encodeResource(ep.rt, res, ep.location(c, res.ID), ep.selectionFromQuery(r, c)))
+}
+
+func setETag(w http.ResponseWriter, version string) {
+	if version != "" {
+		w.Header().Set("ETag", version)
+	}
+}
+
+// checkIfMatch honours If-Match (RFC 7644 §3.14) by reading the resource's
+// current version first. Between that read and the write another client can
+// still slip in: this protects against stale clients, not against races,
+// which the directory's own ordering settles.
+func (ep *endpoint) checkIfMatch(r *http.Request, id string) error {
+	const op = "scimside.(*endpoint).checkIfMatch"
+	im := strings.TrimSpace(r.Header.Get("If-Match"))
+	if im == "" {
+		return nil
+	}
+	cur, err := ep.svc.Get(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	if !etagMatches(im, cur.Meta.Version) {
+		return bridge.Errorf(op, bridge.KindPrecondition, "the %s has changed since it was read (If-Match does not match its version)", strings.ToLower(ep.rt.Name))
+	}
+	return nil
+}
+
+// etagMatches compares an If-Match list with a version. Weak and strong
+// forms compare equal: SCIM versions are weak ETags, and clients echo them
+// as they got them or stripped.
+func etagMatches(header, version string) bool {
+	if header == "*" {
+		return true
+	}
+	strip := func(s string) string {
+		s = strings.TrimSpace(s)
+		if len(s) >= 2 && (s[:2] == "W/" || s[:2] == "w/") {
+			s = s[2:]
+		}
+		return strings.Trim(s, `"`)
+	}
+	v := strip(version)
+	if v == "" {
+		return false
+	}
+	for _, t := range strings.Split(header, ",") {
+		if strip(t) == v {
+			return true
+		}
+	}
+	return false
+}
+
+// maxBody returns the body limit the server put in the request's context.
+func maxBody(r *http.Request) int64 {
+	if ri, ok := r.Context().Value(ctxKey{}).(*requestInfo); ok && ri.maxBody > 0 {
+		return ri.maxBody
+	}
+	return defaultMaxBodyBytes
+}

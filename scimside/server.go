@@ -1,0 +1,197 @@
+package scimside
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/tls"
+	"encoding/hex"
+	"errors"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/dirbridge/dirbridge/bridge"
+	"github.com/hashicorp/go-hclog"
+)
+
+// ResourceService is what scimside needs of one resource type's provisioning
+// service. *bridge.Service satisfies it; tests use an in-memory fake.
+type ResourceService interface {
+	ResourceType() *bridge.ResourceType
+	Get(ctx context.Context, id string) (bridge.Resource, error)
+	List(ctx context.Context, q bridge.Query) (bridge.Page, error)
+	Create(ctx context.Context, r bridge.Resource) (bridge.Resource, error)
+	Replace(ctx context.Context, id string, r bridge.Resource) (bridge.Resource, error)
+	Patch(ctx context.Context, id string, ops []bridge.PatchOp) (bridge.Resource, error)
+	Delete(ctx context.Context, id string) error
+}
+
+// pageLimiter is implemented by services that know their largest page
+// (*bridge.Service does); /ServiceProviderConfig advertises it.
+type pageLimiter interface {
+	Config() bridge.ServiceConfig
+}
+
+// Services are the provisioning services the server exposes.
+type Services struct {
+	Users  ResourceService // required
+	Groups ResourceService // optional: nil serves no /Groups
+	// Ready reports whether the directory is reachable and bound, for
+	// /readyz. nil means always ready.
+	Ready func(ctx context.Context) error
+}
+
+// Option customises a Server.
+type Option func(*Server)
+
+// WithRequestIDs sets the request id generator (default: 16 random bytes in
+// hex). Tests pass a deterministic one.
+func WithRequestIDs(next func() string) Option { return func(s *Server) { s.newID = next } }
+
+// WithClock sets the clock used for request durations (default time.Now).
+func WithClock(now func() time.Time) Option { return func(s *Server) { s.now = now } }
+
+// Server is the SCIM HTTP server.
+type Server struct {
+	cfg     Config
+	log     hclog.Logger
+	newID   func() string
+	now     func() time.Time
+	auth    *authenticator
+	cert    *tls.Certificate
+	handler http.Handler
+
+	mu   sync.Mutex
+	srv  *http.Server
+	addr net.Addr
+}
+
+// New validates cfg and returns a Server. logger gets a sub-logger named
+// "scim"; a nil logger discards.
+func New(cfg Config, services Services, logger hclog.Logger, opts ...Option) (*Server, error) {
+	const op = "scimside.New"
+	cfg = cfg.withDefaults()
+	cert, err := cfg.validate()
+	if err != nil {
+		return nil, bridge.Wrap(op, err)
+	}
+	if services.Users == nil {
+		return nil, bridge.Errorf(op, bridge.KindInvalidValue, "a Users service is required")
+	}
+	if logger == nil {
+		logger = hclog.NewNullLogger()
+	}
+	s := &Server{
+		cfg:   cfg,
+		log:   logger.Named("scim"),
+		newID: randomID,
+		now:   time.Now,
+		auth:  newAuthenticator(cfg.Auth),
+		cert:  cert,
+	}
+	for _, o := range opts {
+		o(s)
+	}
+	r, err := newRouter(s, services)
+	if err != nil {
+		return nil, bridge.Wrap(op, err)
+	}
+	s.handler = s.middleware(r)
+	return s, nil
+}
+
+func randomID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (Go 1.24+)
+	return hex.EncodeToString(b[:])
+}
+
+// Handler returns the server's HTTP handler: routing, authentication,
+// request ids, panic recovery and logging. It does not check TLS: that is
+// the listener's job (Serve).
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// Addr returns the address the server listens on, or nil before Serve.
+func (s *Server) Addr() net.Addr {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.addr
+}
+
+// ListenAndServe listens on cfg.Listen and serves until ctx ends, then shuts
+// down gracefully within cfg.ShutdownTimeout. It returns nil after a clean
+// shutdown.
+func (s *Server) ListenAndServe(ctx context.Context) error {
+	const op = "scimside.(*Server).ListenAndServe"
+	ln, err := net.Listen("tcp", s.cfg.Listen)
+	if err != nil {
+		return bridge.E(op, bridge.KindInternal, "", err)
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- s.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
+	defer cancel()
+	serr := s.Shutdown(sctx)
+	if err := <-errc; err != nil {
+		return err
+	}
+	return serr
+}
+
+// Serve serves on ln until Shutdown. It wraps ln in TLS when a certificate is
+// configured, and refuses a plain listener on a non-loopback address unless
+// the config allows plain HTTP.
+func (s *Server) Serve(ln net.Listener) error {
+	const op = "scimside.(*Server).Serve"
+	if s.cert == nil && !s.cfg.AllowPlainHTTP {
+		if ta, ok := ln.Addr().(*net.TCPAddr); ok && !ta.IP.IsLoopback() {
+			ln.Close()
+			return bridge.Errorf(op, bridge.KindInvalidValue, "plain HTTP on non-loopback address %s; configure TLS or allow plain HTTP", ln.Addr())
+		}
+	}
+	srv := &http.Server{
+		Handler:           s.handler,
+		ReadHeaderTimeout: s.cfg.ReadHeaderTimeout,
+		ReadTimeout:       s.cfg.ReadTimeout,
+		WriteTimeout:      s.cfg.WriteTimeout,
+		IdleTimeout:       s.cfg.IdleTimeout,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          s.log.StandardLogger(&hclog.StandardLoggerOptions{InferLevels: true}),
+	}
+	if s.cert != nil {
+		srv.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{*s.cert}}
+		ln = tls.NewListener(ln, srv.TLSConfig)
+	}
+	s.mu.Lock()
+	if s.srv != nil {
+		s.mu.Unlock()
+		ln.Close()
+		return bridge.Errorf(op, bridge.KindInternal, "the server is already serving")
+	}
+	s.srv, s.addr = srv, ln.Addr()
+	s.mu.Unlock()
+	s.log.Info("listening", "addr", ln.Addr().String(), "tls", s.cert != nil)
+	err := srv.Serve(ln)
+	if errors.Is(err, http.ErrServerClosed) {
+		return nil
+	}
+	return bridge.E(op, bridge.KindInternal, "", err)
+}
+
+// Shutdown stops accepting requests and waits for those in flight until ctx
+// ends.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	srv := s.srv
+	s.mu.Unlock()
+	if srv == nil {
+		return nil
+	}
+	return srv.Shutdown(ctx)
+}
