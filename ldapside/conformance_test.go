@@ -28,7 +28,7 @@ func startDirectory(t *testing.T, tune func(*Config)) (*testenv.OpenLDAP, *Conn)
 	if tune != nil {
 		tune(&cfg)
 	}
-	c, err := Open(cfg, hclog.New(&hclog.LoggerOptions{Level: hclog.Warn, Output: testWriter{t}}))
+	c, err := Open(cfg, hclog.New(&hclog.LoggerOptions{Level: hclog.Error, Output: testWriter{t}}))
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}

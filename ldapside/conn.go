@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/dirbridge/dirbridge/bridge"
@@ -28,6 +29,9 @@ type Conn struct {
 	baseDN   *ldap.DN
 	noVLV    bool             // tests force the Simple Paged Results path with it
 	dialHook func(url string) // tests observe dials with it
+	// entriesRead counts the entries searches received from the server:
+	// the cost of paging, for tests and metrics.
+	entriesRead atomic.Int64
 }
 
 var (
@@ -199,6 +203,12 @@ func (c *Conn) with(ctx context.Context, prefer func(*pconn) bool, fn func(pc *p
 	}
 	stop := context.AfterFunc(ctx, func() { _ = pc.l.Close() })
 	err = fn(pc)
+	if err != nil && pc.l.IsClosing() && bridge.KindOf(translate("", err)) == bridge.KindInternal {
+		// go-ldap reports a connection that broke under a request as a
+		// plain error ("unable to read LDAP response packet: EOF"): the
+		// closed connection is what tells it apart.
+		err = bridge.E("ldapside.(*Conn).with", bridge.KindUnavailable, "", err)
+	}
 	if !stop() {
 		pc.retire = true
 		if err != nil || ctx.Err() != nil {

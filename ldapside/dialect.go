@@ -32,6 +32,9 @@ type dialect interface {
 	sortKey(attr string) *ldap.SortKey
 	// operationalAttrs are read with every entry to fill the virtual fields.
 	operationalAttrs() []string
+	// secretAttr reports whether attr holds secrets (password hashes) that
+	// an Entry never carries.
+	secretAttr(attr string) bool
 	// fill sets ID, Created, Modified, Version and Disabled from e.
 	fill(out *bridge.Entry, e *ldap.Entry)
 	// disableChange and enableChange are the modifications that disable and
@@ -118,6 +121,10 @@ func (openLDAP) sortKey(attr string) *ldap.SortKey {
 
 func (openLDAP) operationalAttrs() []string {
 	return []string{attrEntryUUID, attrCreated, attrModified, attrEntryCSN, attrLockedTime}
+}
+
+func (openLDAP) secretAttr(attr string) bool {
+	return strings.EqualFold(attr, attrUserPassword) || strings.EqualFold(attr, "pwdHistory")
 }
 
 func (openLDAP) fill(out *bridge.Entry, e *ldap.Entry) {

@@ -55,7 +55,7 @@ func (c *Conn) searchPaged(pc *pconn, q *query, offset, count int) (*bridge.Sear
 			req: ldap.NewSearchRequest(q.base, q.scope, ldap.NeverDerefAliases, 0, 0, false, q.filter, q.attrs, nil)}
 		// Skip whole pages before the window.
 		for st.next+count <= offset {
-			res, err := pagedPage(pc, st, ctrls, count)
+			res, err := c.pagedPage(pc, st, ctrls, count)
 			if err != nil {
 				return nil, err
 			}
@@ -67,7 +67,7 @@ func (c *Conn) searchPaged(pc *pconn, q *query, offset, count int) (*bridge.Sear
 	}
 	out := &bridge.SearchResult{Total: st.total}
 	for len(out.Entries) < count {
-		res, err := pagedPage(pc, st, ctrls, count)
+		res, err := c.pagedPage(pc, st, ctrls, count)
 		if err != nil {
 			return nil, err
 		}
@@ -89,11 +89,14 @@ func (c *Conn) searchPaged(pc *pconn, q *query, offset, count int) (*bridge.Sear
 
 // pagedPage fetches the next page of st with the given size and keeps the
 // new cookie in st.
-func pagedPage(pc *pconn, st *pagedState, ctrls []ldap.Control, size int) (*ldap.SearchResult, error) {
+func (c *Conn) pagedPage(pc *pconn, st *pagedState, ctrls []ldap.Control, size int) (*ldap.SearchResult, error) {
 	paging := ldap.NewControlPaging(uint32(size))
 	paging.SetCookie(st.cookie)
 	st.req.Controls = append(append([]ldap.Control(nil), ctrls...), paging)
 	res, err := pc.l.Search(st.req)
+	if res != nil {
+		c.entriesRead.Add(int64(len(res.Entries)))
+	}
 	if err != nil {
 		st.cookie = nil
 		return nil, err
@@ -110,7 +113,7 @@ func (c *Conn) countMatches(pc *pconn, q *query) (int, error) {
 	st := &pagedState{req: ldap.NewSearchRequest(q.base, q.scope, ldap.NeverDerefAliases, 0, 0, false, q.filter, []string{"1.1"}, nil)}
 	total := 0
 	for {
-		res, err := pagedPage(pc, st, nil, countPageSize) // counting needs no order
+		res, err := c.pagedPage(pc, st, nil, countPageSize) // counting needs no order
 		if err != nil {
 			return 0, err
 		}
@@ -137,7 +140,7 @@ func (c *Conn) abandonPaged(pc *pconn) {
 			}
 		}
 	}
-	if _, err := pagedPage(pc, st, ctrls, 0); err != nil {
+	if _, err := c.pagedPage(pc, st, ctrls, 0); err != nil {
 		c.log.Debug("abandoning a paged search failed", "error", err)
 		pc.retire = true // the server may still hold it: end the connection
 	}

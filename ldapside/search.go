@@ -43,7 +43,7 @@ func (c *Conn) toEntry(e *ldap.Entry, attrs []string) *bridge.Entry {
 		return false
 	}
 	for _, a := range e.Attributes {
-		if isOperational(c.d, a.Name) && !asked(a.Name) {
+		if c.d.secretAttr(a.Name) || isOperational(c.d, a.Name) && !asked(a.Name) {
 			continue
 		}
 		out.Attrs[a.Name] = append([]string(nil), a.Values...)
@@ -293,6 +293,9 @@ func (c *Conn) searchVLV(pc *pconn, q *query, offset, count int) (*bridge.Search
 		ctrls = controlsOfError(err)
 	} else {
 		ctrls = res.Controls
+	}
+	if res != nil {
+		c.entriesRead.Add(int64(len(res.Entries)))
 	}
 	resp, found, derr := findVLVResponse(ctrls)
 	if resp != nil && resp.ContentCount > 0 {
