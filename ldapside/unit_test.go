@@ -1,0 +1,339 @@
+package ldapside
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/dirbridge/dirbridge/bridge"
+	ber "github.com/go-asn1-ber/asn1-ber"
+	"github.com/go-ldap/ldap/v3"
+)
+
+func TestRenderFilter(t *testing.T) {
+	d := openLDAP{}
+	id := "3f0e8a52-7c1d-11ee-b962-0242ac120002"
+	cases := []struct {
+		f    *bridge.Filter
+		want string
+	}{
+		{nil, "(objectClass=*)"},
+		{bridge.MatchAll(), "(objectClass=*)"},
+		{bridge.MatchNone(), "(!(objectClass=*))"},
+		{bridge.And(), "(objectClass=*)"},
+		{bridge.Or(), "(!(objectClass=*))"},
+		{bridge.Eq("cn", "a*b"), `(cn=a\2ab)`},
+		{bridge.Eq("cn", "*)(uid=*"), `(cn=\2a\29\28uid=\2a)`},
+		{bridge.Eq("cn", `back\slash`), `(cn=back\5cslash)`},
+		{bridge.Eq("cn", "nul\x00"), `(cn=nul\00)`},
+		{bridge.Eq("cn", "Zoë"), `(cn=Zo\c3\ab)`},
+		{bridge.Eq("cn", `Doe, "J" + Co`), `(cn=Doe, "J" + Co)`},
+		{bridge.Substrings("cn", "a(", []string{"*", ")"}, `\`), `(cn=a\28*\2a*\29*\5c)`},
+		{bridge.Substrings("cn", "", []string{"mid"}, ""), `(cn=*mid*)`},
+		{bridge.Present("mail"), "(mail=*)"},
+		{bridge.GE("employeeNumber", "1)"), `(employeeNumber>=1\29)`},
+		{bridge.Not(bridge.Or(bridge.Eq("uid", "a"), bridge.Eq("uid", "b"))), "(!(|(uid=a)(uid=b)))"},
+		{bridge.Eq("@id", id), "(entryUUID=" + id + ")"},
+		{bridge.Eq("@id", strings.ToUpper(id)), "(entryUUID=" + id + ")"},
+		{bridge.Eq("@id", "x*"), "(!(objectClass=*))"},
+		{bridge.Present("@id"), "(entryUUID=*)"},
+		{bridge.GE("@modified", "2024-03-01T10:20:30Z"), "(modifyTimestamp>=20240301102030Z)"},
+		{bridge.LE("@created", "2024-03-01T12:20:30.999+02:00"), "(createTimestamp<=20240301102030Z)"},
+		{bridge.Eq("@disabled", "TRUE"), "(pwdAccountLockedTime=000001010000Z)"},
+		{bridge.Eq("@disabled", "false"), "(!(pwdAccountLockedTime=000001010000Z))"},
+	}
+	for _, c := range cases {
+		got, err := renderFilter(d, c.f)
+		if err != nil || got != c.want {
+			t.Errorf("renderFilter(%v) = %q, %v; want %q", c.f, got, err, c.want)
+			continue
+		}
+		if _, err := ldap.CompileFilter(got); err != nil {
+			t.Errorf("renderFilter(%v) = %q does not compile: %v", c.f, got, err)
+		}
+	}
+	bad := []*bridge.Filter{
+		bridge.Eq("cn)(uid=*", "x"),
+		bridge.Eq("", "x"),
+		bridge.Eq("c n", "x"),
+		bridge.Eq("@nope", "x"),
+		bridge.GE("@modified", "yesterday"),
+		bridge.Substrings("@id", "a", nil, ""),
+		bridge.Eq("@disabled", "maybe"),
+		{Op: bridge.FilterNot},
+		bridge.And(nil),
+	}
+	for _, f := range bad {
+		if got, err := renderFilter(d, f); bridge.KindOf(err) != bridge.KindInvalidFilter {
+			t.Errorf("renderFilter(%+v) = %q, %v; want KindInvalidFilter", f, got, err)
+		}
+	}
+	deep := bridge.Eq("cn", "x")
+	for range maxFilterDepth + 2 {
+		deep = bridge.Not(deep)
+	}
+	if _, err := renderFilter(d, deep); bridge.KindOf(err) != bridge.KindInvalidFilter {
+		t.Errorf("a filter nested too deeply: %v", err)
+	}
+}
+
+func TestVLVControlRoundTrip(t *testing.T) {
+	for _, r := range []vlvRequest{
+		{BeforeCount: 0, AfterCount: 99, Offset: 201, ContentCount: 0},
+		{BeforeCount: 3, AfterCount: 0, Offset: 1, ContentCount: 250, ContextID: []byte{1, 2, 3, 0}},
+		{AfterCount: 1 << 31, Offset: 1 << 40},
+	} {
+		got, err := decodeVLVRequest(r.value())
+		if err != nil || got.BeforeCount != r.BeforeCount || got.AfterCount != r.AfterCount || got.Offset != r.Offset ||
+			got.ContentCount != r.ContentCount || !bytes.Equal(got.ContextID, r.ContextID) {
+			t.Errorf("request round trip %+v -> %+v, %v", r, got, err)
+		}
+		// The control envelope: type, criticality, value.
+		p := (&vlvRequest{Offset: 1, Critical: true}).Encode()
+		if len(p.Children) != 3 || p.Children[0].Value != oidVLVRequest || p.Children[1].Value != true {
+			t.Errorf("control envelope: %d children", len(p.Children))
+		}
+	}
+	for _, r := range []vlvResponse{
+		{TargetPosition: 201, ContentCount: 250, Result: 0, ContextID: []byte("ctx")},
+		{TargetPosition: 0, ContentCount: 30, Result: 77},
+	} {
+		got, err := decodeVLVResponse(r.encode())
+		if err != nil || got.TargetPosition != r.TargetPosition || got.ContentCount != r.ContentCount || got.Result != r.Result || !bytes.Equal(got.ContextID, r.ContextID) {
+			t.Errorf("response round trip %+v -> %+v, %v", r, got, err)
+		}
+		// As a server sends it, through go-ldap's control decoder.
+		ctrl := ber.Encode(ber.ClassUniversal, ber.TypeConstructed, ber.TagSequence, nil, "Control")
+		ctrl.AppendChild(ber.NewString(ber.ClassUniversal, ber.TypePrimitive, ber.TagOctetString, oidVLVResponse, ""))
+		ctrl.AppendChild(ber.NewString(ber.ClassUniversal, ber.TypePrimitive, ber.TagOctetString, string(r.encode()), ""))
+		dec, err := ldap.DecodeControl(ber.DecodePacket(ctrl.Bytes()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, ok, err := findVLVResponse([]ldap.Control{dec})
+		if !ok || err != nil || got.ContentCount != r.ContentCount {
+			t.Errorf("findVLVResponse: %+v, %v, %v", got, ok, err)
+		}
+	}
+	for _, junk := range [][]byte{nil, {0x30}, {0x30, 0x00}, {0x04, 0x01, 'x'}, (&vlvRequest{Offset: 1}).value()} {
+		if _, err := decodeVLVResponse(junk); err == nil {
+			t.Errorf("decodeVLVResponse(%x) accepted junk", junk)
+		}
+	}
+}
+
+// TestControlsOfError checks that the VLV response is found on a failed
+// search result, which go-ldap does not hand out.
+func TestControlsOfError(t *testing.T) {
+	msg := ber.Encode(ber.ClassUniversal, ber.TypeConstructed, ber.TagSequence, nil, "LDAP Response")
+	msg.AppendChild(ber.NewInteger(ber.ClassUniversal, ber.TypePrimitive, ber.TagInteger, 2, "MessageID"))
+	done := ber.Encode(ber.ClassApplication, ber.TypeConstructed, ldap.ApplicationSearchResultDone, nil, "Search Result Done")
+	done.AppendChild(ber.NewInteger(ber.ClassUniversal, ber.TypePrimitive, ber.TagEnumerated, 76, "resultCode"))
+	done.AppendChild(ber.NewString(ber.ClassUniversal, ber.TypePrimitive, ber.TagOctetString, "", "matchedDN"))
+	done.AppendChild(ber.NewString(ber.ClassUniversal, ber.TypePrimitive, ber.TagOctetString, "", "diagnosticMessage"))
+	msg.AppendChild(done)
+	ctrls := ber.Encode(ber.ClassContext, ber.TypeConstructed, 0, nil, "Controls")
+	ctrl := ber.Encode(ber.ClassUniversal, ber.TypeConstructed, ber.TagSequence, nil, "Control")
+	ctrl.AppendChild(ber.NewString(ber.ClassUniversal, ber.TypePrimitive, ber.TagOctetString, oidVLVResponse, ""))
+	ctrl.AppendChild(ber.NewString(ber.ClassUniversal, ber.TypePrimitive, ber.TagOctetString, string((&vlvResponse{ContentCount: 30, Result: 77}).encode()), ""))
+	ctrls.AppendChild(ctrl)
+	msg.AppendChild(ctrls)
+	err := ldap.GetLDAPError(ber.DecodePacket(msg.Bytes()))
+	if err == nil {
+		t.Fatal("no error for result code 76")
+	}
+	resp, ok, derr := findVLVResponse(controlsOfError(err))
+	if !ok || derr != nil || resp.ContentCount != 30 || resp.Result != 77 {
+		t.Fatalf("controlsOfError: %+v, %v, %v", resp, ok, derr)
+	}
+	if got := controlsOfError(errors.New("plain")); got != nil {
+		t.Errorf("controlsOfError(plain error) = %v", got)
+	}
+}
+
+func TestPasswordMatches(t *testing.T) {
+	salt := []byte("saltsalt")
+	for _, scheme := range []string{"SSHA", "SSHA256", "SSHA512"} {
+		h := hashPassword(scheme, "Secret-1", salt)
+		if !passwordMatches(h, "Secret-1") {
+			t.Errorf("%s: the right password does not match", scheme)
+		}
+		if passwordMatches(h, "Secret-2") || passwordMatches(h, "") {
+			t.Errorf("%s: a wrong password matches", scheme)
+		}
+		if !passwordMatches(strings.ToLower(h[:len(scheme)+2])+h[len(scheme)+2:], "Secret-1") {
+			t.Errorf("%s: the scheme is case-insensitive", scheme)
+		}
+	}
+	// Known answers: slappasswd -h {SHA} -s secret; {SSHA} made by slapd.
+	known := map[string]string{
+		"{SHA}5en6G6MezRroT3XKqkdPOmY/BfQ=": "secret",
+		"secret":                            "secret",
+		"{CLEARTEXT}secret":                 "secret",
+		"{MD5}Xr4ilOzQ4PCOq3aQ0qbuaQ==":     "secret",
+	}
+	for stored, pw := range known {
+		if !passwordMatches(stored, pw) {
+			t.Errorf("%q does not match %q", stored, pw)
+		}
+		if passwordMatches(stored, pw+"x") {
+			t.Errorf("%q matches a wrong password", stored)
+		}
+	}
+	for _, stored := range []string{"{CRYPT}$6$abc$def", "{SSHA}!!notbase64", "{SSHA}", "{SHA}AAAA", "{ARGON2}$argon2id$v=19$m=65536,t=2,p=1$c2FsdA$aGFzaA", "{}secret"} {
+		if passwordMatches(stored, "secret") {
+			t.Errorf("%q matches: unknown or broken values must not", stored)
+		}
+	}
+	if !anyPasswordMatches([][]byte{[]byte("{SHA}AAAA"), []byte(hashPassword("SSHA", "x", salt))}, "x") {
+		t.Errorf("anyPasswordMatches misses the second value")
+	}
+}
+
+func TestTranslate(t *testing.T) {
+	const op = "ldapside.test"
+	dnInDiag := "uid=secret-person,ou=people,dc=example,dc=com"
+	cases := []struct {
+		code uint16
+		diag string
+		kind bridge.Kind
+		attr string
+	}{
+		{ldap.LDAPResultEntryAlreadyExists, dnInDiag, bridge.KindConflict, ""},
+		{ldap.LDAPResultNoSuchObject, dnInDiag, bridge.KindNotFound, ""},
+		{ldap.LDAPResultObjectClassViolation, "object class 'inetOrgPerson' requires attribute 'sn'", bridge.KindInvalidValue, "sn"},
+		{ldap.LDAPResultInvalidAttributeSyntax, "manager: value #0 invalid per syntax", bridge.KindInvalidValue, "manager"},
+		{ldap.LDAPResultUndefinedAttributeType, "fooBar: attribute type undefined", bridge.KindInvalidValue, "fooBar"},
+		{ldap.LDAPResultConstraintViolation, "attribute 'displayName' cannot have multiple values", bridge.KindInvalidValue, "displayName"},
+		{ldap.LDAPResultNamingViolation, dnInDiag, bridge.KindInvalidValue, ""},
+		{ldap.LDAPResultNotAllowedOnRDN, "value of naming attribute 'uid' is not present in entry", bridge.KindInvalidValue, ""},
+		{ldap.LDAPResultInsufficientAccessRights, dnInDiag, bridge.KindForbidden, ""},
+		{ldap.LDAPResultBusy, "", bridge.KindUnavailable, ""},
+		{ldap.LDAPResultUnavailable, "", bridge.KindUnavailable, ""},
+		{ldap.ErrorNetwork, "", bridge.KindUnavailable, ""},
+		{ldap.LDAPResultOther, dnInDiag, bridge.KindInternal, ""},
+		{ldap.LDAPResultUnwillingToPerform, dnInDiag, bridge.KindInternal, ""},
+	}
+	for _, c := range cases {
+		err := translate(op, ldap.NewError(c.code, errors.New(c.diag)))
+		var be *bridge.Error
+		if !errors.As(err, &be) || be.Op != op || be.Kind != c.kind {
+			t.Errorf("code %d: %v, want kind %v from op %s", c.code, err, c.kind, op)
+			continue
+		}
+		msg := bridge.SafeMessage(err)
+		if strings.Contains(msg, "uid=") || strings.Contains(msg, "dc=") || (c.diag != "" && strings.Contains(msg, c.diag)) {
+			t.Errorf("code %d: the client message %q quotes the directory", c.code, msg)
+		}
+		if c.attr != "" && !strings.Contains(msg, fmt.Sprintf("%q", c.attr)) {
+			t.Errorf("code %d: the client message %q does not name %q", c.code, msg, c.attr)
+		}
+		var le *ldap.Error
+		if !errors.As(err, &le) {
+			t.Errorf("code %d: the cause is lost", c.code)
+		}
+	}
+	if k := bridge.KindOf(translate(op, fmt.Errorf("wrapped: %w", errPoolClosed))); k != bridge.KindInternal {
+		t.Errorf("a foreign error: %v", k)
+	}
+	if translate(op, nil) != nil {
+		t.Errorf("translate(nil) is not nil")
+	}
+	inner := bridge.Errorf("inner", bridge.KindNotFound, "gone")
+	if err := translate(op, inner); bridge.KindOf(err) != bridge.KindNotFound || bridge.SafeMessage(err) != "gone" {
+		t.Errorf("a bridge error keeps its kind and message: %v", err)
+	}
+	// attrInDiag never returns something that is not an attribute name.
+	for _, diag := range []string{"object class 'x' requires attribute 'a b'", "uid=x,dc=y: bad", ": x"} {
+		if a := attrInDiag(errors.New(diag)); a != "" && !validAttrName(a) {
+			t.Errorf("attrInDiag(%q) = %q", diag, a)
+		}
+	}
+}
+
+func TestConfigValidation(t *testing.T) {
+	good := Config{URLs: []string{"ldap://127.0.0.1:389"}, BindDN: "cn=admin,dc=example,dc=com", BindPassword: "pw", BaseDN: "dc=example,dc=com"}
+	if _, err := Open(good, nil); err != nil {
+		t.Fatalf("Open(good): %v", err)
+	}
+	bad := good
+	bad.URLs = []string{"http://x", "ldaps://"}
+	bad.BindPassword = ""
+	bad.BaseDN = "not a dn"
+	bad.Dialect = "novell"
+	bad.PoolSize = -1
+	_, err := Open(bad, nil)
+	if bridge.KindOf(err) != bridge.KindInvalidValue {
+		t.Fatalf("Open(bad): %v", err)
+	}
+	for _, want := range []string{"urls[0]", "urls[1]", "bind_password", "base_dn", "dialect", "pool_size"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("Open(bad) does not report %s: %v", want, err)
+		}
+	}
+	if s := fmt.Sprint(Config{BindPassword: "hunter2"}); strings.Contains(s, "hunter2") {
+		t.Errorf("Config.String shows the password: %s", s)
+	}
+}
+
+func FuzzRenderFilter(f *testing.F) {
+	f.Add("cn", "a*b", "x(", ")y", uint8(0))
+	f.Add("@id", "3f0e8a52-7c1d-11ee-b962-0242ac120002", "", "", uint8(1))
+	f.Add("@modified", "2024-01-02T03:04:05Z", "\x00", "\\", uint8(2))
+	f.Fuzz(func(t *testing.T, attr, v1, v2, v3 string, shape uint8) {
+		var leaf *bridge.Filter
+		switch shape % 6 {
+		case 0:
+			leaf = bridge.Eq(attr, v1)
+		case 1:
+			leaf = bridge.Substrings(attr, v1, []string{v2}, v3)
+		case 2:
+			leaf = bridge.GE(attr, v1)
+		case 3:
+			leaf = bridge.Present(attr)
+		case 4:
+			leaf = bridge.Not(bridge.LE(attr, v2))
+		default:
+			leaf = &bridge.Filter{Op: bridge.FilterApprox, Attr: attr, Value: v3}
+		}
+		f := bridge.And(leaf, bridge.Or(bridge.Eq("uid", v2), bridge.Present("cn")))
+		s, err := renderFilter(openLDAP{}, f)
+		if err != nil {
+			if bridge.KindOf(err) != bridge.KindInvalidFilter {
+				t.Fatalf("renderFilter: %v, want KindInvalidFilter", err)
+			}
+			return
+		}
+		// Whatever the values, the structure is ours: it compiles, and
+		// the top level has exactly our two operands.
+		p, err := ldap.CompileFilter(s)
+		if err != nil {
+			t.Fatalf("%q does not compile: %v", s, err)
+		}
+		if len(p.Children) != 2 {
+			t.Fatalf("%q has %d top-level operands, want 2", s, len(p.Children))
+		}
+		back, err := ldap.DecompileFilter(p)
+		if err != nil || !strings.EqualFold(back, s) && !strings.Contains(s, `\`) {
+			t.Fatalf("round trip %q -> %q, %v", s, back, err)
+		}
+	})
+}
+
+func FuzzDecodeVLVResponse(f *testing.F) {
+	f.Add((&vlvResponse{TargetPosition: 1, ContentCount: 30, ContextID: []byte("c")}).encode())
+	f.Add((&vlvRequest{Offset: 5, AfterCount: 9}).value())
+	f.Add([]byte{0x30, 0x03, 0x02, 0x01, 0x01})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		r, err := decodeVLVResponse(b)
+		if err != nil {
+			return
+		}
+		again, err := decodeVLVResponse(r.encode())
+		if err != nil || again.TargetPosition != r.TargetPosition || again.ContentCount != r.ContentCount || again.Result != r.Result || !bytes.Equal(again.ContextID, r.ContextID) {
+			t.Fatalf("re-encoding %+v gives %+v, %v", r, again, err)
+		}
+	})
+}
