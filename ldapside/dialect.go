@@ -50,6 +50,9 @@ type dialect interface {
 	// same operation as the lock, so it can never bind in between.
 	passwordResetUnlocks() bool
 	lockedPassword(password string) (string, error)
+	// lockedPasswordChanges set the password of a disabled account and
+	// keep it disabled, in one modify operation.
+	lockedPasswordChanges(password string) ([]ldap.Change, error)
 }
 
 var dialects = map[string]dialect{
@@ -164,6 +167,20 @@ func (openLDAP) lockedPassword(password string) (string, error) {
 		return "", err
 	}
 	return hashPassword("SSHA", password, salt), nil
+}
+
+// lockedPasswordChanges: ppolicy drops an existing lock when the password
+// changes, unless the same operation deletes and adds the lock itself.
+func (d openLDAP) lockedPasswordChanges(password string) ([]ldap.Change, error) {
+	h, err := d.lockedPassword(password)
+	if err != nil {
+		return nil, err
+	}
+	return []ldap.Change{
+		{Operation: ldap.DeleteAttribute, Modification: ldap.PartialAttribute{Type: attrLockedTime, Vals: []string{}}},
+		{Operation: ldap.ReplaceAttribute, Modification: ldap.PartialAttribute{Type: attrUserPassword, Vals: []string{h}}},
+		{Operation: ldap.AddAttribute, Modification: ldap.PartialAttribute{Type: attrLockedTime, Vals: []string{lockedForever}}},
+	}, nil
 }
 
 // parseGeneralizedTime reads the GeneralizedTime forms OpenLDAP and AD write

@@ -438,17 +438,12 @@ func (c *Conn) Modify(ctx context.Context, req bridge.ModifyRequest) (*bridge.En
 			if staysDisabled && c.d.passwordResetUnlocks() {
 				// Password Modify would unlock the account: write the
 				// hash and the lock in one operation instead.
-				h, err := c.d.lockedPassword(*req.Password)
+				changes, err := c.d.lockedPasswordChanges(*req.Password)
 				if err != nil {
 					return err
 				}
-				// ppolicy drops an existing lock when the password
-				// changes, unless the same operation deletes and adds
-				// the lock itself.
 				m := ldap.NewModifyRequest(dn, nil)
-				m.Delete(attrLockedTime, nil)
-				m.Replace(attrUserPassword, []string{h})
-				m.Add(attrLockedTime, []string{lockedForever})
+				m.Changes = changes
 				if err := pc.l.Modify(m); err != nil {
 					return err
 				}
