@@ -304,6 +304,10 @@ type modSpec struct {
 	password    *string // cleartext; set only when it differs
 	newHash     string  // the hash of *password, made before the transaction
 	disabled    *bool
+	// strict applies LDAP's modify rules instead of the bridge's permissive
+	// ones: adding a value that is there is attributeOrValueExists,
+	// deleting one that is not is noSuchAttribute, as slapd answers.
+	strict bool
 }
 
 // Modify renames or moves, then applies the changes, the password (only if
@@ -472,6 +476,11 @@ func (e *Embedded) modifyTx(tx *bolt.Tx, op string, old *record, m modSpec, acto
 	}
 	for _, c := range m.changes {
 		def := lookupAttr(c.Attr)
+		if m.strict {
+			if err := strictCheck(op, def, c, r.Attrs[def.Name]); err != nil {
+				return nil, false, err
+			}
+		}
 		switch c.Op {
 		case bridge.ChangeAdd:
 			r.Attrs[def.Name] = addValues(def, r.Attrs[def.Name], c.Values)
@@ -546,6 +555,37 @@ func (e *Embedded) modifyTx(tx *bolt.Tx, op string, old *record, m modSpec, acto
 		return nil, false, err
 	}
 	return fresh, true, nil
+}
+
+func strictCheck(op string, def *attrDef, c bridge.Change, have []string) error {
+	switch c.Op {
+	case bridge.ChangeAdd:
+		if len(c.Values) == 0 {
+			return fail(op, bridge.KindInvalidValue, ldap.LDAPResultProtocolError,
+				fmt.Sprintf("adding attribute %s needs a value", def.Name))
+		}
+		for _, v := range c.Values {
+			if containsValue(def, have, v) {
+				return fail(op, bridge.KindInvalidValue, ldap.LDAPResultAttributeOrValueExists,
+					fmt.Sprintf("attribute %s already has this value", def.Name))
+			}
+		}
+	case bridge.ChangeDelete:
+		if len(have) == 0 {
+			return fail(op, bridge.KindInvalidValue, ldap.LDAPResultNoSuchAttribute,
+				fmt.Sprintf("attribute %s is not in the entry", def.Name))
+		}
+		if def.Name == "userPassword" {
+			return nil
+		}
+		for _, v := range c.Values {
+			if !containsValue(def, have, v) {
+				return fail(op, bridge.KindInvalidValue, ldap.LDAPResultNoSuchAttribute,
+					fmt.Sprintf("attribute %s does not have this value", def.Name))
+			}
+		}
+	}
+	return nil
 }
 
 func containsRDNValue(r rdn, def *attrDef, v string) bool {
