@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/go-ldap/ldap/v3"
 	bolt "go.etcd.io/bbolt"
@@ -38,6 +39,9 @@ func (e *Embedded) Search(ctx context.Context, req bridge.SearchRequest) (*bridg
 			return nil, fail(op, bridge.KindInvalidValue, ldap.LDAPResultInvalidDNSyntax, "the base DN is not valid")
 		}
 		baseN = b.norm()
+	}
+	if err := checkFilter(req.Filter, 0); err != nil {
+		return nil, bridge.E(op, bridge.KindInvalidFilter, "", err)
 	}
 	offset, count := max(req.Offset, 0), max(req.Count, 0)
 	sortKey, byID, err := sortKeyFunc(req.SortBy)
@@ -105,6 +109,70 @@ func (e *Embedded) Search(ctx context.Context, req bridge.SearchRequest) (*bridg
 		return nil, translateBolt(op, err)
 	}
 	return res, nil
+}
+
+// checkFilter refuses what no entry could make sense of: a virtual
+// attribute it does not know, a timestamp that is not RFC 3339, an operator
+// a virtual attribute has no meaning for. Directory attributes are not
+// checked: like slapd, an unknown one is Undefined, not an error.
+func checkFilter(f *bridge.Filter, depth int) error {
+	if f == nil {
+		return nil
+	}
+	if depth > 100 {
+		return fmt.Errorf("filter nested too deeply")
+	}
+	switch f.Op {
+	case bridge.FilterAnd, bridge.FilterOr, bridge.FilterNot:
+		if f.Op == bridge.FilterNot && len(f.Kids) != 1 {
+			return fmt.Errorf("not needs one operand")
+		}
+		for _, k := range f.Kids {
+			if err := checkFilter(k, depth+1); err != nil {
+				return err
+			}
+		}
+		return nil
+	case bridge.FilterTrue, bridge.FilterFalse:
+		return nil
+	case bridge.FilterEqual, bridge.FilterGreaterOrEqual, bridge.FilterLessOrEqual, bridge.FilterApprox,
+		bridge.FilterPresent, bridge.FilterSubstrings:
+	default:
+		return fmt.Errorf("unknown filter operator %d", f.Op)
+	}
+	if f.Attr == "" {
+		return fmt.Errorf("filter without attribute")
+	}
+	if !strings.HasPrefix(f.Attr, "@") {
+		return nil
+	}
+	switch strings.ToLower(f.Attr) {
+	case bridge.VirtualID:
+		return nil
+	case bridge.VirtualCreated, bridge.VirtualModified:
+		switch f.Op {
+		case bridge.FilterPresent:
+			return nil
+		case bridge.FilterSubstrings:
+			return fmt.Errorf("%s takes no substrings", f.Attr)
+		}
+		if _, err := time.Parse(time.RFC3339Nano, f.Value); err != nil {
+			return fmt.Errorf("%s needs an RFC 3339 timestamp", f.Attr)
+		}
+		return nil
+	case bridge.VirtualDisabled:
+		switch f.Op {
+		case bridge.FilterPresent:
+			return nil
+		case bridge.FilterEqual, bridge.FilterApprox:
+			if strings.EqualFold(f.Value, "TRUE") || strings.EqualFold(f.Value, "FALSE") {
+				return nil
+			}
+			return fmt.Errorf("%s compares with TRUE or FALSE", f.Attr)
+		}
+		return fmt.Errorf("%s supports only equality", f.Attr)
+	}
+	return fmt.Errorf("unknown virtual attribute %s", safeName(strings.TrimPrefix(f.Attr, "@")))
 }
 
 // sortKeyFunc returns how to sort by attr; byID when the order is the id's.

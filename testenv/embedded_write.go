@@ -597,12 +597,25 @@ func containsRDNValue(r rdn, def *attrDef, v string) bool {
 	return false
 }
 
+// sameAttrs reports whether a and b hold the same values, in any order: a
+// replace that only reorders values changes nothing (and keeps the order
+// stored), while a change of case is a change.
 func sameAttrs(a, b map[string][]string) bool {
 	if len(a) != len(b) {
 		return false
 	}
 	for k, v := range a {
-		if !slices.Equal(v, b[k]) {
+		w, ok := b[k]
+		if !ok || len(v) != len(w) {
+			return false
+		}
+		if slices.Equal(v, w) {
+			continue
+		}
+		v, w = slices.Clone(v), slices.Clone(w)
+		slices.Sort(v)
+		slices.Sort(w)
+		if !slices.Equal(v, w) {
 			return false
 		}
 	}
