@@ -291,7 +291,7 @@ func splitAttrName(name string, urns []string) (bridge.AttrPath, bool) {
 
 // validAttrName checks RFC 7643 ATTRNAME (with '$' allowed first, for $ref).
 func validAttrName(s string) bool {
-	if s == "" {
+	if s == "" || s == "$" {
 		return false
 	}
 	c := s[0]
@@ -434,18 +434,25 @@ func (p *exprParser) parseValue(def *bridge.AttrDef) (any, error) {
 	for {
 		save := p.pos
 		p.skipSpace()
-		if p.eof() || p.peek() == ')' || p.peek() == ']' || p.atKeyword("and") || p.atKeyword("or") || p.peek() == '"' {
+		if p.eof() || p.atKeyword("and") || p.atKeyword("or") {
 			p.pos = save
 			break
 		}
+		before := p.pos
 		p.scanBare()
+		if p.pos == before {
+			// A delimiter ( ) [ ] or " : not part of a value.
+			p.pos = save
+			break
+		}
 	}
 	raw := p.src[start:p.pos]
 	if raw == "" {
 		return nil, p.errorf("expected a value but found %s", p.describe())
 	}
 	lower := strings.ToLower(raw)
-	stringish := def != nil && def.Type != "" && def.Type != bridge.TypeBoolean &&
+	// An attribute without a type is a string, as /Schemas renders it.
+	stringish := def != nil && def.Type != bridge.TypeBoolean &&
 		def.Type != bridge.TypeInteger && def.Type != bridge.TypeDecimal && def.Type != bridge.TypeComplex
 	switch {
 	case lower == "null":

@@ -95,7 +95,9 @@ func (ep *endpoint) search(w http.ResponseWriter, r *http.Request, c *call) erro
 
 func (ep *endpoint) runList(w http.ResponseWriter, r *http.Request, c *call, lp listParams) error {
 	q := bridge.Query{StartIndex: lp.startIndex, Count: lp.count, Attributes: lp.attributes, ExcludedAttributes: lp.excluded}
-	if lp.hasFilter && strings.TrimSpace(lp.filter) != "" {
+	// An empty filter= is an error, not "everyone": a client that sent a
+	// filter meant to narrow the list.
+	if lp.hasFilter {
 		x, err := c.codec.parseFilter(ep.rt, lp.filter)
 		if err != nil {
 			return err
