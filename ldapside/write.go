@@ -54,9 +54,12 @@ func (c *Conn) setPassword(pc *pconn, dn, password string) error {
 	return err
 }
 
-// Add creates the entry. A disabled account carries its lock in the same add
-// operation, so it can never bind; the password is set next with Password
-// Modify, and if that fails the entry is deleted again.
+// Add creates the entry in ONE add operation: the lock of a disabled account
+// and the password's hash travel with it. A password set by a second
+// operation (Password Modify) would leave a window in which a failure - the
+// directory restarting, say - strands an account without its password that
+// no undo can reach while the directory is down; one add is all or nothing.
+// Password changes later go through Password Modify (see Modify).
 func (c *Conn) Add(ctx context.Context, req bridge.AddRequest) (*bridge.Entry, error) {
 	const op = "ldapside.(*Conn).Add"
 	if _, err := parseDN(req.DN); err != nil {
@@ -76,9 +79,7 @@ func (c *Conn) Add(ctx context.Context, req bridge.AddRequest) (*bridge.Entry, e
 			ar.Attribute(n, append([]string(nil), vals...))
 		}
 	}
-	// A password set after the add would unlock a disabled account on
-	// OpenLDAP: then the add carries it, hashed, next to the lock.
-	pwInAdd := req.Disabled && req.Password != "" && c.d.passwordResetUnlocks()
+	pwInAdd := req.Password != ""
 	if req.Disabled {
 		a := c.d.addDisabled()
 		ar.Attribute(a.Type, a.Vals)
@@ -115,7 +116,7 @@ func (c *Conn) Add(ctx context.Context, req bridge.AddRequest) (*bridge.Entry, e
 	if err != nil {
 		return nil, translate(op, err)
 	}
-	c.log.Info("entry added", "dn", req.DN, "id", out.ID, "attrs", names, "password_set", req.Password != "", "disabled", req.Disabled)
+	c.log.Debug("entry added", "dn", req.DN, "id", out.ID, "attrs", names, "password_set", req.Password != "", "disabled", req.Disabled)
 	return out, nil
 }
 
@@ -148,7 +149,7 @@ func (c *Conn) Delete(ctx context.Context, id string) error {
 	if err != nil {
 		return translate(op, err)
 	}
-	c.log.Info("entry deleted", "dn", dn, "id", id)
+	c.log.Debug("entry deleted", "dn", dn, "id", id)
 	return nil
 }
 
@@ -479,7 +480,7 @@ func (c *Conn) Modify(ctx context.Context, req bridge.ModifyRequest) (*bridge.En
 			for _, m := range mods {
 				names = append(names, m.Modification.Type)
 			}
-			c.log.Info("entry modified", "dn", dn, "id", req.ID, "renamed", rename, "attrs", names, "password_set", setPw, "disabled_changed", changeDisabled)
+			c.log.Debug("entry modified", "dn", dn, "id", req.ID, "renamed", rename, "attrs", names, "password_set", setPw, "disabled_changed", changeDisabled)
 		}
 		return nil
 	})

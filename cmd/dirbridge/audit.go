@@ -1,0 +1,78 @@
+package main
+
+import (
+	"context"
+	"sort"
+
+	"github.com/dirbridge/dirbridge/bridge"
+	"github.com/hashicorp/go-hclog"
+)
+
+// auditDirectory writes one audit line per directory write: who asked (request
+// id, client), what (operation, resource id, DN, names of the attributes
+// changed) and how it ended. Values are never logged: they may be personal
+// data, and passwords must never reach a log.
+type auditDirectory struct {
+	bridge.Directory
+	log hclog.Logger
+}
+
+var _ bridge.Directory = auditDirectory{}
+
+func (a auditDirectory) record(ctx context.Context, op, id, dn string, attrs []string, extra []any, err error) {
+	kv := []any{"request_id", bridge.RequestID(ctx), "client", bridge.Client(ctx), "op", op, "id", id, "dn", dn, "attributes", attrs}
+	kv = append(kv, extra...)
+	if err != nil {
+		a.log.Warn("directory write failed", append(kv, "error", err)...)
+		return
+	}
+	a.log.Info("directory write", kv...)
+}
+
+func (a auditDirectory) Add(ctx context.Context, req bridge.AddRequest) (*bridge.Entry, error) {
+	e, err := a.Directory.Add(ctx, req)
+	names := make([]string, 0, len(req.Attrs))
+	for k := range req.Attrs {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	id := ""
+	if e != nil {
+		id = e.ID
+	}
+	a.record(ctx, "add", id, req.DN, names, []any{"password_set", req.Password != "", "disabled", req.Disabled}, err)
+	return e, err
+}
+
+func (a auditDirectory) Modify(ctx context.Context, req bridge.ModifyRequest) (*bridge.Entry, error) {
+	e, err := a.Directory.Modify(ctx, req)
+	names := make([]string, 0, len(req.Changes))
+	for _, c := range req.Changes {
+		names = append(names, c.Attr)
+	}
+	dn := ""
+	if e != nil {
+		dn = e.DN
+	}
+	extra := []any{"password_set", req.Password != nil}
+	if req.Disabled != nil {
+		extra = append(extra, "disabled", *req.Disabled)
+	}
+	if req.NewRDN != "" || req.NewSuperior != "" {
+		extra = append(extra, "renamed", true)
+	}
+	a.record(ctx, "modify", req.ID, dn, names, extra, err)
+	return e, err
+}
+
+func (a auditDirectory) Delete(ctx context.Context, id string) error {
+	err := a.Directory.Delete(ctx, id)
+	a.record(ctx, "delete", id, "", nil, nil, err)
+	return err
+}
+
+func (a auditDirectory) EnsureContainer(ctx context.Context, dn string) error {
+	err := a.Directory.EnsureContainer(ctx, dn)
+	a.record(ctx, "ensure_container", "", dn, nil, nil, err)
+	return err
+}

@@ -1,0 +1,147 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/dirbridge/dirbridge/bridge"
+	"github.com/dirbridge/dirbridge/conf"
+	"github.com/dirbridge/dirbridge/conf/examples"
+	"github.com/dirbridge/dirbridge/mapping"
+	"github.com/dirbridge/dirbridge/scimside"
+	"github.com/dirbridge/dirbridge/testenv"
+)
+
+type embeddedFlags struct {
+	scimListen, ldapListen, dataDir string
+}
+
+// The embedded default's mapping table is the shipped OpenLDAP one, so that
+// what a newcomer tries is what production runs.
+const embeddedUsersTable = "openldap-users.toml"
+
+// serveEmbedded runs the gateway on the embedded directory and serves that
+// directory over LDAP. Everything listens on loopback only: the credentials
+// are printed on the terminal and the data folder is a lab's.
+func serveEmbedded(ctx context.Context, f embeddedFlags, stdout, stderr io.Writer) error {
+	var problems []error
+	for _, l := range []struct{ flag, addr string }{{"--scim-listen", f.scimListen}, {"--ldap-listen", f.ldapListen}} {
+		host, _, err := net.SplitHostPort(l.addr)
+		if err != nil {
+			problems = append(problems, fmt.Errorf("%s %q: want host:port", l.flag, l.addr))
+		} else if !conf.IsLoopback(host) {
+			problems = append(problems, fmt.Errorf("%s %q: the embedded default listens on loopback only (127.0.0.1 or ::1); to serve other hosts, run with --config against a real directory", l.flag, l.addr))
+		}
+	}
+	if len(problems) > 0 {
+		return usageError{errors.Join(problems...)}
+	}
+	if err := os.MkdirAll(f.dataDir, 0o700); err != nil {
+		return fmt.Errorf("data folder: %w", err)
+	}
+	logger := newLogger(envOr("DIRBRIDGE_LOG_LEVEL", "info"), envOr("DIRBRIDGE_LOG_FORMAT", "text"), stderr)
+
+	token, err := devSecret("DIRBRIDGE_DEV_TOKEN", filepath.Join(f.dataDir, "scim-token"))
+	if err != nil {
+		return err
+	}
+	adminPassword, err := devSecret("DIRBRIDGE_DEV_LDAP_PASSWORD", filepath.Join(f.dataDir, "ldap-admin-password"))
+	if err != nil {
+		return err
+	}
+	dir, err := testenv.OpenEmbedded(testenv.EmbeddedOptions{DataDir: f.dataDir, AdminPassword: adminPassword, Logger: logger.Named("embedded")})
+	if err != nil {
+		return err
+	}
+	defer dir.Close()
+
+	ldapSrv, err := testenv.NewLDAPServer(dir, testenv.LDAPServerOptions{Logger: logger})
+	if err != nil {
+		return err
+	}
+	if err := ldapSrv.Start(f.ldapListen); err != nil {
+		return fmt.Errorf("ldap listen %s: %w", f.ldapListen, err)
+	}
+	defer ldapSrv.Stop()
+
+	table, err := fs.ReadFile(examples.FS, embeddedUsersTable)
+	if err != nil {
+		return err
+	}
+	users, err := mapping.Parse(embeddedUsersTable, table, mapping.Options{BaseDN: dir.Suffix()})
+	if err != nil {
+		return err
+	}
+	scimCfg := scimside.Config{
+		Listen: f.scimListen,
+		Auth:   scimside.AuthConfig{HeaderName: "Authorization", HeaderValue: "Bearer " + token},
+	}
+	svcCfg := bridge.ServiceConfig{Lifecycle: true, LeaversDN: "ou=leavers," + dir.Suffix()}
+	banner := func(scimAddr string) {
+		printBanner(stdout, scimAddr, ldapSrv.Addr().String(), token, dir.AdminDN(), adminPassword, users.Container(), f.dataDir)
+	}
+	return runGateway(ctx, logger, dir, users, svcCfg, scimCfg, banner)
+}
+
+func envOr(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}
+
+// devSecret returns the value of the environment variable env, or the secret
+// kept in file, or a new random one that it keeps in file (mode 0600) for the
+// next start.
+func devSecret(env, file string) (string, error) {
+	if v := os.Getenv(env); v != "" {
+		return v, nil
+	}
+	if b, err := os.ReadFile(file); err == nil {
+		if s := strings.TrimSpace(string(b)); s != "" {
+			return s, nil
+		}
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return "", err
+	}
+	raw := make([]byte, 24)
+	if _, err := rand.Read(raw); err != nil {
+		return "", err
+	}
+	s := base64.RawURLEncoding.EncodeToString(raw)
+	if err := os.WriteFile(file, []byte(s+"\n"), 0o600); err != nil {
+		return "", err
+	}
+	return s, nil
+}
+
+func printBanner(w io.Writer, scimAddr, ldapAddr, token, adminDN, adminPassword, people, dataDir string) {
+	ldapURL := "ldap://" + ldapAddr
+	fmt.Fprintf(w, `
+dirbridge is running on its embedded directory (data in %s).
+
+  SCIM 2.0   http://%s/v2      Authorization: Bearer %s
+  LDAP       %s    admin %s  password %s
+
+Create a user with a password:
+
+  curl -s -X POST http://%s/v2/Users \
+    -H 'Authorization: Bearer %s' -H 'Content-Type: application/scim+json' \
+    -d '{"userName":"jdoe","name":{"givenName":"Jane","familyName":"Doe"},"emails":[{"value":"jdoe@example.com","type":"work"}],"password":"Chang3-me-now"}'
+
+Bind as that user, and look at the entry as the admin:
+
+  ldapwhoami -x -H %s -D 'uid=jdoe,%s' -w 'Chang3-me-now'
+  ldapsearch -x -H %s -D '%s' -w '%s' -b '%s' '(uid=jdoe)' '*' '+'
+
+`, dataDir, scimAddr, token, ldapURL, adminDN, adminPassword, scimAddr, token, ldapURL, people, ldapURL, adminDN, adminPassword, people)
+}

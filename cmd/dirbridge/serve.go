@@ -1,0 +1,139 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"time"
+
+	"github.com/dirbridge/dirbridge/bridge"
+	"github.com/dirbridge/dirbridge/conf"
+	"github.com/dirbridge/dirbridge/ldapside"
+	"github.com/dirbridge/dirbridge/mapping"
+	"github.com/dirbridge/dirbridge/scimside"
+	"github.com/hashicorp/go-hclog"
+)
+
+func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	configPath := fs.String("config", "", "configuration file; without it, the embedded default")
+	scimListen := fs.String("scim-listen", "127.0.0.1:8080", "embedded mode: SCIM address (loopback only)")
+	ldapListen := fs.String("ldap-listen", "127.0.0.1:1389", "embedded mode: LDAP address (loopback only)")
+	dataDir := fs.String("data", "./var", "embedded mode: data folder")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *configPath == "" {
+		return serveEmbedded(ctx, embeddedFlags{scimListen: *scimListen, ldapListen: *ldapListen, dataDir: *dataDir}, stdout, stderr)
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	for _, name := range []string{"scim-listen", "ldap-listen", "data"} {
+		if set[name] {
+			return usageError{fmt.Errorf("--%s is for the embedded default; with --config, set it in the file or the environment", name)}
+		}
+	}
+	cfg, err := conf.Load(*configPath, nil)
+	if err != nil {
+		return err
+	}
+	return serveConfig(ctx, cfg, stderr)
+}
+
+// serveConfig runs the gateway against the directory the configuration names.
+func serveConfig(ctx context.Context, cfg *conf.Config, stderr io.Writer) error {
+	logger := newLogger(cfg.Log.Level, cfg.Log.Format, stderr)
+	users, err := mapping.Load(cfg.Mapping.Users, mapping.Options{BaseDN: cfg.LDAP.BaseDN})
+	if err != nil {
+		return err
+	}
+	if cfg.Users.LeaversDN != "" && bridge.IsUnder(cfg.Users.LeaversDN, users.Container()) {
+		return fmt.Errorf("users.leavers_dn %q lies inside the users container %q: leavers would stay visible to SCIM", cfg.Users.LeaversDN, users.Container())
+	}
+	conn, err := ldapside.Open(ldapside.Config{
+		URLs:               cfg.LDAP.URLs,
+		BindDN:             cfg.LDAP.BindDN,
+		BindPassword:       cfg.LDAP.BindPassword,
+		BaseDN:             cfg.LDAP.BaseDN,
+		CAFile:             cfg.LDAP.CAFile,
+		StartTLS:           cfg.LDAP.StartTLS,
+		InsecureSkipVerify: cfg.LDAP.InsecureSkipVerify,
+		Dialect:            cfg.LDAP.Dialect,
+		PoolSize:           cfg.LDAP.PoolSize,
+		DialTimeout:        cfg.LDAP.DialTimeout.Duration,
+		OpTimeout:          cfg.LDAP.OpTimeout.Duration,
+	}, logger.Named("ldap"))
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	pingCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	if err := conn.Ping(pingCtx); err != nil {
+		// Not fatal: the directory may come up after the gateway; /readyz
+		// says when it is usable, and requests until then get 503.
+		logger.Warn("the directory is not reachable yet", "error", err)
+	}
+	cancel()
+	scimCfg := scimside.Config{
+		Listen:         cfg.SCIM.Listen,
+		TLSCertFile:    cfg.SCIM.TLSCertFile,
+		TLSKeyFile:     cfg.SCIM.TLSKeyFile,
+		AllowPlainHTTP: cfg.SCIM.AllowPlainHTTP,
+		MaxBodyBytes:   cfg.SCIM.MaxBodyBytes,
+		Auth: scimside.AuthConfig{
+			BasicUser:      cfg.SCIM.Auth.BasicUser,
+			BasicPassword:  cfg.SCIM.Auth.BasicPassword,
+			HeaderName:     cfg.SCIM.Auth.HeaderName,
+			HeaderValue:    cfg.SCIM.Auth.HeaderValue,
+			AllowAnonymous: cfg.SCIM.Auth.None,
+		},
+	}
+	svcCfg := bridge.ServiceConfig{
+		Lifecycle:       true,
+		HardDelete:      cfg.Users.HardDelete,
+		LeaversDN:       cfg.Users.LeaversDN,
+		DefaultPageSize: cfg.Users.DefaultPageSize,
+		MaxPageSize:     cfg.Users.MaxPageSize,
+	}
+	return runGateway(ctx, logger, conn, users, svcCfg, scimCfg, nil)
+}
+
+// runGateway wires the services over dir and serves SCIM until ctx ends.
+// started, when set, is called with the SCIM address once it listens.
+func runGateway(ctx context.Context, logger hclog.Logger, dir bridge.Directory, users bridge.Mapper,
+	svcCfg bridge.ServiceConfig, scimCfg scimside.Config, started func(addr string)) error {
+	audited := auditDirectory{Directory: dir, log: logger.Named("audit")}
+	resolver := bridge.NewResolver(audited, 0)
+	resolver.Register(users)
+	usersSvc := bridge.NewService(audited, users, resolver, svcCfg)
+	srv, err := scimside.New(scimCfg, scimside.Services{Users: usersSvc, Ready: dir.Ping}, logger)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", scimCfg.Listen)
+	if err != nil {
+		return fmt.Errorf("scim listen: %w", err)
+	}
+	addr := ln.Addr().String()
+	logger.Info("scim listening", "scim_addr", addr, "tls", scimCfg.TLSCertFile != "")
+	if started != nil {
+		started(addr)
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	logger.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, context.Canceled) {
+		return err
+	}
+	return <-errc
+}
