@@ -166,7 +166,7 @@ transform = ["upper"]
 		t.Fatal(err)
 	}
 	for x, want := range map[bridge.Expr]string{
-		cmp("userName", bridge.OpEq, " JDoe "):     "(uid=jdoe)",
+		cmp("userName", bridge.OpEq, " JDoe "):    "(uid=jdoe)",
 		cmp("name.familyName", bridge.OpSw, "do"): "(sn=DO*)",
 		cmp("userName", bridge.OpEq, ""):          "(!(uid=*))",
 	} {

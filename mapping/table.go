@@ -266,6 +266,7 @@ func compile(name string, data []byte, opts Options) (*Table, error) {
 			add(l, "unknown key %q", k.String())
 		}
 	}
+	checkKeyCase(md, pos, add)
 	rowLine := func(i int) int { return pos.header("attribute", i) }
 
 	sub := newSubst(opts)
@@ -759,6 +760,14 @@ func (t *Table) compileRDN(text string, line int, writer map[string]*row, add fu
 		add(line, "rdn %q: the template reads no attribute; every entry would get the same name", text)
 		return
 	}
+	// The name must be computable again from what is read back, or every
+	// update would rename the entry.
+	for _, a := range tm.attrs {
+		if !t.readable(a) {
+			add(line, "rdn: %s is not mapped by any row, so the name could not be kept stable", a)
+			return
+		}
+	}
 	t.rdnAttr, t.rdnTmpl = attr, tm
 	// When the template is just the path of the row that writes the RDN's
 	// attribute, the RDN takes that row's value, transforms included, so
@@ -771,6 +780,66 @@ func (t *Table) compileRDN(text string, line int, writer map[string]*row, add fu
 	if r, ok := writer[strings.ToLower(attr)]; ok && t.rdnRow == nil && r.owner != ownerSCIM {
 		add(line, "rdn: %s is written by attribute %d with owner %q; the name must follow what SCIM sends", attr, r.n, r.owner)
 	}
+}
+
+// readable reports whether a row reads the SCIM path back from the
+// directory.
+func (t *Table) readable(path string) bool {
+	p, err := t.resolvePath(path)
+	if err != nil {
+		return false
+	}
+	for _, r := range t.rows {
+		if r.kind == kindOneWay || r.path.urn != p.urn || r.path.top.Name != p.attr {
+			continue
+		}
+		if (p.sub == "" || strings.EqualFold(r.path.sub, p.sub)) && strings.EqualFold(r.path.typ, p.typ) {
+			return true
+		}
+	}
+	return false
+}
+
+// checkKeyCase reports keys that differ from the format's only in case:
+// the decoder would accept them, but the format is lower case, and a table
+// that works by accident is not strict.
+func checkKeyCase(md toml.MetaData, pos *positions, add func(int, string, ...any)) {
+	allowed := map[string]map[string]bool{
+		"":          set("resource", "container", "object_classes", "rdn", "sort", "extension", "attribute", "description"),
+		"extension": set("urn", "name", "description", "aliases"),
+		"attribute": set("scim", "ldap", "owner", "transform", "default", "constant", "template", "required", "multi",
+			"reference", "item_type", "placeholder", "type", "case_exact", "description"),
+	}
+	for _, k := range md.Keys() {
+		if len(k) == 0 || len(k) > 2 {
+			continue
+		}
+		section, name := "", k[0]
+		if len(k) == 2 {
+			section, name = k[0], k[1]
+		}
+		keys, ok := allowed[section]
+		if !ok || keys[name] {
+			continue
+		}
+		for a := range keys {
+			if strings.EqualFold(a, name) {
+				lines := pos.keyLines(k)
+				if len(lines) == 0 {
+					lines = []int{0}
+				}
+				add(lines[0], "unknown key %q (did you mean %q?)", k.String(), a)
+			}
+		}
+	}
+}
+
+func set(names ...string) map[string]bool {
+	m := map[string]bool{}
+	for _, n := range names {
+		m[n] = true
+	}
+	return m
 }
 
 // validAttrName reports whether s is an LDAP attribute description (a

@@ -495,3 +495,24 @@ template = ["{{.name.givenName}} {{.name.familyName}}", "{{.displayName}}", "{{.
 		}
 	}
 }
+
+func TestTemplateRangeOverNumberRefused(t *testing.T) {
+	_, err := Parse("t.toml", []byte(head+"[[attribute]]\nldap = \"cn\"\ntemplate = \"{{range 1000000000}}{{end}}\"\n"), Options{})
+	if err == nil || !strings.Contains(err.Error(), "range over a number") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestKeysAreCaseSensitive(t *testing.T) {
+	_, err := Parse("t.toml", []byte(strings.Replace(head, "resource", "Resource", 1)+"[[attribute]]\nscim = \"userName\"\nLDAP = \"uid\"\n"), Options{})
+	if err == nil || !strings.Contains(err.Error(), `t.toml:1: unknown key "Resource"`) || !strings.Contains(err.Error(), `"attribute.LDAP" (did you mean "ldap"?)`) {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestRDNMustBeReadable(t *testing.T) {
+	_, err := Parse("t.toml", []byte(head+"[[attribute]]\nldap = \"uid\"\ntemplate = \"{{.userName}}\"\n"), Options{})
+	if err == nil || !strings.Contains(err.Error(), "userName is not mapped") {
+		t.Fatalf("err = %v", err)
+	}
+}

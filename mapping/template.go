@@ -58,6 +58,14 @@ func (t *Table) compileTemplate(text string) (*tmpl, error) {
 	var problems []string
 	walkNodes(tt.Tree.Root, func(n parse.Node) {
 		switch n := n.(type) {
+		case *parse.RangeNode:
+			// {{range 1000000000}} would hang every request: a template
+			// may range over a resource's values, never over a number.
+			walkNodes(n.Pipe, func(x parse.Node) {
+				if _, ok := x.(*parse.NumberNode); ok {
+					problems = append(problems, "range over a number is not allowed")
+				}
+			})
 		case *parse.FieldNode:
 			if p := t.checkChain(n.Ident); p != "" {
 				problems = append(problems, p)
@@ -187,9 +195,25 @@ func (m *tmpl) render(t *Table, attrs map[string]any) (string, error) {
 		}
 		data[c[0]] = cp
 	}
-	var b strings.Builder
-	if err := m.t.Execute(&b, data); err != nil {
+	b := &cappedWriter{max: maxTemplateOutput}
+	if err := m.t.Execute(b, data); err != nil {
 		return "", err
 	}
 	return strings.TrimSpace(b.String()), nil
+}
+
+// maxTemplateOutput bounds what a template may produce: far more than any
+// directory value, far less than would hurt.
+const maxTemplateOutput = 64 << 10
+
+type cappedWriter struct {
+	strings.Builder
+	max int
+}
+
+func (w *cappedWriter) Write(p []byte) (int, error) {
+	if w.Len()+len(p) > w.max {
+		return 0, fmt.Errorf("the template's output is longer than %d bytes", w.max)
+	}
+	return w.Builder.Write(p)
 }
