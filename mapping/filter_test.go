@@ -179,3 +179,43 @@ transform = ["upper"]
 		}
 	}
 }
+
+func TestOktaCustomExtension(t *testing.T) {
+	tb, err := Load("../conf/examples/openldap-okta-users.toml", Options{BaseDN: "dc=example,dc=com"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := tb.Filter(context.Background(), cmp("urn:okta:onprem_app:1.0:user:custom:departmentName", bridge.OpEq, "x"), newRefs())
+	if err != nil || f.String() != "(businessCategory=x)" {
+		t.Fatalf("filter %v, %v", f, err)
+	}
+	tb, err = Load("../conf/examples/openldap-okta-users.toml", Options{Vars: map[string]string{"okta_app": "hr_app"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tb.ResourceType().Extension("urn:okta:hr_app:1.0:user:custom") == nil {
+		t.Fatal("okta_app not substituted")
+	}
+}
+
+func TestGroupsExample(t *testing.T) {
+	tb, err := Load("../conf/examples/openldap-groups.toml", Options{BaseDN: "dc=corp,dc=test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rt := tb.ResourceType()
+	if rt.Name != "Group" || rt.Schema.Attr("displayName") == nil || rt.Schema.Attr("members") == nil || rt.Schema.Attr("active") != nil {
+		t.Fatalf("group schema %+v", rt.Schema)
+	}
+	f, err := tb.Filter(context.Background(), cmp("displayName", bridge.OpEq, "Admins"), newRefs())
+	if err != nil || f.String() != "(cn=Admins)" {
+		t.Fatalf("filter %v, %v", f, err)
+	}
+	plan, err := tb.NewEntry(context.Background(), bridge.Resource{Attrs: map[string]any{"displayName": "R&D, Ops"}}, newRefs())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if plan.DN != `cn=R&D\, Ops,ou=groups,dc=corp,dc=test` || plan.Attrs["member"][0] != "cn=nobody,dc=corp,dc=test" {
+		t.Errorf("plan %+v", plan)
+	}
+}
