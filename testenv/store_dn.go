@@ -105,6 +105,11 @@ func (p *dnParser) ava() (ava, error) {
 	if err != nil {
 		return ava{}, err
 	}
+	if v == "" {
+		// The grammar allows it, but no attribute's syntax does: slapd
+		// refuses such a DN as invalid.
+		return ava{}, errBadDN
+	}
 	return ava{Type: typ, Value: v}, nil
 }
 
@@ -138,8 +143,9 @@ func (p *dnParser) value() (string, error) {
 			b = append(b, ch...)
 			trailing = 0
 			continue
-		case c == '"' || c == '=' || c == '<' || c == '>' || c == 0:
-			// RFC 4514 requires these to be escaped; slapd refuses them bare.
+		case c == '"' || c == '<' || c == '>' || c == 0:
+			// RFC 4514 requires these to be escaped; slapd refuses them
+			// bare. A bare '=' is allowed.
 			return "", errBadDN
 		case c == ' ':
 			trailing++

@@ -315,7 +315,7 @@ func filterFromBER(p *ber.Packet, depth int) (*bridge.Filter, error) {
 		}
 		return bridge.Not(k), nil
 	case ldap.FilterEqualityMatch, ldap.FilterGreaterOrEqual, ldap.FilterLessOrEqual, ldap.FilterApproxMatch:
-		if len(p.Children) != 2 {
+		if len(p.Children) != 2 || str(p.Children[0]) == "" {
 			return nil, fmt.Errorf("filter: malformed assertion")
 		}
 		op := map[ber.Tag]bridge.FilterOp{
@@ -324,9 +324,12 @@ func filterFromBER(p *ber.Packet, depth int) (*bridge.Filter, error) {
 		}[p.Tag]
 		return &bridge.Filter{Op: op, Attr: ldapAttr(str(p.Children[0])), Value: str(p.Children[1])}, nil
 	case ldap.FilterPresent:
+		if str(p) == "" {
+			return nil, fmt.Errorf("filter: empty attribute description")
+		}
 		return bridge.Present(ldapAttr(str(p))), nil
 	case ldap.FilterSubstrings:
-		if len(p.Children) != 2 {
+		if len(p.Children) != 2 || str(p.Children[0]) == "" {
 			return nil, fmt.Errorf("filter: malformed substrings")
 		}
 		initial, final := "", ""
@@ -356,13 +359,16 @@ func filterFromBER(p *ber.Packet, depth int) (*bridge.Filter, error) {
 
 // ldapAttr keeps an LDAP filter from reaching the bridge's virtual
 // attributes: "@id" is not an attribute description over LDAP.
+// Anything else that is not an attribute description is kept unusable too,
+// so that it evaluates as Undefined, the way slapd treats a description it
+// cannot resolve.
 func ldapAttr(a string) string {
-	if strings.HasPrefix(a, "@") {
-		return "\x00" + a
-	}
 	// Attribute options (";binary", ";lang-en") are ignored.
 	if i := strings.IndexByte(a, ';'); i >= 0 {
 		a = a[:i]
+	}
+	if !validAttrType(a) {
+		return "\x00" + a
 	}
 	return a
 }
