@@ -259,13 +259,18 @@ func (rt *router) writeError(w http.ResponseWriter, r *http.Request, c *call, er
 		rt.s.log.Debug("request abandoned by client", "request_id", c.id, "method", r.Method, "path", r.URL.Path, "error", err.Error())
 		return
 	}
-	if st.Status == http.StatusServiceUnavailable {
+	switch st.Status {
+	case http.StatusServiceUnavailable:
 		w.Header().Set("Retry-After", strconv.Itoa(retryAfterSeconds))
+	case http.StatusUnauthorized:
+		if w.Header().Get("WWW-Authenticate") == "" && rt.s.auth.challenge != "" {
+			w.Header().Set("WWW-Authenticate", rt.s.auth.challenge)
+		}
 	}
 	args := append([]any{"request_id", c.id, "method", sanitizeMethod(r.Method), "path", r.URL.Path,
 		"query", r.URL.RawQuery, "status", st.Status, "error", err.Error()}, kvs...)
 	switch {
-	case st.Status >= 500:
+	case st.Status >= 500 && st.Status != http.StatusNotImplemented:
 		rt.s.log.Error("request failed", args...)
 	case st.Status == http.StatusUnauthorized:
 		rt.s.log.Warn("request failed", args...)

@@ -150,15 +150,20 @@ func (e *testEnv) do(method, path string, body any, hdr ...string) resp {
 // expect checks the status and, for errors, the SCIM error shape.
 func (e *testEnv) expect(r resp, status int, what string) resp {
 	e.t.Helper()
+	return expectT(e.t, r, status, what)
+}
+
+func expectT(t *testing.T, r resp, status int, what string) resp {
+	t.Helper()
 	if r.status != status {
-		e.t.Fatalf("%s: status %d, want %d\n%s", what, r.status, status, r.body)
+		t.Fatalf("%s: status %d, want %d\n%s", what, r.status, status, r.body)
 	}
 	if r.status >= 400 {
 		if ct := r.header.Get("Content-Type"); ct != scimContentType {
-			e.t.Errorf("%s: Content-Type %q", what, ct)
+			t.Errorf("%s: Content-Type %q", what, ct)
 		}
 		if r.str("status") != fmt.Sprint(status) || lookup(r.json, "schemas.0") != errorURN {
-			e.t.Errorf("%s: not a SCIM error body: %s", what, r.body)
+			t.Errorf("%s: not a SCIM error body: %s", what, r.body)
 		}
 	}
 	return r
