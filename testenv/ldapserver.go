@@ -447,8 +447,9 @@ func (s *LDAPServer) handleSearch(w *gldap.ResponseWriter, r *gldap.Request) {
 		return
 	}
 	if bound == "" {
-		// Anonymous clients read only the root DSE: slapd's "by * none"
-		// answers an anonymous search with no entries, not an error.
+		// Anonymous clients read only the root DSE. slapd's "by * none"
+		// does not even disclose that the base exists: noSuchObject.
+		done.SetResultCode(codeNoSuchObject)
 		_ = w.Write(done)
 		return
 	}
