@@ -64,3 +64,20 @@ type Refs interface {
 	// KindNotFound when no resource lives there.
 	IDForDN(ctx context.Context, dn string) (id, resourceType string, err error)
 }
+
+// MemberMapper is implemented by mappers of resources with a membership
+// attribute (groups). It turns PATCH operations that only touch membership
+// into value-level directory changes without reading the member list, so
+// adding one member to a 50,000-member group costs what adding one to an
+// empty group costs.
+type MemberMapper interface {
+	// MemberChanges returns the changes for ops, or ok false when some op
+	// is not a membership change the fast path handles (the caller then
+	// reads the resource and applies the ops in memory). Adding an id that
+	// resolves to nothing is KindInvalidValue naming it; removing one is a
+	// no-op, as removing an absent member is.
+	MemberChanges(ctx context.Context, ops []PatchOp, refs Refs) (changes []Change, ok bool, err error)
+	// MemberPlaceholder is the value that keeps a group that needs a member
+	// from being empty, or "". It is never shown in SCIM.
+	MemberPlaceholder() (attr, value string)
+}

@@ -178,6 +178,12 @@ func (s *Service) Replace(ctx context.Context, id string, in Resource) (Resource
 // Patch applies PATCH operations to the resource with id.
 func (s *Service) Patch(ctx context.Context, id string, ops []PatchOp) (Resource, error) {
 	const op = "bridge.(*Service).Patch"
+	if done, err := s.patchMembers(ctx, id, ops); done || err != nil {
+		if err != nil {
+			return Resource{}, Wrap(op, err)
+		}
+		return s.Get(ctx, id)
+	}
 	cur, err := s.get(ctx, id)
 	if err != nil {
 		return Resource{}, Wrap(op, err)
@@ -196,6 +202,57 @@ func (s *Service) Patch(ctx context.Context, id string, ops []PatchOp) (Resource
 	}
 	out, err := s.update(ctx, cur, Resource{ID: id, Attrs: attrs})
 	return out, Wrap(op, err)
+}
+
+// PatchQuiet applies PATCH operations like Patch but returns nothing, so
+// that membership changes need not read the member list back (SCIM group
+// PATCH answers 204).
+func (s *Service) PatchQuiet(ctx context.Context, id string, ops []PatchOp) error {
+	const op = "bridge.(*Service).PatchQuiet"
+	done, err := s.patchMembers(ctx, id, ops)
+	if err != nil {
+		return Wrap(op, err)
+	}
+	if done {
+		return nil
+	}
+	_, err = s.Patch(ctx, id, ops)
+	return Wrap(op, err)
+}
+
+// patchMembers takes the membership fast path when the mapper offers it and
+// every op is a membership change. It reports whether it handled ops.
+func (s *Service) patchMembers(ctx context.Context, id string, ops []PatchOp) (bool, error) {
+	mm, ok := s.m.(MemberMapper)
+	if !ok {
+		return false, nil
+	}
+	changes, ok, err := mm.MemberChanges(ctx, ops, s.refs)
+	if err != nil || !ok {
+		return false, err
+	}
+	req := ModifyRequest{ID: id, Base: s.m.Container(), Changes: changes, Return: []string{"objectClass"}}
+	if len(changes) == 0 {
+		_, err := s.dir.Get(ctx, s.m.Container(), id, []string{"objectClass"})
+		if KindOf(err) == KindNotFound {
+			return true, E("bridge.(*Service).patchMembers", KindNotFound, fmt.Sprintf("%s %q not found", s.m.ResourceType().Name, id), err)
+		}
+		return true, err
+	}
+	_, err = s.dir.Modify(ctx, req)
+	if KindOf(err) == KindInvalidValue {
+		// Removing the last members of a group whose object class needs one:
+		// keep the placeholder in the same write, and take it out again
+		// when members come back (mapping's Changes does that).
+		if attr, ph := mm.MemberPlaceholder(); ph != "" {
+			req.Changes = append([]Change{{Op: ChangeAdd, Attr: attr, Values: []string{ph}}}, changes...)
+			_, err = s.dir.Modify(ctx, req)
+		}
+	}
+	if KindOf(err) == KindNotFound {
+		return true, E("bridge.(*Service).patchMembers", KindNotFound, fmt.Sprintf("%s %q not found", s.m.ResourceType().Name, id), err)
+	}
+	return true, err
 }
 
 // update writes what it takes to turn cur into desired.

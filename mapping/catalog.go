@@ -108,6 +108,8 @@ func enterpriseCatalog() []bridge.AttrDef {
 func groupCatalog() []bridge.AttrDef {
 	dn := described(str("displayName", false), "A human-readable name for the Group.")
 	dn.Required = true
+	// Okta and Entra treat a second group with the same name as a duplicate.
+	dn.Uniqueness = "server"
 	mv := str("value", false)
 	mv.Mutability = "immutable"
 	return []bridge.AttrDef{

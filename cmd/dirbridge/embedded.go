@@ -27,7 +27,10 @@ type embeddedFlags struct {
 
 // The embedded default's mapping table is the shipped OpenLDAP one, so that
 // what a newcomer tries is what production runs.
-const embeddedUsersTable = "openldap-users.toml"
+const (
+	embeddedUsersTable  = "openldap-users.toml"
+	embeddedGroupsTable = "openldap-groups.toml"
+)
 
 // serveEmbedded runs the gateway on the embedded directory and serves that
 // directory over LDAP. Everything listens on loopback only: the credentials
@@ -71,13 +74,14 @@ func serveEmbedded(ctx context.Context, f embeddedFlags, stdout, stderr io.Write
 	if err := ldapSrv.Start(f.ldapListen); err != nil {
 		return fmt.Errorf("ldap listen %s: %w", f.ldapListen, err)
 	}
+	logger.Info("embedded directory served over LDAP", "ldap_addr", ldapSrv.Addr().String())
 	defer ldapSrv.Stop()
 
-	table, err := fs.ReadFile(examples.FS, embeddedUsersTable)
+	users, err := embeddedTable(embeddedUsersTable, dir.Suffix())
 	if err != nil {
 		return err
 	}
-	users, err := mapping.Parse(embeddedUsersTable, table, mapping.Options{BaseDN: dir.Suffix()})
+	groups, err := embeddedTable(embeddedGroupsTable, dir.Suffix())
 	if err != nil {
 		return err
 	}
@@ -89,7 +93,15 @@ func serveEmbedded(ctx context.Context, f embeddedFlags, stdout, stderr io.Write
 	banner := func(scimAddr string) {
 		printBanner(stdout, scimAddr, ldapSrv.Addr().String(), token, dir.AdminDN(), adminPassword, users.Container(), f.dataDir)
 	}
-	return runGateway(ctx, logger, dir, users, svcCfg, scimCfg, banner)
+	return runGateway(ctx, logger, dir, users, groups, svcCfg, scimCfg, banner)
+}
+
+func embeddedTable(name, baseDN string) (*mapping.Table, error) {
+	data, err := fs.ReadFile(examples.FS, name)
+	if err != nil {
+		return nil, err
+	}
+	return mapping.Parse(name, data, mapping.Options{BaseDN: baseDN})
 }
 
 func envOr(name, def string) string {

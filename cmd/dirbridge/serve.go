@@ -50,6 +50,14 @@ func serveConfig(ctx context.Context, cfg *conf.Config, stderr io.Writer) error 
 	if err != nil {
 		return err
 	}
+	var groups bridge.Mapper
+	if cfg.Mapping.Groups != "" {
+		g, err := mapping.Load(cfg.Mapping.Groups, mapping.Options{BaseDN: cfg.LDAP.BaseDN})
+		if err != nil {
+			return err
+		}
+		groups = g
+	}
 	if cfg.Users.LeaversDN != "" && bridge.IsUnder(cfg.Users.LeaversDN, users.Container()) {
 		return fmt.Errorf("users.leavers_dn %q lies inside the users container %q: leavers would stay visible to SCIM", cfg.Users.LeaversDN, users.Container())
 	}
@@ -98,18 +106,25 @@ func serveConfig(ctx context.Context, cfg *conf.Config, stderr io.Writer) error 
 		DefaultPageSize: cfg.Users.DefaultPageSize,
 		MaxPageSize:     cfg.Users.MaxPageSize,
 	}
-	return runGateway(ctx, logger, conn, users, svcCfg, scimCfg, nil)
+	return runGateway(ctx, logger, conn, users, groups, svcCfg, scimCfg, nil)
 }
 
 // runGateway wires the services over dir and serves SCIM until ctx ends.
 // started, when set, is called with the SCIM address once it listens.
-func runGateway(ctx context.Context, logger hclog.Logger, dir bridge.Directory, users bridge.Mapper,
+func runGateway(ctx context.Context, logger hclog.Logger, dir bridge.Directory, users, groups bridge.Mapper,
 	svcCfg bridge.ServiceConfig, scimCfg scimside.Config, started func(addr string)) error {
 	audited := auditDirectory{Directory: dir, log: logger.Named("audit")}
 	resolver := bridge.NewResolver(audited, 0)
 	resolver.Register(users)
-	usersSvc := bridge.NewService(audited, users, resolver, svcCfg)
-	srv, err := scimside.New(scimCfg, scimside.Services{Users: usersSvc, Ready: dir.Ping}, logger)
+	services := scimside.Services{Users: bridge.NewService(audited, users, resolver, svcCfg), Ready: dir.Ping}
+	if groups != nil {
+		resolver.Register(groups)
+		// Groups are not accounts: no lifecycle, and DELETE removes them.
+		services.Groups = bridge.NewService(audited, groups, resolver, bridge.ServiceConfig{
+			DefaultPageSize: svcCfg.DefaultPageSize, MaxPageSize: svcCfg.MaxPageSize,
+		})
+	}
+	srv, err := scimside.New(scimCfg, services, logger)
 	if err != nil {
 		return err
 	}
