@@ -147,7 +147,10 @@ func (s selection) project(urn string, core bool, def *bridge.AttrDef, name stri
 	if returned == "never" || strings.EqualFold(name, "password") {
 		return nil, false
 	}
-	if returned == "always" {
+	// userName is returned always whatever the mapping table says: Okta
+	// reads it from every answer (RFC 7643 §4.1 has it "default", which
+	// lets attributes= drop it).
+	if returned == "always" || (core && strings.EqualFold(name, "userName")) {
 		return v, true
 	}
 	if len(s.include) > 0 {

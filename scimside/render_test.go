@@ -99,6 +99,17 @@ func TestProjection(t *testing.T) {
 	}
 }
 
+func TestUserNameAlwaysReturned(t *testing.T) {
+	rt := userType()
+	rt.Schema.Attr("userName").Returned = "default" // as real mapping tables say
+	attrs := map[string]any{"userName": "u", "title": "t"}
+	for _, sel := range []selection{parseSelection(rt, []string{"title"}, nil), parseSelection(rt, nil, []string{"userName"})} {
+		if out := sel.apply(rt, attrs); out["userName"] != "u" {
+			t.Errorf("userName dropped: %v", out)
+		}
+	}
+}
+
 func TestSelectionNeverReturnsPassword(t *testing.T) {
 	rt := userType()
 	attrs := map[string]any{"userName": "u", "password": "p", "PassWord": "p2"}

@@ -33,6 +33,12 @@ type pageLimiter interface {
 	Config() bridge.ServiceConfig
 }
 
+// *bridge.Service is what cmd wires in; keep it satisfying the interfaces.
+var (
+	_ ResourceService = (*bridge.Service)(nil)
+	_ pageLimiter     = (*bridge.Service)(nil)
+)
+
 // Services are the provisioning services the server exposes.
 type Services struct {
 	Users  ResourceService // required

@@ -1,0 +1,69 @@
+package scimside
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/hashicorp/go-hclog"
+)
+
+// FuzzHandler sends arbitrary requests through the whole handler against the
+// fake service, which never fails on its own: any 500 is scimside's fault (or
+// the core's), and every SCIM answer must be a JSON document.
+func FuzzHandler(f *testing.F) {
+	seeds := []struct{ method, target, body string }{
+		{"GET", "/v2/Users?filter=userName+eq+%22a%22&attributes=userName", ""},
+		{"POST", "/v2/Users", `{"userName":"a","emails":[{"value":"a@x","type":"work"}]}`},
+		{"PUT", "/v2/Users/u-0001", `{"userName":"b","active":"False"}`},
+		{"PATCH", "/v2/Users/u-0001", `{"Operations":[{"op":"Replace","path":"emails[type eq \"work\"].value","value":"z"}]}`},
+		{"PATCH", "/v2/Groups/g-0001", `{"Operations":[{"op":"remove","path":"members","value":[{"value":"u-0001"}]}]}`},
+		{"DELETE", "/v2/Users/u-0001", ""},
+		{"POST", "/v2/Users/.search", `{"filter":"userName sw \"a\"","count":"2"}`},
+		{"GET", "/scim/v2/Schemas/urn:ietf:params:scim:schemas:core:2.0:User", ""},
+		{"GET", "/v2/ResourceTypes/User?excludedAttributes=meta", ""},
+		{"GET", "/v2/Users?count=abc&startIndex=-1", ""},
+	}
+	for _, s := range seeds {
+		f.Add(s.method, s.target, []byte(s.body))
+	}
+	f.Fuzz(func(t *testing.T, method, target string, body []byte) {
+		if len(body) > 1<<16 || len(target) > 4096 {
+			return
+		}
+		users, groups := newFakeService(userType()), newFakeService(groupType())
+		seed := func(svc *fakeService, m map[string]any) {
+			r, err := (v2codec{}).decodeResource(svc.rt, m)
+			if err == nil {
+				svc.Create(t.Context(), r)
+			}
+		}
+		seed(users, map[string]any{"userName": "a", "emails": []any{map[string]any{"value": "a@x", "type": "work"}}})
+		seed(groups, map[string]any{"displayName": "g", "members": []any{map[string]any{"value": "u-0001"}}})
+		srv, err := New(Config{Auth: AuthConfig{AllowAnonymous: true}}, Services{Users: users, Groups: groups}, hclog.NewNullLogger())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.HasPrefix(target, "/") {
+			target = "/" + target
+		}
+		req, err := http.NewRequest(method, "http://scim.test"+target, bytes.NewReader(body))
+		if err != nil {
+			return
+		}
+		w := httptest.NewRecorder()
+		srv.Handler().ServeHTTP(w, req)
+		if w.Code >= 500 && w.Code != http.StatusNotImplemented {
+			t.Fatalf("%s %s %q: %d %s", method, target, body, w.Code, w.Body)
+		}
+		if strings.HasPrefix(w.Header().Get("Content-Type"), "application/scim+json") && method != http.MethodHead {
+			var v any
+			if err := json.Unmarshal(w.Body.Bytes(), &v); err != nil {
+				t.Fatalf("%s %s: answer is not JSON: %s", method, target, w.Body)
+			}
+		}
+	})
+}
