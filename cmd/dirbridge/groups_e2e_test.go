@@ -136,6 +136,11 @@ func TestOktaGroupPush(t *testing.T) {
 		if types[sub.str("id")] != "Group" || types[ids[0]] != "User" {
 			t.Fatalf("member types: %s", got.Raw)
 		}
+		// A user's groups come from the directory's memberOf.
+		u0 := g.do("GET", "/v2/Users/"+ids[0], nil).must(t, 200, "get member")
+		if u0.str("groups.0.value") != gid {
+			t.Fatalf("user's groups: %s", u0.Raw)
+		}
 		// Deleting the group leaves its members intact.
 		g.do("DELETE", "/v2/Groups/"+gid, nil).must(t, 204, "delete group")
 		checkSafeError(t, g.do("GET", "/v2/Groups/"+gid, nil), 404)
