@@ -1,6 +1,7 @@
 package scimside
 
 import (
+	"context"
 	"net/http"
 	"net/url"
 	"strings"
@@ -176,19 +177,38 @@ func (ep *endpoint) patch(w http.ResponseWriter, r *http.Request, c *call, id st
 	if err := ep.checkIfMatch(r, id); err != nil {
 		return err
 	}
-	res, err := ep.svc.Patch(r.Context(), id, ops)
-	if err != nil {
-		return err
-	}
 	if ep.patchNoContent {
 		q := r.URL.Query()
 		if q.Get("attributes") == "" && q.Get("excludedAttributes") == "" {
+			// Nothing is shown, so nothing need be read back: a membership
+			// change to a large group stays a single directory write.
+			if qp, ok := ep.svc.(quietPatcher); ok {
+				if err := qp.PatchQuiet(r.Context(), id, ops); err != nil {
+					return err
+				}
+				w.WriteHeader(http.StatusNoContent)
+				return nil
+			}
+			res, err := ep.svc.Patch(r.Context(), id, ops)
+			if err != nil {
+				return err
+			}
 			setETag(w, res.Meta.Version)
 			w.WriteHeader(http.StatusNoContent)
 			return nil
 		}
 	}
+	res, err := ep.svc.Patch(r.Context(), id, ops)
+	if err != nil {
+		return err
+	}
 	return ep.respondResource(w, r, c, http.StatusOK, res)
+}
+
+// quietPatcher is implemented by services that can apply a PATCH without
+// reading the result back (*bridge.Service does).
+type quietPatcher interface {
+	PatchQuiet(ctx context.Context, id string, ops []bridge.PatchOp) error
 }
 
 func (ep *endpoint) delete(w http.ResponseWriter, r *http.Request, c *call, id string) error {
