@@ -32,8 +32,15 @@ type Config struct {
 	// InsecureSkipVerify turns certificate verification off. For
 	// experiments only: it is logged as a warning at Open.
 	InsecureSkipVerify bool
-	// Dialect is the directory server family: "openldap" ("" means it).
+	// Dialect is the directory server family: "openldap" ("" means it) or
+	// "ad" (Active Directory, Samba AD DC).
 	Dialect string
+	// PasswordStateAttr (dialect "ad") is the attribute of a user entry in
+	// which dirbridge keeps a keyed fingerprint of the last password it set,
+	// to tell an unchanged password from a new one (unicodePwd cannot be
+	// read). "" means DefaultADPasswordStateAttr; "none" turns the
+	// detection off, and then every password a client sends is set again.
+	PasswordStateAttr string
 	// PoolSize is the number of bound connections kept at most (default 8).
 	PoolSize int
 	// DialTimeout bounds dialing, TLS and the service bind (default 10s).
@@ -59,6 +66,9 @@ func (c Config) withDefaults() Config {
 	c.URLs = append([]string(nil), c.URLs...)
 	if c.Dialect == "" {
 		c.Dialect = "openldap"
+	}
+	if c.PasswordStateAttr == "" && strings.EqualFold(c.Dialect, "ad") {
+		c.PasswordStateAttr = DefaultADPasswordStateAttr
 	}
 	if c.PoolSize == 0 {
 		c.PoolSize = defaultPoolSize
@@ -93,7 +103,7 @@ func (c Config) validate() error {
 	}
 	if c.BindDN == "" {
 		errs = append(errs, errors.New("bind_dn: required"))
-	} else if _, err := parseDN(c.BindDN); err != nil {
+	} else if _, err := parseDN(c.BindDN); err != nil && !(strings.EqualFold(c.Dialect, "ad") && isADLogonName(c.BindDN)) {
 		errs = append(errs, errors.New("bind_dn: not a valid DN"))
 	}
 	if c.BindPassword == "" {
@@ -112,6 +122,9 @@ func (c Config) validate() error {
 	if _, ok := dialects[strings.ToLower(c.Dialect)]; !ok {
 		errs = append(errs, fmt.Errorf("dialect: %q is not one of %s", c.Dialect, dialectNames()))
 	}
+	if c.PasswordStateAttr != "" && !strings.EqualFold(c.PasswordStateAttr, "none") && !validAttrName(c.PasswordStateAttr) {
+		errs = append(errs, fmt.Errorf("password_state_attr: %q is not an attribute name", c.PasswordStateAttr))
+	}
 	if c.PoolSize < 1 || c.PoolSize > 1024 {
 		errs = append(errs, fmt.Errorf("pool_size: %d is not in 1..1024", c.PoolSize))
 	}
@@ -122,4 +135,18 @@ func (c Config) validate() error {
 		errs = append(errs, errors.New("op_timeout: negative"))
 	}
 	return errors.Join(errs...)
+}
+
+// isADLogonName reports whether s is a name AD also accepts in a simple
+// bind: a user principal name (svc-dirbridge@corp.example) or a down-level
+// logon name (CORP\svc-dirbridge).
+func isADLogonName(s string) bool {
+	if strings.ContainsAny(s, "=,") || strings.TrimSpace(s) != s {
+		return false
+	}
+	if user, realm, ok := strings.Cut(s, "@"); ok {
+		return user != "" && realm != "" && !strings.Contains(realm, "@")
+	}
+	dom, user, ok := strings.Cut(s, `\`)
+	return ok && dom != "" && user != ""
 }

@@ -57,6 +57,14 @@ func Open(cfg Config, logger hclog.Logger) (*Conn, error) {
 		logger = hclog.NewNullLogger()
 	}
 	c := &Conn{cfg: cfg, log: logger.Named("ldap"), d: dialects[strings.ToLower(cfg.Dialect)]}
+	if ad, ok := c.d.(activeDirectory); ok {
+		ad.stateAttr = cfg.PasswordStateAttr
+		if strings.EqualFold(ad.stateAttr, "none") {
+			ad.stateAttr = ""
+		}
+		ad.key = fingerprintKey(cfg.BindPassword)
+		c.d = ad
+	}
 	c.baseDN, _ = parseDN(cfg.BaseDN)
 	if cfg.CAFile != "" {
 		pem, err := os.ReadFile(cfg.CAFile)
@@ -152,16 +160,29 @@ func (c *Conn) dial(ctx context.Context) (*pconn, error) {
 			c.log.Error("service bind refused", "url", u, "bind_dn", c.cfg.BindDN, "error", err)
 			return nil, bridge.E(op, bridge.KindUnavailable, "the directory refused the gateway's service account", err)
 		}
-		return nil, translate(op, err)
+		return nil, dialFailure(op, err)
 	}
 	cp, err := readCaps(l)
 	if err != nil {
 		_ = l.Close()
-		return nil, translate(op, err)
+		return nil, dialFailure(op, err)
 	}
 	l.SetTimeout(c.cfg.OpTimeout)
 	c.log.Debug("connected", "url", u, "vlv", cp.vlv, "sort", cp.sort, "paged", cp.paged, "permissive_modify", cp.permissive)
-	return &pconn{l: l, url: u, caps: cp}, nil
+	pu, _ := url.Parse(u)
+	secure := pu != nil && (pu.Scheme == "ldaps" || c.cfg.StartTLS)
+	return &pconn{l: l, url: u, caps: cp, secure: secure}, nil
+}
+
+// dialFailure classifies an error on a connection that has just been made:
+// what is not a directory's answer is the connection failing (a server
+// restarting resets it mid-bind), which a later request may not meet.
+func dialFailure(op string, err error) error {
+	t := translate(op, err)
+	if bridge.KindOf(t) == bridge.KindInternal {
+		return bridge.E(op, bridge.KindUnavailable, "", err)
+	}
+	return t
 }
 
 func readCaps(l *ldap.Conn) (caps, error) {

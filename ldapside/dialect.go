@@ -40,9 +40,15 @@ type dialect interface {
 	// disableChange and enableChange are the modifications that disable and
 	// enable an account; addDisabled is the attribute an Add carries to
 	// create it disabled.
-	disableChange() ldap.Change
-	enableChange() ldap.Change
+	// cur is the entry as read before the change, with the
+	// operational attributes.
+	disableChange(cur *ldap.Entry) ldap.Change
+	enableChange(cur *ldap.Entry) ldap.Change
 	addDisabled() ldap.Attribute
+	// passwordReadAttrs are read before a password change so that
+	// samePassword can tell whether the password is the current one.
+	passwordReadAttrs() []string
+	samePassword(e *ldap.Entry, password string) bool
 	// passwordResetUnlocks reports whether setting a password as the
 	// service account also removes the disabled state (OpenLDAP's ppolicy
 	// clears pwdAccountLockedTime on a Password Modify). Then a disabled
@@ -57,6 +63,23 @@ type dialect interface {
 
 var dialects = map[string]dialect{
 	"openldap": openLDAP{},
+	"ad":       activeDirectory{},
+}
+
+// attrPasswords is implemented by dialects whose password is an attribute
+// written with a modify operation (AD's unicodePwd) rather than a hash
+// that ldapside can read back: Add creates the entry disabled, sets the
+// password, then enables it (see addInSteps).
+type attrPasswords interface {
+	// passwordChanges set the password of the entry with the raw id.
+	passwordChanges(rawID []byte, password string) []ldap.Change
+	// deferredAttrs are written only after the password.
+	deferredAttrs() []string
+}
+
+// valueRenderer turns binary attribute values into text for an Entry.
+type valueRenderer interface {
+	renderValue(attr string, raw []byte) (string, bool)
 }
 
 func dialectNames() string {
@@ -143,11 +166,17 @@ func (openLDAP) fill(out *bridge.Entry, e *ldap.Entry) {
 	}
 }
 
-func (openLDAP) disableChange() ldap.Change {
+func (openLDAP) passwordReadAttrs() []string { return []string{attrUserPassword} }
+
+func (openLDAP) samePassword(e *ldap.Entry, password string) bool {
+	return anyPasswordMatches(e.GetEqualFoldRawAttributeValues(attrUserPassword), password)
+}
+
+func (openLDAP) disableChange(*ldap.Entry) ldap.Change {
 	return ldap.Change{Operation: ldap.ReplaceAttribute, Modification: ldap.PartialAttribute{Type: attrLockedTime, Vals: []string{lockedForever}}}
 }
 
-func (openLDAP) enableChange() ldap.Change {
+func (openLDAP) enableChange(*ldap.Entry) ldap.Change {
 	// A replace with no values removes the attribute and, unlike a delete,
 	// is not an error when it is absent.
 	return ldap.Change{Operation: ldap.ReplaceAttribute, Modification: ldap.PartialAttribute{Type: attrLockedTime, Vals: []string{}}}

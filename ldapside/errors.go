@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"regexp"
+	"strings"
 	"syscall"
 
 	"github.com/dirbridge/dirbridge/bridge"
@@ -32,12 +33,54 @@ func translate(op string, err error) error {
 	}
 	var le *ldap.Error
 	if errors.As(err, &le) {
+		if kind, msg, ok := kindOfADCode(adExtendedCode(le.Err)); ok {
+			return bridge.E(op, kind, msg, err)
+		}
 		return bridge.E(op, kindOfCode(le.ResultCode), messageOfCode(le.ResultCode, le.Err), err)
 	}
 	if isConnectionError(err) {
 		return bridge.E(op, bridge.KindUnavailable, "", err)
 	}
 	return bridge.E(op, bridge.KindInternal, "", err)
+}
+
+// adDiag is the shape of Active Directory's (and Samba AD's) diagnostic
+// messages: an extended Windows error code first, "0000052D: Constraint
+// violation - ...". OpenLDAP's never start that way.
+var adDiag = regexp.MustCompile(`^([0-9A-Fa-f]{8}): `)
+
+// adExtendedCode returns the extended code of an AD diagnostic, upper case,
+// or "".
+func adExtendedCode(diag error) string {
+	if diag == nil {
+		return ""
+	}
+	if m := adDiag.FindStringSubmatch(diag.Error()); m != nil {
+		return strings.ToUpper(m[1])
+	}
+	return ""
+}
+
+// kindOfADCode classifies AD's extended codes where they say more than the
+// LDAP result code: a password policy refusal is a constraint violation
+// like any other to LDAP, but a client can act on it only when told so.
+// Codes not listed fall back to the LDAP result code.
+func kindOfADCode(code string) (bridge.Kind, string, bool) {
+	switch code {
+	case "":
+		return 0, "", false
+	case "0000052D": // ERROR_PASSWORD_RESTRICTION
+		return bridge.KindInvalidValue, "the password does not meet the domain's policy", true
+	case "00002071": // ERROR_DS_OBJ_STRING_NAME_EXISTS
+		return bridge.KindConflict, "an entry with this name already exists", true
+	case "0000208D", "00002030", "00002095": // no such object; Samba: parent missing on add / rename
+		return bridge.KindInternal, "the directory container for this entry does not exist", true
+	case "00000005": // ERROR_ACCESS_DENIED
+		return bridge.KindForbidden, "", true
+	case "0000001F", "00002077": // ERROR_GEN_FAILURE, ERROR_DS_UNWILLING_TO_PERFORM...
+		return bridge.KindInternal, "", true
+	}
+	return 0, "", false
 }
 
 func kindOfCode(code uint16) bridge.Kind {
@@ -144,6 +187,11 @@ func isConnectionError(err error) bool {
 			return true
 		}
 		return false
+	}
+	// go-ldap formats a failed read with %s, not %w: its cause can only be
+	// recognised by the text.
+	if strings.Contains(err.Error(), "unable to read LDAP response packet") {
+		return true
 	}
 	var ne net.Error
 	return errors.As(err, &ne) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||

@@ -20,6 +20,11 @@ type pagedState struct {
 // countPageSize is the page size of the walk that counts the matches.
 const countPageSize = 1000
 
+// maxServerPage is the most entries one paged round trip asks for: Active
+// Directory's default MaxPageSize. A window larger than that takes several
+// round trips of this size.
+const maxServerPage = 1000
+
 // searchPaged is the fallback for servers without VLV: Simple Paged Results
 // (RFC 2696), sorted with Server-Side Sort when the server offers it
 // (otherwise in the server's own order, which OpenLDAP and AD keep stable).
@@ -90,6 +95,9 @@ func (c *Conn) searchPaged(pc *pconn, q *query, offset, count int) (*bridge.Sear
 // pagedPage fetches the next page of st with the given size and keeps the
 // new cookie in st.
 func (c *Conn) pagedPage(pc *pconn, st *pagedState, ctrls []ldap.Control, size int) (*ldap.SearchResult, error) {
+	if size > maxServerPage {
+		size = maxServerPage
+	}
 	paging := ldap.NewControlPaging(uint32(size))
 	paging.SetCookie(st.cookie)
 	st.req.Controls = append(append([]ldap.Control(nil), ctrls...), paging)
@@ -104,6 +112,9 @@ func (c *Conn) pagedPage(pc *pconn, st *pagedState, ctrls []ldap.Control, size i
 	st.cookie = nil
 	if pr, ok := ldap.FindControl(res.Controls, ldap.ControlTypePaging).(*ldap.ControlPaging); ok {
 		st.cookie = pr.Cookie
+	}
+	if err := sortFailed(res.Controls); err != nil {
+		return nil, err
 	}
 	return res, nil
 }

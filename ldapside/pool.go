@@ -26,6 +26,9 @@ type pconn struct {
 	l    ldapConn
 	url  string
 	caps caps
+	// secure is true when the connection is encrypted (ldaps:// or
+	// StartTLS): only then may a password be sent on it.
+	secure bool
 	// retire asks the pool to close the connection instead of keeping it:
 	// set after a network error, after a cancelled operation, and after a
 	// VLV search (sssvlv keeps its sort context until the connection ends).

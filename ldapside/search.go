@@ -46,7 +46,15 @@ func (c *Conn) toEntry(e *ldap.Entry, attrs []string) *bridge.Entry {
 		if c.d.secretAttr(a.Name) || isOperational(c.d, a.Name) && !asked(a.Name) {
 			continue
 		}
-		out.Attrs[a.Name] = append([]string(nil), a.Values...)
+		vals := append([]string(nil), a.Values...)
+		if r, ok := c.d.(valueRenderer); ok {
+			for i, raw := range a.ByteValues {
+				if s, ok := r.renderValue(a.Name, raw); ok && i < len(vals) {
+					vals[i] = s
+				}
+			}
+		}
+		out.Attrs[a.Name] = vals
 	}
 	return out
 }
@@ -163,10 +171,24 @@ func (c *Conn) sortKeys(sortBy string) ([]*ldap.SortKey, error) {
 		return nil, bridge.Errorf(op, bridge.KindInvalidValue, "the results cannot be sorted by this attribute")
 	}
 	keys := []*ldap.SortKey{c.d.sortKey(attr)}
-	if !strings.EqualFold(attr, c.d.idAttr()) {
+	if _, one := c.d.(oneSortKey); !one && !strings.EqualFold(attr, c.d.idAttr()) {
 		keys = append(keys, c.d.sortKey(c.d.idAttr()))
 	}
 	return keys, nil
+}
+
+// oneSortKey is implemented by dialects whose servers sort by one key only
+// (AD and Samba refuse a second as unwilling to perform): ties are then in
+// the server's own order, which is stable while the entries do not change.
+type oneSortKey interface{ oneSortKey() }
+
+// sortFailed returns an error when the server says, in the sort response
+// control, that it did not sort: a window of an unsorted list is wrong.
+func sortFailed(ctrls []ldap.Control) error {
+	if r, ok := ldap.FindControl(ctrls, ldap.ControlTypeServerSideSortingResult).(*ldap.ControlServerSideSortingResult); ok && r.Result != 0 {
+		return fmt.Errorf("the server did not sort the results: sort result %d", r.Result)
+	}
+	return nil
 }
 
 func ldapScope(s bridge.Scope) int {
@@ -318,8 +340,12 @@ func (c *Conn) searchVLV(pc *pconn, q *query, offset, count int) (*bridge.Search
 	if resp.Result != 0 {
 		return nil, fmt.Errorf("VLV response result %d", resp.Result)
 	}
+	if err := sortFailed(ctrls); err != nil {
+		return nil, err
+	}
 	out := &bridge.SearchResult{Total: int(resp.ContentCount)}
-	if count == 0 {
+	if count == 0 || offset >= out.Total {
+		// Samba answers an offset past the end with the last entry.
 		return out, nil
 	}
 	for i, e := range res.Entries {

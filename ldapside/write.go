@@ -19,26 +19,39 @@ const attrUserPassword = "userPassword"
 const cleanupTimeout = 30 * time.Second
 
 // checkAttrs refuses attribute names that are not attribute descriptions
-// and passwords passed as attributes (they would bypass Password Modify).
-func checkAttrs(op string, names []string) error {
+// and passwords passed as attributes (they would bypass Password Modify or
+// the AD password steps).
+func checkAttrs(op string, d dialect, names []string) error {
 	for _, n := range names {
 		if !validAttrName(n) {
 			return bridge.Errorf(op, bridge.KindInvalidValue, "an attribute name is not valid")
 		}
-		if strings.EqualFold(n, attrUserPassword) {
+		if strings.EqualFold(n, attrUserPassword) || d.secretAttr(n) {
 			return bridge.Errorf(op, bridge.KindInvalidValue, "the password is set as the password, not as an attribute")
 		}
 	}
 	return nil
 }
 
+// errCleartextPassword: a password is never sent on a connection that is
+// not encrypted, even where the server would take it (Samba does).
+var errCleartextPassword = errors.New("refusing to send a password over an unencrypted LDAP connection")
+
 // setPassword sets dn's password as the service account: with the Password
 // Modify extended operation (RFC 3062) where the server offers it, so that
-// the server hashes it by its own policy.
-func (c *Conn) setPassword(pc *pconn, dn, password string) error {
+// the server hashes it by its own policy; in AD as an admin reset of
+// unicodePwd (rawID is the entry's objectGUID, for the fingerprint).
+func (c *Conn) setPassword(pc *pconn, dn string, rawID []byte, password string) error {
 	const op = "ldapside.(*Conn).setPassword"
 	var err error
-	if pc.caps.passwordModify {
+	if ap, ok := c.d.(attrPasswords); ok {
+		if !pc.secure {
+			return c.cleartextRefused(op, dn)
+		}
+		m := ldap.NewModifyRequest(dn, nil)
+		m.Changes = ap.passwordChanges(rawID, password)
+		err = pc.l.Modify(m)
+	} else if pc.caps.passwordModify {
 		_, err = pc.l.PasswordModify(ldap.NewPasswordModifyRequest(dn, "", password))
 	} else {
 		m := ldap.NewModifyRequest(dn, nil)
@@ -49,9 +62,19 @@ func (c *Conn) setPassword(pc *pconn, dn, password string) error {
 		return nil
 	}
 	if t := translate(op, err); bridge.KindOf(t) == bridge.KindInvalidValue {
-		return bridge.E(op, bridge.KindInvalidValue, "the directory's password policy refused the password", err)
+		msg := "the directory's password policy refused the password"
+		if _, ok := c.d.(attrPasswords); ok {
+			msg = "the password does not meet the domain's policy"
+		}
+		return bridge.E(op, bridge.KindInvalidValue, msg, err)
 	}
 	return err
+}
+
+func (c *Conn) cleartextRefused(op, dn string) error {
+	c.log.Error("refusing to send a password over an unencrypted connection: use an ldaps:// URL or set start_tls = true (with ca_file)",
+		"dn", dn, "urls", c.cfg.URLs)
+	return bridge.E(op, bridge.KindInternal, "", errCleartextPassword)
 }
 
 // Add creates the entry in ONE add operation: the lock of a disabled account
@@ -70,8 +93,11 @@ func (c *Conn) Add(ctx context.Context, req bridge.AddRequest) (*bridge.Entry, e
 		names = append(names, n)
 	}
 	sort.Strings(names)
-	if err := checkAttrs(op, names); err != nil {
+	if err := checkAttrs(op, c.d, names); err != nil {
 		return nil, err
+	}
+	if ap, ok := c.d.(attrPasswords); ok {
+		return c.addInSteps(ctx, req, ap, names)
 	}
 	ar := ldap.NewAddRequest(req.DN, nil)
 	for _, n := range names {
@@ -99,7 +125,7 @@ func (c *Conn) Add(ctx context.Context, req bridge.AddRequest) (*bridge.Entry, e
 		}
 		added = true
 		if req.Password != "" && !pwInAdd {
-			if err := c.setPassword(pc, req.DN, req.Password); err != nil {
+			if err := c.setPassword(pc, req.DN, nil, req.Password); err != nil {
 				return err
 			}
 		}
@@ -114,6 +140,7 @@ func (c *Conn) Add(ctx context.Context, req bridge.AddRequest) (*bridge.Entry, e
 		c.undo(ctx, "add", req.DN, func(pc *pconn) error { return pc.l.Del(ldap.NewDelRequest(req.DN, nil)) })
 	}
 	if err != nil {
+		c.advise("add", req.DN, "", err)
 		return nil, translate(op, err)
 	}
 	c.log.Debug("entry added", "dn", req.DN, "id", out.ID, "attrs", names, "password_set", req.Password != "", "disabled", req.Disabled)
@@ -302,7 +329,7 @@ func (c *Conn) Modify(ctx context.Context, req bridge.ModifyRequest) (*bridge.En
 		}
 		read = append(read, ch.Attr)
 	}
-	if err := checkAttrs(op, read); err != nil {
+	if err := checkAttrs(op, c.d, read); err != nil {
 		return nil, err
 	}
 	if req.Password != nil && *req.Password == "" {
@@ -327,7 +354,7 @@ func (c *Conn) Modify(ctx context.Context, req bridge.ModifyRequest) (*bridge.En
 		}
 	}
 	if req.Password != nil {
-		read = append(read, attrUserPassword)
+		read = append(read, c.d.passwordReadAttrs()...)
 	}
 	read = append(read, c.d.operationalAttrs()...)
 	if len(read) == len(c.d.operationalAttrs()) {
@@ -381,7 +408,7 @@ func (c *Conn) Modify(ctx context.Context, req bridge.ModifyRequest) (*bridge.En
 			}
 		}
 		mods := planChanges(req.Changes, cur)
-		setPw := req.Password != nil && !anyPasswordMatches(e.GetEqualFoldRawAttributeValues(attrUserPassword), *req.Password)
+		setPw := req.Password != nil && !c.d.samePassword(e, *req.Password)
 		changeDisabled := req.Disabled != nil && *req.Disabled != was.Disabled
 
 		if rename {
@@ -448,7 +475,7 @@ func (c *Conn) Modify(ctx context.Context, req bridge.ModifyRequest) (*bridge.En
 				if err := pc.l.Modify(m); err != nil {
 					return err
 				}
-			} else if err := c.setPassword(pc, dn, *req.Password); err != nil {
+			} else if err := c.setPassword(pc, dn, e.GetEqualFoldRawAttributeValue(c.d.idAttr()), *req.Password); err != nil {
 				return err
 			}
 			if old := before.get(attrUserPassword); len(old) > 0 {
@@ -462,9 +489,9 @@ func (c *Conn) Modify(ctx context.Context, req bridge.ModifyRequest) (*bridge.En
 		if changeDisabled {
 			m := ldap.NewModifyRequest(dn, nil)
 			if *req.Disabled {
-				m.Changes = append(m.Changes, c.d.disableChange())
+				m.Changes = append(m.Changes, c.d.disableChange(e))
 			} else {
-				m.Changes = append(m.Changes, c.d.enableChange())
+				m.Changes = append(m.Changes, c.d.enableChange(e))
 			}
 			if err := pc.l.Modify(m); err != nil {
 				return err
@@ -494,6 +521,7 @@ func (c *Conn) Modify(ctx context.Context, req bridge.ModifyRequest) (*bridge.En
 		})
 	}
 	if err != nil {
+		c.advise("modify", dn, req.NewSuperior, err)
 		return nil, translate(op, err)
 	}
 	return out, nil
