@@ -145,6 +145,11 @@ type SchemaDef struct {
 	Name        string
 	Description string
 	Attrs       []AttrDef
+	// Aliases are other names of the same schema (an extension's SCIM 1.1
+	// URN), from the mapping table. The canonical model uses only ID; the
+	// SCIM 1.1 codec translates aliases to ID on the way in and back on the
+	// way out.
+	Aliases []string
 }
 
 // Attr returns the attribute named name, case-insensitively.

@@ -30,7 +30,8 @@ func (t *Table) buildResourceType() *bridge.ResourceType {
 		if desc == "" && e.urn == bridge.EnterpriseSchema {
 			desc = "Enterprise User"
 		}
-		rt.Extensions = append(rt.Extensions, bridge.SchemaDef{ID: e.urn, Name: e.name, Description: desc, Attrs: attrs})
+		rt.Extensions = append(rt.Extensions, bridge.SchemaDef{ID: e.urn, Name: e.name, Description: desc, Attrs: attrs,
+			Aliases: append([]string(nil), e.aliases...)})
 	}
 	return rt
 }

@@ -31,10 +31,14 @@ type Config struct {
 	// V2BasePaths are the path prefixes that serve SCIM 2.0. Default
 	// ["/v2", "/scim/v2"].
 	V2BasePaths []string
-	// V1BasePaths are the path prefixes reserved for SCIM 1.1 ("" is the
+	// V1BasePaths are the path prefixes that serve SCIM 1.1 ("" is the
 	// bare base URL, which Okta's agent reads as 1.1). Default ["/v1", ""].
-	// No 1.1 codec exists yet: these answer 404 with a SCIM error.
 	V1BasePaths []string
+	// DisablePasswordSync makes the server ignore passwords clients send
+	// (the directory owns them) and stop advertising password pushes:
+	// changePassword is false and Okta's agent is not offered
+	// PUSH_PASSWORD_UPDATES.
+	DisablePasswordSync bool
 	// Timeouts of the HTTP server. Defaults: 10s, 60s, 120s, 120s.
 	ReadHeaderTimeout time.Duration
 	ReadTimeout       time.Duration

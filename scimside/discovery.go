@@ -17,6 +17,10 @@ type discoveryInfo struct {
 	auth       AuthConfig
 	maxBody    int64
 	maxResults int
+	// passwordSync: passwords sent by clients are written (Config).
+	passwordSync bool
+	// groups: a Groups service is served.
+	groups bool
 }
 
 func notImplemented(msg string) func(http.ResponseWriter, *http.Request, *call, []string) error {
@@ -75,7 +79,7 @@ func (c v2codec) serviceProviderConfig(w http.ResponseWriter, r *http.Request, c
 		{"patch", orderedObject{{"supported", true}}},
 		{"bulk", orderedObject{{"supported", false}, {"maxOperations", 0}, {"maxPayloadSize", d.maxBody}}},
 		{"filter", orderedObject{{"supported", true}, {"maxResults", d.maxResults}}},
-		{"changePassword", orderedObject{{"supported", d.changePassword()}}},
+		{"changePassword", orderedObject{{"supported", d.passwordSync && d.changePassword()}}},
 		{"sort", orderedObject{{"supported", false}}},
 		{"etag", orderedObject{{"supported", true}}},
 		{"authenticationSchemes", d.authSchemes()},

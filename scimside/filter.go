@@ -33,11 +33,20 @@ const (
 // URN-prefixed names are split with the resource type's known schema URNs
 // (URNs contain dots and colons, so no grammar can split them alone).
 func parseFilter(rt *bridge.ResourceType, s string) (bridge.Expr, error) {
+	return parseFilterWith(rt, s, v1Names{})
+}
+
+// parseFilterWith parses a filter whose attribute names may also carry the
+// other URNs of names (SCIM 1.1's); they come out canonical.
+func parseFilterWith(rt *bridge.ResourceType, s string, names v1Names) (bridge.Expr, error) {
 	const op = "scimside.parseFilter"
 	if len(s) > maxFilterLen {
 		return nil, bridge.Errorf(op, bridge.KindInvalidFilter, "the filter is longer than %d bytes", maxFilterLen)
 	}
 	p := newExprParser(rt, s)
+	if len(names.all) > 0 {
+		p.urns, p.names = names.all, names
+	}
 	p.skipSpace()
 	if p.eof() {
 		return nil, bridge.Errorf(op, bridge.KindInvalidFilter, "the filter is empty")
@@ -67,6 +76,9 @@ type exprParser struct {
 	// applies to; nil at the top level.
 	parent *bridge.AttrDef
 	inVal  bool
+	// names, when set, translates the URNs of attribute names to canonical
+	// ones (SCIM 1.1).
+	names v1Names
 }
 
 func newExprParser(rt *bridge.ResourceType, s string) *exprParser {
@@ -248,6 +260,9 @@ func (p *exprParser) attrPath(name string) (bridge.AttrPath, *bridge.AttrDef, er
 	path, ok := splitAttrName(name, p.urns)
 	if !ok {
 		return bridge.AttrPath{}, nil, p.errorf("malformed attribute name")
+	}
+	if c := p.names.canonical(path.URN); c != "" {
+		path.URN = c
 	}
 	var def *bridge.AttrDef
 	if p.rt != nil {

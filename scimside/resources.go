@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/dirbridge/dirbridge/bridge"
+	"github.com/hashicorp/go-hclog"
 )
 
 // endpoint serves one resource type (/Users, /Groups) over its service. It
@@ -21,6 +22,12 @@ type endpoint struct {
 	// member list can be huge); users answer 200 with the resource, which
 	// Okta reads.
 	patchNoContent bool
+	// groups, on the users endpoint, is the Groups service through which a
+	// SCIM 1.1 user body's groups are written; nil when groups are off.
+	groups ResourceService
+	// noPasswords drops passwords from bodies: password sync is off.
+	noPasswords bool
+	log         hclog.Logger
 }
 
 var (
@@ -134,13 +141,22 @@ func (ep *endpoint) create(w http.ResponseWriter, r *http.Request, c *call) erro
 	if err != nil {
 		return err
 	}
-	in, err := c.codec.decodeResource(ep.rt, body)
+	in, err := ep.decode(c, body)
+	if err != nil {
+		return err
+	}
+	groups, err := ep.bodyGroups(r.Context(), c, body)
 	if err != nil {
 		return err
 	}
 	res, err := ep.svc.Create(r.Context(), in)
 	if err != nil {
 		return err
+	}
+	if groups != nil {
+		if res, err = ep.joinNewUser(r.Context(), res, groups.ids); err != nil {
+			return err
+		}
 	}
 	w.Header().Set("Location", ep.location(c, res.ID))
 	return ep.respondResource(w, r, c, http.StatusCreated, res)
@@ -151,12 +167,23 @@ func (ep *endpoint) replace(w http.ResponseWriter, r *http.Request, c *call, id 
 	if err != nil {
 		return err
 	}
-	in, err := c.codec.decodeResource(ep.rt, body)
+	in, err := ep.decode(c, body)
+	if err != nil {
+		return err
+	}
+	groups, err := ep.bodyGroups(r.Context(), c, body)
 	if err != nil {
 		return err
 	}
 	if err := ep.checkIfMatch(r, id); err != nil {
 		return err
+	}
+	if groups != nil {
+		res, err := ep.replaceWithGroups(r.Context(), id, in, groups.ids)
+		if err != nil {
+			return err
+		}
+		return ep.respondResource(w, r, c, http.StatusOK, res)
 	}
 	res, err := ep.svc.Replace(r.Context(), id, in)
 	if err != nil {
@@ -173,6 +200,9 @@ func (ep *endpoint) patch(w http.ResponseWriter, r *http.Request, c *call, id st
 	ops, err := c.codec.decodePatch(ep.rt, body)
 	if err != nil {
 		return err
+	}
+	if ep.noPasswords {
+		ops = dropPasswordOps(ops)
 	}
 	if err := ep.checkIfMatch(r, id); err != nil {
 		return err
@@ -203,6 +233,44 @@ func (ep *endpoint) patch(w http.ResponseWriter, r *http.Request, c *call, id st
 		return err
 	}
 	return ep.respondResource(w, r, c, http.StatusOK, res)
+}
+
+// decode turns a POST or PUT body into a resource through the codec, and
+// drops the password when password sync is off.
+func (ep *endpoint) decode(c *call, body map[string]any) (bridge.Resource, error) {
+	in, err := c.codec.decodeResource(ep.rt, body)
+	if err != nil {
+		return in, err
+	}
+	if ep.noPasswords {
+		for k := range in.Attrs {
+			if strings.EqualFold(k, "password") {
+				delete(in.Attrs, k)
+			}
+		}
+	}
+	return in, nil
+}
+
+// dropPasswordOps removes what a PATCH says about the password.
+func dropPasswordOps(ops []bridge.PatchOp) []bridge.PatchOp {
+	out := ops[:0:0]
+	for _, o := range ops {
+		if o.Path != nil && o.Path.Attr.URN == "" && strings.EqualFold(o.Path.Attr.Attr, "password") {
+			continue
+		}
+		if m, ok := o.Value.(map[string]any); ok && o.Path == nil {
+			clean := make(map[string]any, len(m))
+			for k, v := range m {
+				if !strings.EqualFold(k, "password") {
+					clean[k] = v
+				}
+			}
+			o.Value = clean
+		}
+		out = append(out, o)
+	}
+	return out
 }
 
 // quietPatcher is implemented by services that can apply a PATCH without

@@ -20,7 +20,7 @@ const scimContentType = "application/scim+json; charset=utf-8"
 // mount is one protocol version at one base path.
 type mount struct {
 	base  string // "/v2", "" for the root
-	codec codec  // nil: reserved for a codec not built yet (SCIM 1.1)
+	codec codec
 }
 
 // call is one SCIM request after routing.
@@ -50,7 +50,7 @@ type router struct {
 func newRouter(s *Server, svcs Services) (*router, error) {
 	const op = "scimside.newRouter"
 	rt := &router{s: s, ready: svcs.Ready, endpoints: map[string]*endpoint{}}
-	info := &discoveryInfo{auth: s.cfg.Auth, maxBody: s.cfg.MaxBodyBytes}
+	info := &discoveryInfo{auth: s.cfg.Auth, maxBody: s.cfg.MaxBodyBytes, passwordSync: !s.cfg.DisablePasswordSync, groups: svcs.Groups != nil}
 	for _, svc := range []ResourceService{svcs.Users, svcs.Groups} {
 		if svc == nil {
 			continue
@@ -63,7 +63,7 @@ func newRouter(s *Server, svcs Services) (*router, error) {
 		if _, dup := rt.endpoints[strings.ToLower(name)]; dup {
 			return nil, bridge.Errorf(op, bridge.KindInvalidValue, "two services share endpoint %q", t.Endpoint)
 		}
-		ep := &endpoint{name: name, svc: svc, rt: t, patchNoContent: t.Name == "Group"}
+		ep := &endpoint{name: name, svc: svc, rt: t, patchNoContent: t.Name == "Group", noPasswords: s.cfg.DisablePasswordSync, log: s.log}
 		rt.endpoints[strings.ToLower(name)] = ep
 		info.types = append(info.types, t)
 		maxResults := 1000
@@ -72,12 +72,17 @@ func newRouter(s *Server, svcs Services) (*router, error) {
 		}
 		info.maxResults = max(info.maxResults, maxResults)
 	}
+	// A user body's groups (SCIM 1.1) are written through the groups.
+	if users, ok := rt.endpoints[strings.ToLower(strings.Trim(svcs.Users.ResourceType().Endpoint, "/"))]; ok && svcs.Groups != nil {
+		users.groups = svcs.Groups
+	}
 	v2 := v2codec{info: info}
 	for _, b := range s.cfg.V2BasePaths {
 		rt.mounts = append(rt.mounts, mount{base: b, codec: v2})
 	}
+	v1 := v1codec{info: info}
 	for _, b := range s.cfg.V1BasePaths {
-		rt.mounts = append(rt.mounts, mount{base: b}) // SCIM 1.1 codec goes here
+		rt.mounts = append(rt.mounts, mount{base: b, codec: v1})
 	}
 	// Longest base first, so that "/scim/v2" wins over "" and "/v2" over "".
 	sort.SliceStable(rt.mounts, func(i, j int) bool { return len(rt.mounts[i].base) > len(rt.mounts[j].base) })

@@ -162,7 +162,12 @@ func expectT(t *testing.T, r resp, status int, what string) resp {
 		if ct := r.header.Get("Content-Type"); ct != scimContentType {
 			t.Errorf("%s: Content-Type %q", what, ct)
 		}
-		if r.str("status") != fmt.Sprint(status) || lookup(r.json, "schemas.0") != errorURN {
+		if _, v1 := r.json["Errors"]; v1 {
+			// SCIM 1.1 (the bare base and /v1).
+			if lookup(r.json, "Errors.0.code") != float64(status) || r.str("Errors.0.description") == "" || len(r.json) != 1 {
+				t.Errorf("%s: not a SCIM 1.1 error body: %s", what, r.body)
+			}
+		} else if r.str("status") != fmt.Sprint(status) || lookup(r.json, "schemas.0") != errorURN {
 			t.Errorf("%s: not a SCIM error body: %s", what, r.body)
 		}
 	}
@@ -281,8 +286,10 @@ func TestSmoke(t *testing.T) {
 	e.expect(e.do("GET", "/healthz", nil, "Authorization", ""), 200, "healthz")
 	e.expect(e.do("GET", "/readyz", nil, "Authorization", ""), 200, "readyz")
 	e.expect(e.do("GET", "/v2/Users/", nil), 200, "trailing slash")
-	e.expect(e.do("GET", "/v1/Users", nil), 404, "v1 reserved")
-	e.expect(e.do("GET", "/Users", nil), 404, "root reserved")
+	e.expect(e.do("GET", "/v1/Users", nil), 200, "SCIM 1.1 at /v1")
+	e.expect(e.do("GET", "/Users", nil), 200, "SCIM 1.1 at the root")
+	e.expect(e.do("GET", "/v1/ResourceTypes", nil), 404, "no ResourceTypes in 1.1")
+	e.expect(e.do("GET", "/Nope", nil), 404, "unknown 1.1 endpoint")
 	e.expect(e.do("GET", "/v2/Nope", nil), 404, "unknown endpoint")
 	e.expect(e.do("GET", "/v2/Schemas", nil), 200, "schemas")
 	e.expect(e.do("GET", "/v2/ResourceTypes/User", nil), 200, "resource type")

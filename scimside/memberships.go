@@ -1,0 +1,228 @@
+package scimside
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/dirbridge/dirbridge/bridge"
+)
+
+// A SCIM 1.1 user body may carry groups ([{value, display}]), which Okta's
+// agent sends with every POST and PUT. Membership lives on the groups (a
+// group's member values), so the users endpoint writes it through the
+// Groups service, one value-level add or delete per group: never a rewrite
+// of a member list, and never a read of one.
+//
+// Atomicity: every group id is checked before anything is written (an
+// unknown one is a 400 naming it, and nothing is applied). Then, for a PUT,
+// the membership changes are made first and the user's own write last; if
+// that write fails, the membership changes are undone. For a POST the user
+// must exist first; if a membership write then fails, those already made
+// are undone and the new user is deleted again (the way DELETE deletes:
+// with soft deletes configured, it stays disabled among the leavers, out of
+// SCIM's sight). Undoing is best effort: if the directory fails during the
+// undo as well, the log has each step that could not be undone.
+
+// groupsInBody is implemented by codecs whose user bodies carry groups.
+type groupsInBody interface {
+	userGroups(rt *bridge.ResourceType, body map[string]any) (ids []string, present bool, err error)
+}
+
+// bodyGroups is the validated group list of a user body.
+type bodyGroups struct{ ids []string }
+
+// bodyGroups reads and validates the groups of a user body. It returns nil
+// when there is nothing to write: groups are not served, the codec has no
+// such thing, or the body has no groups.
+func (ep *endpoint) bodyGroups(ctx context.Context, c *call, body map[string]any) (*bodyGroups, error) {
+	const op = "scimside.(*endpoint).bodyGroups"
+	gb, ok := c.codec.(groupsInBody)
+	if !ok || ep.groups == nil {
+		return nil, nil
+	}
+	ids, present, err := gb.userGroups(ep.rt, body)
+	if err != nil || !present {
+		return nil, err
+	}
+	var unknown []string
+	for _, id := range ids {
+		exists, err := ep.groupExists(ctx, id)
+		if err != nil {
+			return nil, bridge.Wrap(op, err)
+		}
+		if !exists {
+			unknown = append(unknown, fmt.Sprintf("%q", id))
+		}
+	}
+	if len(unknown) > 0 {
+		return nil, bridge.Errorf(op, bridge.KindInvalidValue, "groups: no group has the id %s", strings.Join(unknown, ", "))
+	}
+	return &bodyGroups{ids: ids}, nil
+}
+
+// groupExists asks for the number of groups with the id, so that no member
+// list is read.
+func (ep *endpoint) groupExists(ctx context.Context, id string) (bool, error) {
+	page, err := ep.groups.List(ctx, bridge.Query{
+		Filter: &bridge.CompareExpr{Path: bridge.AttrPath{Attr: "id"}, Op: bridge.OpEq, Value: id},
+		Count:  0,
+	})
+	if err != nil {
+		return false, err
+	}
+	return page.TotalResults > 0, nil
+}
+
+// currentGroups returns the ids of the groups userID is a member of: from
+// the user's own groups attribute when the users table maps one (memberOf),
+// otherwise by asking the groups for that member.
+func (ep *endpoint) currentGroups(ctx context.Context, user bridge.Resource) ([]string, error) {
+	if d := ep.rt.Schema.Attr("groups"); d != nil {
+		var ids []string
+		v, _ := user.Get("groups")
+		list, _ := v.([]any)
+		for _, item := range list {
+			if m, ok := item.(map[string]any); ok {
+				if s, _ := m["value"].(string); s != "" {
+					ids = append(ids, s)
+				}
+			}
+		}
+		return ids, nil
+	}
+	var ids []string
+	q := bridge.Query{
+		Filter:     &bridge.CompareExpr{Path: bridge.AttrPath{Attr: "members", Sub: "value"}, Op: bridge.OpEq, Value: user.ID},
+		StartIndex: 1, Count: 100, Attributes: []string{"id"},
+	}
+	for {
+		page, err := ep.groups.List(ctx, q)
+		if err != nil {
+			return nil, err
+		}
+		for _, g := range page.Resources {
+			ids = append(ids, g.ID)
+		}
+		if len(page.Resources) == 0 || q.StartIndex+len(page.Resources) > page.TotalResults {
+			return ids, nil
+		}
+		q.StartIndex += len(page.Resources)
+	}
+}
+
+// membershipChange is one value-level change of one group.
+type membershipChange struct {
+	group string
+	add   bool
+}
+
+func (m membershipChange) ops(userID string) []bridge.PatchOp {
+	verb := "remove"
+	if m.add {
+		verb = "add"
+	}
+	return []bridge.PatchOp{{Op: verb, Path: &bridge.PatchPath{Attr: bridge.AttrPath{Attr: "members"}},
+		Value: []any{map[string]any{"value": userID}}}}
+}
+
+// applyMemberships makes the changes in order. On a failure it undoes those
+// already made and returns the failure.
+func (ep *endpoint) applyMemberships(ctx context.Context, userID string, changes []membershipChange) (undo func(), err error) {
+	const op = "scimside.(*endpoint).applyMemberships"
+	var done []membershipChange
+	undo = func() {
+		for i := len(done) - 1; i >= 0; i-- {
+			back := membershipChange{group: done[i].group, add: !done[i].add}
+			if err := ep.patchGroup(context.WithoutCancel(ctx), back.group, back.ops(userID)); err != nil {
+				ep.log.Error("could not undo a membership change", "request_id", bridge.RequestID(ctx), "group", back.group, "user", userID, "add", back.add, "error", err.Error())
+			}
+		}
+	}
+	for _, ch := range changes {
+		if err := ep.patchGroup(ctx, ch.group, ch.ops(userID)); err != nil {
+			undo()
+			if bridge.KindOf(err) == bridge.KindNotFound {
+				// The group went away after it was checked.
+				return nil, bridge.E(op, bridge.KindInvalidValue, fmt.Sprintf("groups: no group has the id %q", ch.group), err)
+			}
+			return nil, bridge.Wrap(op, err)
+		}
+		done = append(done, ch)
+	}
+	return undo, nil
+}
+
+func (ep *endpoint) patchGroup(ctx context.Context, id string, ops []bridge.PatchOp) error {
+	if qp, ok := ep.groups.(quietPatcher); ok {
+		return qp.PatchQuiet(ctx, id, ops)
+	}
+	_, err := ep.groups.Patch(ctx, id, ops)
+	return err
+}
+
+// joinNewUser adds a user just created to its groups; on failure the user
+// is deleted again.
+func (ep *endpoint) joinNewUser(ctx context.Context, user bridge.Resource, groups []string) (bridge.Resource, error) {
+	const op = "scimside.(*endpoint).joinNewUser"
+	if len(groups) == 0 {
+		return user, nil
+	}
+	changes := make([]membershipChange, 0, len(groups))
+	for _, g := range groups {
+		changes = append(changes, membershipChange{group: g, add: true})
+	}
+	if _, err := ep.applyMemberships(ctx, user.ID, changes); err != nil {
+		if derr := ep.svc.Delete(context.WithoutCancel(ctx), user.ID); derr != nil {
+			ep.log.Error("could not remove a user whose groups could not be written", "request_id", bridge.RequestID(ctx), "user", user.ID, "error", derr.Error())
+		}
+		return bridge.Resource{}, bridge.Wrap(op, err)
+	}
+	// Read back, so that the answer shows the groups.
+	res, err := ep.svc.Get(ctx, user.ID)
+	if err != nil {
+		return user, nil // the writes happened; the answer shows what Create returned
+	}
+	return res, nil
+}
+
+// replaceWithGroups is a PUT of a user whose body carries groups: the
+// user's memberships become exactly groups.
+func (ep *endpoint) replaceWithGroups(ctx context.Context, id string, in bridge.Resource, groups []string) (bridge.Resource, error) {
+	const op = "scimside.(*endpoint).replaceWithGroups"
+	cur, err := ep.svc.Get(ctx, id)
+	if err != nil {
+		return bridge.Resource{}, bridge.Wrap(op, err)
+	}
+	have, err := ep.currentGroups(ctx, cur)
+	if err != nil {
+		return bridge.Resource{}, bridge.Wrap(op, err)
+	}
+	want := map[string]bool{}
+	for _, g := range groups {
+		want[strings.ToLower(g)] = true
+	}
+	had := map[string]bool{}
+	var changes []membershipChange
+	for _, g := range have {
+		had[strings.ToLower(g)] = true
+		if !want[strings.ToLower(g)] {
+			changes = append(changes, membershipChange{group: g})
+		}
+	}
+	for _, g := range groups {
+		if !had[strings.ToLower(g)] {
+			changes = append(changes, membershipChange{group: g, add: true})
+		}
+	}
+	undo, err := ep.applyMemberships(ctx, id, changes)
+	if err != nil {
+		return bridge.Resource{}, err
+	}
+	res, err := ep.svc.Replace(ctx, id, in)
+	if err != nil {
+		undo()
+		return bridge.Resource{}, bridge.Wrap(op, err)
+	}
+	return res, nil
+}
