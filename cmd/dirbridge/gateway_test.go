@@ -132,6 +132,12 @@ func (g *gateway) stop() {
 	out := g.output.String()
 	if strings.Contains(out, "WARNING: DATA RACE") || strings.Contains(out, "panic:") {
 		g.t.Errorf("dirbridge reported a race or panic:\n%s", out)
+	} else if g.t.Failed() {
+		lines := strings.Split(out, "\n")
+		if len(lines) > 200 {
+			lines = lines[len(lines)-200:]
+		}
+		g.t.Logf("dirbridge output (last lines):\n%s", strings.Join(lines, "\n"))
 	}
 }
 
