@@ -26,12 +26,16 @@ const maxPatchOps = 10000
 
 // readJSONObject reads a request body as one JSON object. It enforces the
 // body limit (413), the content type (415; a missing Content-Type is
-// accepted, some of Okta's requests have none), UTF-8 and JSON syntax (400).
+// accepted, some of Okta's requests have none, and so is curl's default form
+// type), UTF-8 and JSON syntax (400).
 func readJSONObject(w http.ResponseWriter, r *http.Request, limit int64) (map[string]any, error) {
 	const op = "scimside.readJSONObject"
 	if ct := r.Header.Get("Content-Type"); ct != "" {
 		mt, _, err := mime.ParseMediaType(ct)
-		if err != nil || !(mt == "application/scim+json" || mt == "application/json" || strings.HasSuffix(mt, "+json")) {
+		// curl -d labels its body as a form unless told otherwise; no SCIM
+		// client sends forms, so such a body is read as the JSON it is.
+		if err != nil || !(mt == "application/scim+json" || mt == "application/json" || strings.HasSuffix(mt, "+json") ||
+			mt == "application/x-www-form-urlencoded") {
 			return nil, &unsupportedMediaType{}
 		}
 	}
