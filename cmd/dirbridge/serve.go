@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"time"
 
 	"github.com/dirbridge/dirbridge/bridge"
@@ -40,19 +41,22 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
+	if err := startPprof(ctx, os.Getenv(pprofEnv), stderr); err != nil {
+		return err
+	}
 	return serveConfig(ctx, cfg, stderr)
 }
 
 // serveConfig runs the gateway against the directory the configuration names.
 func serveConfig(ctx context.Context, cfg *conf.Config, stderr io.Writer) error {
 	logger := newLogger(cfg.Log.Level, cfg.Log.Format, stderr)
-	users, err := mapping.Load(cfg.Mapping.Users, mapping.Options{BaseDN: cfg.LDAP.BaseDN})
+	users, err := mapping.Load(cfg.Mapping.Users, mapping.Options{BaseDN: cfg.LDAP.BaseDN, Vars: cfg.Mapping.Vars})
 	if err != nil {
 		return err
 	}
 	var groups bridge.Mapper
 	if cfg.Mapping.Groups != "" {
-		g, err := mapping.Load(cfg.Mapping.Groups, mapping.Options{BaseDN: cfg.LDAP.BaseDN})
+		g, err := mapping.Load(cfg.Mapping.Groups, mapping.Options{BaseDN: cfg.LDAP.BaseDN, Vars: cfg.Mapping.Vars})
 		if err != nil {
 			return err
 		}
@@ -91,6 +95,8 @@ func serveConfig(ctx context.Context, cfg *conf.Config, stderr io.Writer) error 
 		TLSKeyFile:     cfg.SCIM.TLSKeyFile,
 		AllowPlainHTTP: cfg.SCIM.AllowPlainHTTP,
 		MaxBodyBytes:   cfg.SCIM.MaxBodyBytes,
+		// Okta's agent is offered password pushes only when they are kept.
+		DisablePasswordSync: !cfg.SCIM.PasswordSyncOn(),
 		Auth: scimside.AuthConfig{
 			BasicUser:      cfg.SCIM.Auth.BasicUser,
 			BasicPassword:  cfg.SCIM.Auth.BasicPassword,
