@@ -1,0 +1,451 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/dirbridge/dirbridge/testenv"
+	"github.com/go-ldap/ldap/v3"
+)
+
+// rssStep is the user count of the first RSS measurement: the issue asks
+// for peak RSS at 10,000 and at 100,000 users, so a run seeds 10,000 first,
+// imports them through a fresh gateway, then seeds the rest.
+const rssStep = 10000
+
+// results is everything a run measured.
+type results struct {
+	Machine  machine `json:"machine"`
+	Date     string  `json:"date"`
+	Command  string  `json:"command"`
+	Config   config  `json:"config"`
+	Revision string  `json:"revision,omitempty"`
+
+	SeedPerSec  float64      `json:"seed_users_per_sec"`
+	ImportSmall *importStats `json:"import_v2_at_10k,omitempty"` // fresh gateway at rssStep users
+	ImportV2    importStats  `json:"import_v2"`
+	ImportV1    *importStats `json:"import_v1,omitempty"` // nil: SCIM 1.1 not available
+	ImportRaw   importStats  `json:"import_raw"`
+	Lookup      lookupStats  `json:"lookup"`
+	Writes      []writeStats `json:"writes"`
+	Group       *groupStats  `json:"group,omitempty"`
+	Rows        []row        `json:"rows"`
+	Notes       []string     `json:"notes,omitempty"`
+	Profiles    []string     `json:"profiles,omitempty"`
+}
+
+type groupStats struct {
+	BigMembers   int     `json:"big_members"`
+	BuildSeconds float64 `json:"build_seconds"`
+	SCIMBig      opStats `json:"scim_big"`
+	SCIMSmall    opStats `json:"scim_small"`
+	RawBig       opStats `json:"raw_big"`
+	RawSmall     opStats `json:"raw_small"`
+}
+
+func run(ctx context.Context, cfg config) (res *results, err error) {
+	if err := cfg.check(); err != nil {
+		return nil, err
+	}
+	root, err := repoRoot()
+	if err != nil {
+		return nil, err
+	}
+	res = &results{Machine: describeMachine(), Date: time.Now().UTC().Format(time.RFC3339), Config: cfg,
+		Command: strings.Join(append([]string{"go run ./bench"}, os.Args[1:]...), " ")}
+	res.Revision = gitRevision(root)
+
+	cfg.logf("building %s", cfg.Bin)
+	if err := buildGateway(ctx, root, cfg.Bin); err != nil {
+		return nil, err
+	}
+	o, err := testenv.StartOpenLDAP(nil, testenv.OpenLDAPOptions{})
+	if err != nil {
+		return nil, err
+	}
+	defer o.Stop()
+	cfg.logf("slapd pid %d at %s", o.PID(), o.URL)
+	maxConc := cfg.SeedWorkers
+	for _, c := range cfg.Levels {
+		maxConc = max(maxConc, c)
+	}
+	raw, err := newRawPool(o, maxConc)
+	if err != nil {
+		return nil, err
+	}
+	defer raw.close()
+	{
+		l := raw.get()
+		err := growDatabase(l)
+		raw.put(l)
+		if err != nil {
+			return nil, fmt.Errorf("raising the database size: %w", err)
+		}
+	}
+	gwOpts := gatewayOptions{bin: cfg.Bin, config: filepath.Join(root, "conf", "examples", "openldap.toml"), ldap: o, logLevel: cfg.LogLevel}
+
+	// Seed, with an RSS measurement at rssStep users on the way.
+	seedStart := time.Now()
+	first := min(cfg.N, rssStep)
+	cfg.logf("seeding %d users", cfg.N)
+	mkUser := func(i int) *ldap.AddRequest { return userAdd(o.PeopleDN, seedUID(i), i) }
+	if err := seed(ctx, raw, cfg, 0, first, mkUser); err != nil {
+		return res, err
+	}
+	seedTime := time.Since(seedStart)
+	if cfg.N > rssStep {
+		g, err := startGateway(ctx, gwOpts)
+		if err != nil {
+			return res, err
+		}
+		st, err := importWithRSS(ctx, cfg, g, "/v2/Users", "")
+		g.stop()
+		if err != nil {
+			return res, err
+		}
+		res.ImportSmall = &st
+		cfg.logf("import at %d users: %.0f entries/s, peak RSS %.1f MB", first, st.EntriesPerS, mb(st.PeakRSSBytes))
+		t := time.Now()
+		if err := seed(ctx, raw, cfg, first, cfg.N, mkUser); err != nil {
+			return res, err
+		}
+		seedTime += time.Since(t)
+	}
+	res.SeedPerSec = float64(cfg.N) / seedTime.Seconds()
+	cfg.logf("seeded %d users at %.0f/s", cfg.N, res.SeedPerSec)
+
+	// Everything else runs against one gateway.
+	gwOpts.pprof = cfg.ProfileDir != ""
+	g, err := startGateway(ctx, gwOpts)
+	if err != nil {
+		return res, err
+	}
+	defer g.stop()
+	cfg.logf("gateway pid %d at %s", g.pid(), g.base)
+	c := newSCIMClient(g)
+
+	// Full import.
+	res.ImportV2, err = importWithRSS(ctx, cfg, g, "/v2/Users", "import")
+	if err != nil {
+		return res, err
+	}
+	cfg.logf("import /v2/Users: %d entries in %.1fs (%.0f/s), peak RSS %.1f MB", res.ImportV2.Entries, res.ImportV2.Seconds, res.ImportV2.EntriesPerS, mb(res.ImportV2.PeakRSSBytes))
+	if res.ImportSmall == nil {
+		small := res.ImportV2
+		res.ImportSmall = &small
+	}
+	if err := measureFirstLast(ctx, cfg, c, "/v2/Users", &res.ImportV2); err != nil {
+		return res, err
+	}
+	if st, _, err := c.do(ctx, http.MethodGet, "/Users?startIndex=1&count=1", nil); err != nil {
+		return res, err
+	} else if st == http.StatusOK {
+		v1, err := c.scimImport(ctx, "/Users", cfg.PageSize, cfg.ImportBudget)
+		if err != nil {
+			return res, err
+		}
+		if err := measureFirstLast(ctx, cfg, c, "/Users", &v1); err != nil {
+			return res, err
+		}
+		res.ImportV1 = &v1
+		cfg.logf("import /Users (SCIM 1.1): %.0f entries/s", v1.EntriesPerS)
+	} else {
+		res.Notes = append(res.Notes, fmt.Sprintf("SCIM 1.1 GET /Users answered %d: not available in this build", st))
+	}
+	{
+		l := raw.get()
+		res.ImportRaw, err = rawImport(ctx, l, o.PeopleDN, cfg.PageSize)
+		raw.put(l)
+		if err != nil {
+			return res, err
+		}
+		cfg.logf("raw paged import: %d entries in %.1fs (%.0f/s)", res.ImportRaw.Entries, res.ImportRaw.Seconds, res.ImportRaw.EntriesPerS)
+	}
+
+	// Lookups.
+	res.Lookup = lookups(ctx, c, raw, o.PeopleDN, cfg.N, cfg.Lookups)
+	cfg.logf("lookup p50: scim %.2fms raw %.2fms", res.Lookup.SCIM.P50ms, res.Lookup.Raw.P50ms)
+
+	// Writes.
+	if err := writes(ctx, cfg, c, raw, o, res); err != nil {
+		return res, err
+	}
+
+	// Groups.
+	if err := groups(ctx, cfg, c, raw, o, res); err != nil {
+		return res, err
+	}
+	if out := g.log(); strings.Contains(out, "panic") {
+		res.Notes = append(res.Notes, "the gateway logged a panic: "+firstLines(out, 5))
+	}
+	res.Rows = buildRows(cfg, res)
+	return res, ctx.Err()
+}
+
+// seed adds entries [from, to) with the database's per-commit sync off.
+func seed(ctx context.Context, raw *rawPool, cfg config, from, to int, mk func(int) *ldap.AddRequest) error {
+	l := raw.get()
+	err := setNoSync(l, true)
+	raw.put(l)
+	if err != nil {
+		return fmt.Errorf("turning sync off for seeding: %w", err)
+	}
+	err = addMany(ctx, raw, cfg.SeedWorkers, from, to, mk)
+	l = raw.get()
+	serr := setNoSync(l, false)
+	raw.put(l)
+	if err != nil {
+		return err
+	}
+	if serr != nil {
+		return fmt.Errorf("turning sync back on: %w", serr)
+	}
+	return nil
+}
+
+// importWithRSS walks path through a gateway and reads its peak RSS; with
+// a profile folder it takes a CPU profile of the walk and a heap profile
+// after it.
+func importWithRSS(ctx context.Context, cfg config, g *gateway, path, profile string) (importStats, error) {
+	c := newSCIMClient(g)
+	var prof chan error
+	if profile != "" && g.pprof != "" && cfg.ProfileDir != "" {
+		prof = make(chan error, 1)
+		go func() {
+			prof <- fetchProfile(ctx, g, "profile?seconds=30", filepath.Join(cfg.ProfileDir, profile+"-cpu.pprof"))
+		}()
+	}
+	s := startRSS(g.pid())
+	st, err := c.scimImport(ctx, path, cfg.PageSize, cfg.ImportBudget)
+	st.PeakRSSBytes, st.MaxRSSBytes = s.stop()
+	if prof != nil {
+		if perr := <-prof; perr != nil {
+			cfg.logf("cpu profile: %v", perr)
+		}
+		if perr := fetchProfile(ctx, g, "heap", filepath.Join(cfg.ProfileDir, profile+"-heap.pprof")); perr != nil {
+			cfg.logf("heap profile: %v", perr)
+		}
+	}
+	return st, err
+}
+
+func measureFirstLast(ctx context.Context, cfg config, c *scimClient, path string, st *importStats) error {
+	first, last, err := c.firstLast(ctx, path, st.Total, cfg.PageSize, cfg.FirstLastRep)
+	if err != nil {
+		return err
+	}
+	st.FirstPageMs, st.LastPageMs = ms(first.pct(0.5)), ms(last.pct(0.5))
+	cfg.logf("%s first page p50 %.1fms, last page p50 %.1fms", path, st.FirstPageMs, st.LastPageMs)
+	return nil
+}
+
+// fetchProfile saves one pprof endpoint's answer.
+func fetchProfile(ctx context.Context, g *gateway, what, dst string) error {
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		return err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+g.pprof+"/debug/pprof/"+what, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("pprof %s: %s", what, resp.Status)
+	}
+	f, err := os.Create(dst)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, resp.Body); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// writes runs create, PUT and PATCH-deactivate at each concurrency level,
+// each beside the raw add or modify that does the same to the directory.
+// PUT and PATCH touch distinct seeded users per level and side, taken from
+// the end of the seeded range, so no operation finds its work done.
+func writes(ctx context.Context, cfg config, c *scimClient, raw *rawPool, o *testenv.OpenLDAP, res *results) error {
+	k := cfg.WriteOps
+	next := cfg.N // targets are taken downwards from here
+	take := func() []int {
+		out := make([]int, k)
+		for i := range out {
+			next--
+			out[i] = next
+		}
+		return out
+	}
+	type plan struct{ put, patch, rawPut, rawPatch []int }
+	plans := make([]plan, len(cfg.Levels))
+	var uids []string
+	for i := range plans {
+		plans[i] = plan{take(), take(), take(), take()}
+		for _, idx := range append(plans[i].put, plans[i].patch...) {
+			uids = append(uids, seedUID(idx))
+		}
+	}
+	ids, err := idsOf(ctx, raw, 8, o.PeopleDN, uids, uidFilter)
+	if err != nil {
+		return err
+	}
+	withConn := func(fn func(l *ldap.Conn) error) error {
+		l := raw.get()
+		defer raw.put(l)
+		return fn(l)
+	}
+	for li, conc := range cfg.Levels {
+		p := plans[li]
+		// create
+		ws := writeStats{Workload: "create", Concurrency: conc}
+		ws.SCIM = runOps(ctx, conc, k, func(_, i int) error {
+			uid := fmt.Sprintf("c%ds%05d", conc, i)
+			_, err := c.expect(ctx, http.StatusCreated, http.MethodPost, "/v2/Users", userBody(uid, i, ""))
+			return err
+		})
+		ws.Raw = runOps(ctx, conc, k, func(_, i int) error {
+			return withConn(func(l *ldap.Conn) error { return l.Add(userAdd(o.PeopleDN, fmt.Sprintf("c%dr%05d", conc, i), i)) })
+		})
+		res.Writes = append(res.Writes, ws)
+		logWrite(cfg, ws)
+		// PUT: the full resource with a new title.
+		ws = writeStats{Workload: "put", Concurrency: conc}
+		ws.SCIM = runOps(ctx, conc, k, func(_, i int) error {
+			idx := p.put[i]
+			uid := seedUID(idx)
+			_, err := c.expect(ctx, http.StatusOK, http.MethodPut, "/v2/Users/"+ids[uid], userBody(uid, idx, fmt.Sprintf("Title %d", conc)))
+			return err
+		})
+		ws.Raw = runOps(ctx, conc, k, func(_, i int) error {
+			return withConn(func(l *ldap.Conn) error {
+				m := ldap.NewModifyRequest("uid="+seedUID(p.rawPut[i])+","+o.PeopleDN, nil)
+				m.Replace("title", []string{fmt.Sprintf("Title %d", conc)})
+				return l.Modify(m)
+			})
+		})
+		res.Writes = append(res.Writes, ws)
+		logWrite(cfg, ws)
+		// PATCH active=false: the ppolicy lock of the OpenLDAP dialect.
+		ws = writeStats{Workload: "patch-deactivate", Concurrency: conc}
+		ws.SCIM = runOps(ctx, conc, k, func(_, i int) error {
+			body := map[string]any{"schemas": []string{patchSchema},
+				"Operations": []any{map[string]any{"op": "replace", "path": "active", "value": false}}}
+			_, err := c.expect(ctx, http.StatusOK, http.MethodPatch, "/v2/Users/"+ids[seedUID(p.patch[i])], body)
+			return err
+		})
+		ws.Raw = runOps(ctx, conc, k, func(_, i int) error {
+			return withConn(func(l *ldap.Conn) error {
+				m := ldap.NewModifyRequest("uid="+seedUID(p.rawPatch[i])+","+o.PeopleDN, nil)
+				m.Replace("pwdAccountLockedTime", []string{"000001010000Z"})
+				return l.Modify(m)
+			})
+		})
+		res.Writes = append(res.Writes, ws)
+		logWrite(cfg, ws)
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+	}
+	return nil
+}
+
+func logWrite(cfg config, ws writeStats) {
+	cfg.logf("%s c=%d: scim %.0f ops/s (p50 %.1fms p99 %.1fms, %d errors) raw %.0f ops/s (p50 %.1fms)",
+		ws.Workload, ws.Concurrency, ws.SCIM.OpsPerSec, ws.SCIM.P50ms, ws.SCIM.P99ms, ws.SCIM.Errors, ws.Raw.OpsPerSec, ws.Raw.P50ms)
+	if ws.SCIM.FirstError != "" {
+		cfg.logf("  first SCIM error: %s", ws.SCIM.FirstError)
+	}
+	if ws.Raw.FirstError != "" {
+		cfg.logf("  first raw error: %s", ws.Raw.FirstError)
+	}
+}
+
+// groups compares a membership PATCH on a big group with one on a group of
+// one member, through SCIM and raw. Each PATCH adds a different user, so
+// every one is a real write.
+func groups(ctx context.Context, cfg config, c *scimClient, raw *rawPool, o *testenv.OpenLDAP, res *results) error {
+	gs := &groupStats{BigMembers: cfg.BigGroup}
+	n := cfg.GroupOps
+	// The users added as members: not in either group yet.
+	mkMember := func(i int) *ldap.AddRequest { return userAdd(o.PeopleDN, fmt.Sprintf("gm%05d", i), i) }
+	if err := addMany(ctx, raw, 8, 0, 4*n, mkMember); err != nil {
+		return err
+	}
+	members := make([]string, cfg.BigGroup)
+	for i := range members {
+		members[i] = "uid=" + seedUID(i) + "," + o.PeopleDN
+	}
+	cfg.logf("building a group of %d members", cfg.BigGroup)
+	t := time.Now()
+	l := raw.get()
+	err := buildGroup(o, l, "bench-big", members)
+	if err == nil {
+		err = buildGroup(o, l, "bench-small", members[:1])
+	}
+	raw.put(l)
+	if err != nil {
+		return err
+	}
+	gs.BuildSeconds = time.Since(t).Seconds()
+	var keys []string
+	for i := range 4 * n {
+		keys = append(keys, fmt.Sprintf("gm%05d", i))
+	}
+	ids, err := idsOf(ctx, raw, 8, o.PeopleDN, keys, uidFilter)
+	if err != nil {
+		return err
+	}
+	gids, err := idsOf(ctx, raw, 2, o.GroupsDN, []string{"bench-big", "bench-small"}, cnFilter)
+	if err != nil {
+		return err
+	}
+	scimPatch := func(group string, off int) opStats {
+		return runOps(ctx, 1, n, func(_, i int) error {
+			body := map[string]any{"schemas": []string{patchSchema}, "Operations": []any{map[string]any{
+				"op": "add", "path": "members", "value": []any{map[string]any{"value": ids[keys[off+i]]}}}}}
+			_, err := c.expect(ctx, http.StatusNoContent, http.MethodPatch, "/v2/Groups/"+gids[group], body)
+			return err
+		})
+	}
+	rawPatch := func(group string, off int) opStats {
+		l := raw.get()
+		defer raw.put(l)
+		return runOps(ctx, 1, n, func(_, i int) error {
+			m := ldap.NewModifyRequest("cn="+group+","+o.GroupsDN, nil)
+			m.Add("member", []string{"uid=" + keys[off+i] + "," + o.PeopleDN})
+			return l.Modify(m)
+		})
+	}
+	gs.SCIMBig = scimPatch("bench-big", 0)
+	gs.SCIMSmall = scimPatch("bench-small", n)
+	gs.RawBig = rawPatch("bench-big", 2*n)
+	gs.RawSmall = rawPatch("bench-small", 3*n)
+	res.Group = gs
+	cfg.logf("group PATCH p50: scim big %.1fms small %.1fms; raw big %.1fms small %.1fms",
+		gs.SCIMBig.P50ms, gs.SCIMSmall.P50ms, gs.RawBig.P50ms, gs.RawSmall.P50ms)
+	for _, s := range []opStats{gs.SCIMBig, gs.SCIMSmall, gs.RawBig, gs.RawSmall} {
+		if s.FirstError != "" {
+			cfg.logf("  group error: %s", s.FirstError)
+		}
+	}
+	return ctx.Err()
+}
+
+func mb(b int64) float64 { return float64(b) / (1 << 20) }
+
+func firstLines(s string, n int) string {
+	lines := strings.SplitN(s, "\n", n+1)
+	return strings.Join(lines[:min(n, len(lines))], "\n")
+}
