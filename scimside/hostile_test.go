@@ -40,7 +40,7 @@ func TestHostileInputs(t *testing.T) {
 		{"wrong types", "POST", "/v2/Users", `{"userName":{"a":1},"active":"maybe"}`, nil, 400, "invalidValue"},
 		{"text/plain", "POST", "/v2/Users", `{"userName":"x"}`, []string{"Content-Type", "text/plain"}, 415, ""},
 		// curl -d's default label: read as JSON, so a real form is bad JSON.
-		{"form", "POST", "/v2/Users", `userName=x`, []string{"Content-Type", "application/x-www-form-urlencoded"}, 400, ""},
+		{"form", "POST", "/v2/Users", `userName=x`, []string{"Content-Type", "application/x-www-form-urlencoded"}, 400, "invalidSyntax"},
 		{"xml", "POST", "/v2/Users", `<user/>`, []string{"Content-Type", "application/xml"}, 415, ""},
 		{"bad content type", "POST", "/v2/Users", `{"userName":"x"}`, []string{"Content-Type", ";;;"}, 415, ""},
 		{"count=abc", "GET", "/v2/Users?count=abc", "", nil, 400, "invalidValue"},
