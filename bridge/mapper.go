@@ -47,6 +47,10 @@ type EntryPlan struct {
 	Changes     []Change            // Changes: attribute changes
 	NewRDN      string              // Changes: "" or the new RDN, escaped
 	NewSuperior string              // Changes: "" or the new parent DN
+	// Containers are created (Directory.EnsureContainer) before the entry
+	// is added or moved, when the mapping asks for missing containers to
+	// be made rather than reported.
+	Containers []string
 }
 
 // Empty reports whether the plan changes nothing.
@@ -63,6 +67,16 @@ type Refs interface {
 	// IDForDN returns the SCIM id and resource type of the entry at dn, or
 	// KindNotFound when no resource lives there.
 	IDForDN(ctx context.Context, dn string) (id, resourceType string, err error)
+}
+
+// ValueChecker is implemented by Refs that can tell whether a value is
+// already in use, for mappings that pick unique values (account names, an
+// RDN) from ordered candidates. Mappers find it by a type assertion on
+// their Refs, so Refs without it keep working (no uniqueness then).
+type ValueChecker interface {
+	// Taken reports whether an entry below base (scope ScopeSub or
+	// ScopeOne) matches f, other than the entry with id self ("": none).
+	Taken(ctx context.Context, base string, scope Scope, f *Filter, self string) (bool, error)
 }
 
 // MemberMapper is implemented by mappers of resources with a membership

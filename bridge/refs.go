@@ -104,3 +104,18 @@ func (r *Resolver) remember(dn string, v resolved) {
 	}
 	r.byDN[NormalizeDN(dn)] = v
 }
+
+var _ ValueChecker = (*Resolver)(nil)
+
+// Taken implements ValueChecker with a count-only search.
+func (r *Resolver) Taken(ctx context.Context, base string, scope Scope, f *Filter, self string) (bool, error) {
+	const op = "bridge.(*Resolver).Taken"
+	if self != "" {
+		f = And(f, Not(Eq(VirtualID, self)))
+	}
+	res, err := r.dir.Search(ctx, SearchRequest{Base: base, Scope: scope, Filter: f, Count: 0})
+	if err != nil {
+		return false, Wrap(op, err)
+	}
+	return res.Total > 0, nil
+}

@@ -148,6 +148,9 @@ func (s *Service) Create(ctx context.Context, in Resource) (Resource, error) {
 	if err != nil {
 		return Resource{}, Wrap(op, err)
 	}
+	if err := s.ensure(ctx, plan.Containers); err != nil {
+		return Resource{}, Wrap(op, err)
+	}
 	e, err := s.dir.Add(ctx, AddRequest{DN: plan.DN, Attrs: plan.Attrs, Password: password, Disabled: disabled, Return: s.m.DirectoryAttrs()})
 	if err != nil {
 		if KindOf(err) == KindConflict {
@@ -288,6 +291,9 @@ func (s *Service) update(ctx context.Context, cur *Entry, desired Resource) (Res
 	if plan.Empty() && req.Disabled == nil && req.Password == nil {
 		return s.resource(ctx, cur)
 	}
+	if err := s.ensure(ctx, plan.Containers); err != nil {
+		return Resource{}, err
+	}
 	if req.NewRDN != "" || req.NewSuperior != "" {
 		s.forget(cur.DN)
 	}
@@ -342,6 +348,16 @@ func shortID(id string) string {
 		return id[:12]
 	}
 	return id
+}
+
+// ensure creates the containers a plan asks for.
+func (s *Service) ensure(ctx context.Context, containers []string) error {
+	for _, c := range containers {
+		if err := s.dir.EnsureContainer(ctx, c); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (s *Service) ensureLeavers(ctx context.Context) error {

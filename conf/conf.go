@@ -57,14 +57,17 @@ type SCIMAuth struct {
 
 // LDAP is the [ldap] section: the directory dirbridge writes to.
 type LDAP struct {
-	URLs               []string `toml:"urls"`
-	Dialect            string   `toml:"dialect"`
-	BindDN             string   `toml:"bind_dn"`
-	BindPassword       string   `toml:"bind_password" secret:"true"`
-	BindPasswordFile   string   `toml:"bind_password_file"`
-	BaseDN             string   `toml:"base_dn"`
-	CAFile             string   `toml:"ca_file"`
-	StartTLS           bool     `toml:"start_tls"`
+	URLs             []string `toml:"urls"`
+	Dialect          string   `toml:"dialect"`
+	BindDN           string   `toml:"bind_dn"`
+	BindPassword     string   `toml:"bind_password" secret:"true"`
+	BindPasswordFile string   `toml:"bind_password_file"`
+	BaseDN           string   `toml:"base_dn"`
+	CAFile           string   `toml:"ca_file"`
+	StartTLS         bool     `toml:"start_tls"`
+	// PasswordStateAttr (dialect "ad"): where the fingerprint of the last
+	// password dirbridge set is kept; "none" turns the detection off.
+	PasswordStateAttr  string   `toml:"password_state_attribute"`
 	InsecureSkipVerify bool     `toml:"insecure_skip_verify"`
 	PoolSize           int      `toml:"pool_size"`
 	DialTimeout        Duration `toml:"dial_timeout"`
@@ -342,9 +345,7 @@ func (c *Config) validate() []error {
 		}
 	}
 	switch c.LDAP.Dialect {
-	case "openldap":
-	case "ad":
-		add("ldap.dialect %q is not implemented yet", c.LDAP.Dialect)
+	case "openldap", "ad":
 	default:
 		add("ldap.dialect %q: want \"openldap\" or \"ad\"", c.LDAP.Dialect)
 	}

@@ -179,13 +179,39 @@ func (t *Table) readRef(ctx context.Context, attrs map[string]any, r *row, dns [
 // NewEntry implements bridge.Mapper.
 func (t *Table) NewEntry(ctx context.Context, r bridge.Resource, refs bridge.Refs) (*bridge.EntryPlan, error) {
 	const op = "mapping.(*Table).NewEntry"
-	want, err := t.desired(ctx, r, refs)
+	want, err := t.desired(ctx, r, refs, true)
 	if err != nil {
 		return nil, bridge.Wrap(op, err)
 	}
 	rdnVal, err := t.rdnValue(r, want)
 	if err != nil {
 		return nil, bridge.Wrap(op, err)
+	}
+	container := t.containerFor(r.Attrs)
+	for i, w := range want {
+		if w.row.unique == "" {
+			continue
+		}
+		cands, err := t.candidates(w.row, r.Attrs)
+		if err != nil {
+			return nil, bridge.Wrap(op, err)
+		}
+		base, scope := t.uniqueScope(w.row, container)
+		v, err := t.pickUnique(ctx, refs, w.row.ldap, cands, "", w.row.maxLen, base, scope, "")
+		if err != nil {
+			return nil, bridge.Wrap(op, err)
+		}
+		want[i].vals = nil
+		if v != "" {
+			want[i].vals = []string{v}
+		} else if w.row.required {
+			return nil, bridge.Errorf(op, bridge.KindInvalidValue, "%s is required (from %s)", w.row.ldap, w.row.source())
+		}
+	}
+	if t.rdnUnique {
+		if rdnVal, err = t.pickUnique(ctx, refs, t.rdnAttr, []string{rdnVal}, " ", 0, container, bridge.ScopeOne, ""); err != nil {
+			return nil, bridge.Wrap(op, err)
+		}
 	}
 	attrs := map[string][]string{"objectClass": append([]string(nil), t.objectClasses...)}
 	for _, w := range want {
@@ -198,13 +224,17 @@ func (t *Table) NewEntry(ctx context.Context, r bridge.Resource, refs bridge.Ref
 		attrs[k] = append(attrs[k], rdnVal)
 	}
 	rdn := bridge.RDN{{Type: t.rdnAttr, Value: rdnVal}}
-	return &bridge.EntryPlan{DN: rdn.String() + "," + t.container, Attrs: attrs}, nil
+	plan := &bridge.EntryPlan{DN: rdn.String() + "," + container, Attrs: attrs}
+	if t.createMissing && !strings.EqualFold(bridge.NormalizeDN(container), bridge.NormalizeDN(t.container)) {
+		plan.Containers = []string{container}
+	}
+	return plan, nil
 }
 
 // Changes implements bridge.Mapper.
 func (t *Table) Changes(ctx context.Context, current *bridge.Entry, desired bridge.Resource, refs bridge.Refs) (*bridge.EntryPlan, error) {
 	const op = "mapping.(*Table).Changes"
-	want, err := t.desired(ctx, desired, refs)
+	want, err := t.desired(ctx, desired, refs, false)
 	if err != nil {
 		return nil, bridge.Wrap(op, err)
 	}
@@ -220,10 +250,32 @@ func (t *Table) Changes(ctx context.Context, current *bridge.Entry, desired brid
 				oldRDN = ava.Value
 			}
 		}
+		// Placement: when the deciding attribute changed, the entry moves.
+		parent := bridge.JoinDN(rdns[1:])
+		if len(t.placements) > 0 {
+			if target := t.containerFor(desired.Attrs); bridge.NormalizeDN(target) != bridge.NormalizeDN(parent) {
+				plan.NewSuperior = target
+				parent = target
+				if t.createMissing && bridge.NormalizeDN(target) != bridge.NormalizeDN(t.container) {
+					plan.Containers = []string{target}
+				}
+			}
+		}
 		// Names compare without regard to case, as the directory compares
 		// them: a case-only change is written to the attribute, not renamed.
-		if !strings.EqualFold(oldRDN, rdnVal) || len(rdns[0]) != 1 {
+		// A name made unique with a suffix ("John Smith 2") stays as it is.
+		keep := strings.EqualFold(oldRDN, rdnVal) || t.rdnUnique && isSuffixed(oldRDN, rdnVal)
+		if t.rdnUnique && (!keep || plan.NewSuperior != "") {
+			v, err := t.pickUnique(ctx, refs, t.rdnAttr, []string{rdnVal}, " ", 0, parent, bridge.ScopeOne, current.ID)
+			if err != nil {
+				return nil, bridge.Wrap(op, err)
+			}
+			rdnVal, keep = v, strings.EqualFold(oldRDN, v)
+		}
+		if !keep || len(rdns[0]) != 1 {
 			plan.NewRDN = bridge.RDN{{Type: t.rdnAttr, Value: rdnVal}}.String()
+		} else {
+			rdnVal = oldRDN
 		}
 	} else {
 		return nil, bridge.E(op, bridge.KindInternal, "", fmt.Errorf("entry %s has a malformed DN", current.ID))
@@ -341,12 +393,12 @@ type wanted struct {
 // desired computes, for every row SCIM writes, the directory values the
 // resource calls for. Missing required values and unknown references are
 // collected and reported together.
-func (t *Table) desired(ctx context.Context, r bridge.Resource, refs bridge.Refs) ([]wanted, error) {
+func (t *Table) desired(ctx context.Context, r bridge.Resource, refs bridge.Refs, creating bool) ([]wanted, error) {
 	const op = "mapping.(*Table).desired"
 	var out []wanted
 	var missing, badRefs []string
 	for _, row := range t.rows {
-		if row.owner == ownerDirectory {
+		if row.owner == ownerDirectory || row.createOnly && !creating {
 			continue
 		}
 		vals, err := t.rowValues(ctx, row, r.Attrs, refs)

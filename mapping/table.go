@@ -46,6 +46,10 @@ type Table struct {
 	rows          []*row
 	rt            *bridge.ResourceType
 	dirAttrs      []string
+	baseDN        string      // Options.BaseDN: the scope of unique = "base"
+	placements    []placement // [[placement]]: containers chosen by attributes
+	createMissing bool        // create_missing_containers
+	rdnUnique     bool        // rdn_unique: a taken RDN value gets " 2", " 3", ...
 }
 
 var _ bridge.Mapper = (*Table)(nil)
@@ -95,6 +99,9 @@ type row struct {
 	refTypes    []string
 	itemType    string
 	placeholder string
+	createOnly  bool   // written by NewEntry only, never changed after
+	unique      string // "", "base" or "container": chosen free among the candidates
+	maxLen      int    // values are cut to this many characters (0: no limit)
 }
 
 // scimPath is a row's SCIM attribute, resolved against the schemas.
@@ -125,14 +132,19 @@ func (p scimPath) String() string {
 // The file format. Fields are decoded strictly: a key not listed here is an
 // error.
 type fileTable struct {
-	Resource      string    `toml:"resource"`
-	Container     string    `toml:"container"`
-	ObjectClasses []string  `toml:"object_classes"`
-	RDN           string    `toml:"rdn"`
-	Sort          string    `toml:"sort"`
-	Extension     []fileExt `toml:"extension"`
-	Attribute     []fileRow `toml:"attribute"`
-	Description   string    `toml:"description"`
+	Resource      string          `toml:"resource"`
+	Container     string          `toml:"container"`
+	ObjectClasses []string        `toml:"object_classes"`
+	RDN           string          `toml:"rdn"`
+	Sort          string          `toml:"sort"`
+	Extension     []fileExt       `toml:"extension"`
+	Attribute     []fileRow       `toml:"attribute"`
+	Description   string          `toml:"description"`
+	Placement     []filePlacement `toml:"placement"`
+	// CreateMissingContainers makes a placement's missing container be
+	// created instead of reported.
+	CreateMissingContainers bool `toml:"create_missing_containers"`
+	RDNUnique               bool `toml:"rdn_unique"`
 }
 
 type fileExt struct {
@@ -158,6 +170,9 @@ type fileRow struct {
 	Type        string   `toml:"type"`
 	CaseExact   bool     `toml:"case_exact"`
 	Description string   `toml:"description"`
+	CreateOnly  bool     `toml:"create_only"`
+	Unique      string   `toml:"unique"`
+	MaxLength   int      `toml:"max_length"`
 }
 
 // strList decodes a string or an array of strings.
@@ -367,6 +382,10 @@ func compile(name string, data []byte, opts Options) (*Table, error) {
 		add(pos.key("", "sort"), "sort %q is not an attribute name", ft.Sort)
 	}
 	t.sortAttr = ft.Sort
+	t.baseDN = strings.TrimSpace(opts.BaseDN)
+	t.createMissing = ft.CreateMissingContainers
+	t.rdnUnique = ft.RDNUnique
+	t.compilePlacements(ft.Placement, pos, sub, add)
 
 	// Rows.
 	seenPath := map[string]int{}
@@ -374,6 +393,9 @@ func compile(name string, data []byte, opts Options) (*Table, error) {
 	for i, fr := range ft.Attribute {
 		line := rowLine(i)
 		r, problems := t.compileRow(i+1, line, fr, sub)
+		if r != nil {
+			problems = append(problems, r.accountProblems()...)
+		}
 		for _, p := range problems {
 			add(line, "attribute %d (%s): %s", i+1, rowName(fr), p)
 		}
@@ -537,7 +559,8 @@ func (t *Table) compileRow(n, line int, fr fileRow, sub *subst) (*row, []string)
 		return sub.do(s, line, func(_ int, format string, args ...any) { bad(format, args...) })
 	}
 	r := &row{n: n, line: line, scim: strings.TrimSpace(noteSub(fr.SCIM)), ldap: strings.TrimSpace(fr.LDAP),
-		required: fr.Required, multi: fr.Multi, itemType: fr.ItemType, placeholder: noteSub(fr.Placeholder)}
+		required: fr.Required, multi: fr.Multi, itemType: fr.ItemType, placeholder: noteSub(fr.Placeholder),
+		createOnly: fr.CreateOnly || fr.Unique != "", unique: fr.Unique, maxLen: fr.MaxLength}
 
 	if r.ldap == "" {
 		bad("ldap is missing")
@@ -805,10 +828,11 @@ func (t *Table) readable(path string) bool {
 // that works by accident is not strict.
 func checkKeyCase(md toml.MetaData, pos *positions, add func(int, string, ...any)) {
 	allowed := map[string]map[string]bool{
-		"":          set("resource", "container", "object_classes", "rdn", "sort", "extension", "attribute", "description"),
+		"":          set("resource", "container", "object_classes", "rdn", "sort", "extension", "attribute", "description", "placement", "create_missing_containers", "rdn_unique"),
+		"placement": set("when", "container"),
 		"extension": set("urn", "name", "description", "aliases"),
 		"attribute": set("scim", "ldap", "owner", "transform", "default", "constant", "template", "required", "multi",
-			"reference", "item_type", "placeholder", "type", "case_exact", "description"),
+			"reference", "item_type", "placeholder", "type", "case_exact", "description", "create_only", "unique", "max_length"),
 	}
 	for _, k := range md.Keys() {
 		if len(k) == 0 || len(k) > 2 {
@@ -873,6 +897,22 @@ func newSubst(o Options) *subst {
 	}
 	if o.BaseDN != "" {
 		v["base_dn"] = o.BaseDN
+		// ${base_domain}: the DNS name the base DN spells with its DC=
+		// components (DC=corp,DC=example → corp.example), AD's default UPN
+		// suffix.
+		if _, set := v["base_domain"]; !set {
+			if rdns, err := bridge.ParseDN(o.BaseDN); err == nil {
+				var dcs []string
+				for _, r := range rdns {
+					if len(r) == 1 && strings.EqualFold(r[0].Type, "dc") {
+						dcs = append(dcs, strings.ToLower(r[0].Value))
+					}
+				}
+				if len(dcs) > 0 {
+					v["base_domain"] = strings.Join(dcs, ".")
+				}
+			}
+		}
 	}
 	return &subst{vars: v}
 }

@@ -27,10 +27,17 @@ var transforms = map[string]transform{
 	// the directory's Postal Address syntax (RFC 4517 §3.3.28) separates
 	// lines with '$' and escapes '$' and '\' as \24 and \5C.
 	"postal": {"postal", postalEncode, postalDecode},
+	// fold: letters with accents become their base letters (Zoë → Zoe);
+	// account: what AD forbids in logon names is removed (see accountName).
+	"fold":    {"fold", foldAccents, identity},
+	"account": {"account", accountName, identity},
+	// filetime: an RFC 3339 date-time ⇄ AD's FILETIME integer
+	// (accountExpires); "never" reads as no value.
+	"filetime": {"filetime", toFiletime, fromFiletime},
 }
 
 // transformNames lists the transforms for error messages, in a fixed order.
-const transformNames = "trim, lower, upper, collapse, postal, default:VALUE"
+const transformNames = "trim, lower, upper, collapse, postal, fold, account, filetime, default:VALUE"
 
 func collapseSpace(s string) string {
 	return strings.Join(strings.FieldsFunc(s, unicode.IsSpace), " ")

@@ -38,7 +38,7 @@ func checkCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	logger := newLogger("error", cfg.Log.Format, stderr)
 	conn, err := ldapside.Open(ldapside.Config{
 		URLs: cfg.LDAP.URLs, BindDN: cfg.LDAP.BindDN, BindPassword: cfg.LDAP.BindPassword, BaseDN: cfg.LDAP.BaseDN,
-		CAFile: cfg.LDAP.CAFile, StartTLS: cfg.LDAP.StartTLS, InsecureSkipVerify: cfg.LDAP.InsecureSkipVerify,
+		CAFile: cfg.LDAP.CAFile, StartTLS: cfg.LDAP.StartTLS, PasswordStateAttr: cfg.LDAP.PasswordStateAttr, InsecureSkipVerify: cfg.LDAP.InsecureSkipVerify,
 		Dialect: cfg.LDAP.Dialect, PoolSize: 1, DialTimeout: cfg.LDAP.DialTimeout.Duration, OpTimeout: cfg.LDAP.OpTimeout.Duration,
 	}, logger)
 	if err != nil {

@@ -72,6 +72,7 @@ func serveConfig(ctx context.Context, cfg *conf.Config, stderr io.Writer) error 
 		BaseDN:             cfg.LDAP.BaseDN,
 		CAFile:             cfg.LDAP.CAFile,
 		StartTLS:           cfg.LDAP.StartTLS,
+		PasswordStateAttr:  cfg.LDAP.PasswordStateAttr,
 		InsecureSkipVerify: cfg.LDAP.InsecureSkipVerify,
 		Dialect:            cfg.LDAP.Dialect,
 		PoolSize:           cfg.LDAP.PoolSize,
