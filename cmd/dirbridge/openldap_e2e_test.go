@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/dirbridge/dirbridge/testenv"
 )
@@ -58,6 +59,11 @@ func startEmbedded(t *testing.T) *ldapSetup {
 	gw := startGateway(t, []string{"DIRBRIDGE_DEV_TOKEN=" + token, "DIRBRIDGE_DEV_LDAP_PASSWORD=" + adminPw},
 		"serve", "--data", t.TempDir(), "--scim-listen", "127.0.0.1:0", "--ldap-listen", "127.0.0.1:0")
 	gw.auth = "Bearer " + token
+	// The banner is printed once SCIM listens, just after the line the
+	// harness waits for.
+	for i := 0; i < 200 && !strings.Contains(gw.output.String(), "ldapsearch -x"); i++ {
+		time.Sleep(25 * time.Millisecond)
+	}
 	m := ldapAddrRE.FindStringSubmatch(gw.output.String())
 	if m == nil {
 		t.Fatalf("no LDAP address in the output:\n%s", gw.output)
