@@ -35,13 +35,20 @@ type Config struct {
 
 // SCIM is the [scim] section: where and how the SCIM server listens.
 type SCIM struct {
-	Listen         string   `toml:"listen"`
-	TLSCertFile    string   `toml:"tls_cert_file"`
-	TLSKeyFile     string   `toml:"tls_key_file"`
-	AllowPlainHTTP bool     `toml:"allow_plain_http"`
-	MaxBodyBytes   int64    `toml:"max_body_bytes"`
-	Auth           SCIMAuth `toml:"auth"`
+	Listen         string `toml:"listen"`
+	TLSCertFile    string `toml:"tls_cert_file"`
+	TLSKeyFile     string `toml:"tls_key_file"`
+	AllowPlainHTTP bool   `toml:"allow_plain_http"`
+	MaxBodyBytes   int64  `toml:"max_body_bytes"`
+	// PasswordSync: passwords clients send are written to the directory
+	// (default true). Off, they are ignored, and Okta's agent is not
+	// offered password pushes.
+	PasswordSync *bool    `toml:"password_sync"`
+	Auth         SCIMAuth `toml:"auth"`
 }
+
+// PasswordSyncOn reports scim.password_sync, true unless set to false.
+func (s SCIM) PasswordSyncOn() bool { return s.PasswordSync == nil || *s.PasswordSync }
 
 // SCIMAuth is [scim.auth]: what a client must present. Basic and a header
 // may both be set; either then authenticates.
@@ -79,6 +86,9 @@ type LDAP struct {
 type Mapping struct {
 	Users  string `toml:"users"`
 	Groups string `toml:"groups"`
+	// Vars are the ${name} substitutions of the tables, e.g. okta_app, the
+	// app name in Okta's custom extension URN urn:okta:<app>:1.0:user:custom.
+	Vars map[string]string `toml:"vars"`
 }
 
 // Users is the [users] section: lifecycle rules for accounts.
@@ -195,6 +205,13 @@ func setFromString(fv reflect.Value, s string) error {
 		return nil
 	}
 	switch fv.Kind() {
+	case reflect.Pointer:
+		// An optional value (a default that is not the zero value).
+		v := reflect.New(fv.Type().Elem())
+		if err := setFromString(v.Elem(), s); err != nil {
+			return err
+		}
+		fv.Set(v)
 	case reflect.String:
 		fv.SetString(s)
 	case reflect.Bool:

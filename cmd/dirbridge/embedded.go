@@ -25,10 +25,12 @@ type embeddedFlags struct {
 	scimListen, ldapListen, dataDir string
 }
 
-// The embedded default's mapping table is the shipped OpenLDAP one, so that
-// what a newcomer tries is what production runs.
+// The embedded default's mapping tables are the shipped OpenLDAP ones, so
+// that what a newcomer tries is what production runs. The users table is
+// the one with Okta's custom extension: the bare base URL serves SCIM 1.1 to
+// Okta's on-premises agent, which sends custom attributes there.
 const (
-	embeddedUsersTable  = "openldap-users.toml"
+	embeddedUsersTable  = "openldap-okta-users.toml"
 	embeddedGroupsTable = "openldap-groups.toml"
 )
 
