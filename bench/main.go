@@ -45,7 +45,7 @@ type config struct {
 func defaultConfig() config {
 	return config{
 		N: 100000, PageSize: 100, Lookups: 500, WriteOps: 640, Levels: []int{1, 8, 32},
-		BigGroup: 50000, GroupOps: 30, FirstLastRep: 15, ImportBudget: 8 * time.Minute,
+		BigGroup: 50000, GroupOps: 30, FirstLastRep: 15, ImportBudget: 4 * time.Minute,
 		LogLevel: "warn", SeedWorkers: 8, Out: "bench-results.json",
 	}
 }
