@@ -21,6 +21,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/dirbridge/dirbridge/testenv"
 )
 
 var binPath string
@@ -39,6 +41,10 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	code := m.Run()
+	// The AD tests share one Samba AD per binary (its ports are fixed).
+	if err := testenv.StopSharedSambaAD(); err != nil {
+		fmt.Fprintln(os.Stderr, "stopping Samba AD:", err)
+	}
 	os.RemoveAll(dir)
 	os.Exit(code)
 }

@@ -1,0 +1,320 @@
+package main
+
+import (
+	"encoding/binary"
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+
+	"github.com/dirbridge/dirbridge/testenv"
+)
+
+// The AD tests run the built binary on the shipped conf/examples/ad.toml
+// against a real Samba AD DC, with only the environment overrides the
+// README documents, and check through SCIM and through ldapsearch.
+
+type adSetup struct {
+	*testenv.SambaAD
+	gw *gateway
+}
+
+func startWithAD(t *testing.T) *adSetup {
+	t.Helper()
+	s := testenv.SharedSambaAD(t)
+	// The containers the shipped table names (People, and the placement
+	// OUs below it) exist in a domain that uses it; create_missing_containers
+	// is off as shipped.
+	ldif := ""
+	for _, ou := range []string{"OU=People", "OU=Sales,OU=People", "OU=Engineering,OU=People"} {
+		name := strings.TrimPrefix(strings.SplitN(ou, ",", 2)[0], "OU=")
+		ldif += fmt.Sprintf("dn: %s,%s\nobjectClass: organizationalUnit\nou: %s\n\n", ou, s.BaseDN, name)
+	}
+	cmd := exec.Command("ldapadd", "-c", "-x", "-H", s.URL, "-D", s.AdminUPN, "-w", s.AdminPassword)
+	cmd.Stdin = strings.NewReader(ldif)
+	if out, err := cmd.CombinedOutput(); err != nil && !strings.Contains(string(out), "Already exists") {
+		t.Fatalf("ldapadd OUs: %v: %s", err, out)
+	}
+	token := "Bearer " + randHex(16)
+	env := []string{
+		"DIRBRIDGE_SCIM_LISTEN=127.0.0.1:0",
+		"DIRBRIDGE_SCIM_AUTH_HEADER_VALUE=" + token,
+		"DIRBRIDGE_LDAP_URLS=" + s.LDAPSURL,
+		"DIRBRIDGE_LDAP_BIND_DN=" + s.AdminUPN,
+		"DIRBRIDGE_LDAP_BIND_PASSWORD=" + s.AdminPassword,
+		"DIRBRIDGE_LDAP_BASE_DN=" + s.BaseDN,
+		"DIRBRIDGE_LDAP_CA_FILE=" + s.CAFile,
+	}
+	gw := startGateway(t, env, "serve", "--config", "../../conf/examples/ad.toml")
+	gw.auth = token
+	return &adSetup{SambaAD: s, gw: gw}
+}
+
+func (s *adSetup) search(t *testing.T, base, filter string, attrs ...string) []ldapEntry {
+	t.Helper()
+	return ldapSearch(t, s.URL, s.AdminUPN, s.AdminPassword, base, filter, attrs...)
+}
+
+func (s *adSetup) byUserName(t *testing.T, userName string, attrs ...string) ldapEntry {
+	t.Helper()
+	es := s.search(t, s.BaseDN, "(uid="+userName+")", attrs...)
+	if len(es) != 1 {
+		t.Fatalf("ldapsearch (uid=%s) found %d entries", userName, len(es))
+	}
+	return es[0]
+}
+
+// ldapsBind binds as who (a UPN) over LDAPS, as an application would; Samba
+// has no WhoAmI, so a base search of the root DSE proves the bind.
+func (s *adSetup) ldapsBind(t *testing.T, who, password string) bool {
+	t.Helper()
+	cmd := exec.Command("ldapsearch", "-x", "-H", s.LDAPSURL, "-D", who, "-w", password, "-b", "", "-s", "base", "-LLL", "dn")
+	cmd.Env = append(os.Environ(), "LDAPTLS_CACERT="+s.CAFile)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		if !strings.Contains(string(out), "Invalid credentials") && !strings.Contains(string(out), "(49)") {
+			t.Logf("ldapsearch bind as %s: %v: %s", who, err, out)
+		}
+		return false
+	}
+	return true
+}
+
+// guidOf renders ldapsearch's raw objectGUID in Microsoft's form,
+// independently of ldapside.
+func guidOf(raw string) string {
+	b := []byte(raw)
+	if len(b) != 16 {
+		return ""
+	}
+	return fmt.Sprintf("%08x-%04x-%04x-%x-%x", binary.LittleEndian.Uint32(b[0:4]), binary.LittleEndian.Uint16(b[4:6]),
+		binary.LittleEndian.Uint16(b[6:8]), b[8:10], b[10:16])
+}
+
+func adUserBody(userName, given, family, password string) map[string]any {
+	b := oktaUser(userName, given, family, password)
+	b["emails"] = []any{map[string]any{"primary": true, "value": strings.ToLower(userName), "type": "work"}}
+	return b
+}
+
+// TestADOktaSpecSequence replays Okta's SCIM 2.0 spec test against AD.
+func TestADOktaSpecSequence(t *testing.T) {
+	s := startWithAD(t)
+	g := s.gw
+	r := g.do("GET", "/v2/ServiceProviderConfig", nil).must(t, 200, "ServiceProviderConfig")
+	for _, p := range []string{"bulk.maxOperations", "bulk.maxPayloadSize", "authenticationSchemes.0.type", "authenticationSchemes.0.description"} {
+		if r.get(p) == nil {
+			t.Errorf("ServiceProviderConfig lacks %s: %s", p, r.Raw)
+		}
+	}
+	for _, p := range []string{"/v2/ServiceProviderConfig", "/v2/ResourceTypes", "/v2/Schemas"} {
+		checkSafeError(t, g.do("POST", p, map[string]any{}), 405)
+	}
+	userName := "okta.ad." + randHex(4) + "@example.com"
+	created := g.do("POST", "/v2/Users", adUserBody(userName, "Okta", "Spec"+randHex(2), "Init-Pa55-"+randHex(4))).must(t, 201, "create")
+	id := created.str("id")
+	if created.get("active") != true || id == "" || created.get("password") != nil {
+		t.Fatalf("created user: %s", created.Raw)
+	}
+	e := s.byUserName(t, userName, "objectGUID", "userAccountControl")
+	if guidOf(e.first("objectGUID")) != id {
+		t.Fatalf("SCIM id %s is not the objectGUID %s", id, guidOf(e.first("objectGUID")))
+	}
+	if e.first("userAccountControl") != "512" {
+		t.Errorf("userAccountControl %s, want 512", e.first("userAccountControl"))
+	}
+	list := g.do("GET", "/v2/Users?count=1&startIndex=1", nil).must(t, 200, "list")
+	for _, p := range []string{"Resources.0.name.givenName", "Resources.0.name.familyName", "Resources.0.userName", "Resources.0.active", "Resources.0.emails"} {
+		if list.get(p) == nil {
+			t.Errorf("listed user lacks %s: %s", p, list.Raw)
+		}
+	}
+	if !strings.Contains(list.Raw, `"itemsPerPage":1`) || !strings.Contains(list.Raw, `"startIndex":1`) {
+		t.Errorf("paging numbers are not JSON integers: %s", list.Raw)
+	}
+	none := g.do("GET", "/v2/Users?filter="+filterQ(`userName eq "nobody-`+randHex(4)+`@example.com"`), nil).must(t, 200, "unknown userName")
+	if none.get("totalResults") != float64(0) {
+		t.Fatalf("unknown userName: %s", none.Raw)
+	}
+	checkSafeError(t, g.do("GET", "/v2/Users/"+randUUID(), nil), 404)
+	checkSafeError(t, g.do("POST", "/v2/Users", adUserBody(userName, "Okta", "Spec", "x-Pa55-word-1")), 409)
+	upper := g.do("GET", "/v2/Users?filter="+filterQ(`userName eq "`+strings.ToUpper(userName)+`"`), nil).must(t, 200, "upper-case userName")
+	if upper.get("totalResults") != float64(1) || upper.str("Resources.0.id") != id {
+		t.Fatalf("upper-case filter did not find the user: %s", upper.Raw)
+	}
+	good := g.auth
+	g.auth = "Bearer garbage"
+	checkSafeError(t, g.do("GET", "/v2/Users", nil), 401)
+	g.auth = good
+
+	g.do("PATCH", "/v2/Users/"+id, map[string]any{"schemas": []string{patchURN},
+		"Operations": []any{map[string]any{"op": "replace", "value": map[string]any{"active": false}}}}).must(t, 200, "deactivate")
+	if got := g.do("GET", "/v2/Users/"+id, nil).must(t, 200, "get deactivated"); got.get("active") != false {
+		t.Fatalf("deactivated user: %s", got.Raw)
+	}
+	if uac := s.byUserName(t, userName, "userAccountControl").first("userAccountControl"); uac != "514" {
+		t.Fatalf("deactivated: userAccountControl %s, want 514", uac)
+	}
+	body := adUserBody(userName, "Okta", "Spec", "")
+	delete(body, "password")
+	if got := g.do("PUT", "/v2/Users/"+id, body).must(t, 200, "reactivate by PUT"); got.get("active") != true {
+		t.Fatalf("reactivated user: %s", got.Raw)
+	}
+	// Unknown manager: 400 naming the id.
+	ghost := randUUID()
+	body[enterpriseURN] = map[string]any{"manager": map[string]any{"value": ghost}}
+	if r := g.do("PUT", "/v2/Users/"+id, body); r.Status != 400 || !strings.Contains(r.Raw, ghost) {
+		t.Fatalf("unknown manager: %d %s", r.Status, r.Raw)
+	}
+	// DELETE: gone for SCIM, kept disabled in the leavers OU.
+	g.do("DELETE", "/v2/Users/"+id, nil).must(t, 204, "delete")
+	checkSafeError(t, g.do("GET", "/v2/Users/"+id, nil), 404)
+	left := s.search(t, "OU=Leavers,"+s.BaseDN, "(uid="+userName+")", "userAccountControl")
+	if len(left) != 1 || left[0].first("userAccountControl") != "514" {
+		t.Fatalf("leaver not kept disabled in OU=Leavers: %+v", left)
+	}
+}
+
+// TestADBindAsAnApplication: the pushed password binds over LDAPS as
+// user@EXAMPLE.TEST; deactivation stops it; a resent password changes
+// nothing; a new one works and the old one stops.
+func TestADBindAsAnApplication(t *testing.T) {
+	s := startWithAD(t)
+	g := s.gw
+	userName := "bind." + randHex(4) + "@example.com"
+	pw := "Fir5t-Pa55-" + randHex(4)
+	family := "Binder" + randHex(2)
+	u := g.do("POST", "/v2/Users", adUserBody(userName, "Ada", family, pw)).must(t, 201, "create")
+	id := u.str("id")
+	e := s.byUserName(t, userName, "userPrincipalName", "sAMAccountName", "pwdLastSet")
+	upn := e.first("userPrincipalName")
+	if !strings.EqualFold(upn, "ada."+strings.ToLower(family)+"@example.test") {
+		t.Fatalf("userPrincipalName %q", upn)
+	}
+	if !s.ldapsBind(t, upn, pw) {
+		t.Fatal("the created user cannot bind over LDAPS with the pushed password")
+	}
+	if !s.ldapsBind(t, e.first("sAMAccountName")+"@"+s.Realm, pw) {
+		t.Fatal("the created user cannot bind as sAMAccountName@REALM")
+	}
+	deact := map[string]any{"schemas": []string{patchURN}, "Operations": []any{map[string]any{"op": "replace", "path": "active", "value": false}}}
+	g.do("PATCH", "/v2/Users/"+id, deact).must(t, 200, "deactivate")
+	if s.ldapsBind(t, upn, pw) {
+		t.Fatal("a deactivated user can still bind")
+	}
+	react := map[string]any{"schemas": []string{patchURN}, "Operations": []any{map[string]any{"op": "replace", "path": "active", "value": true}}}
+	g.do("PATCH", "/v2/Users/"+id, react).must(t, 200, "reactivate")
+	if !s.ldapsBind(t, upn, pw) {
+		t.Fatal("a reactivated user cannot bind")
+	}
+	// Okta resends the current password with every PUT: nothing is written.
+	before := s.byUserName(t, userName, "pwdLastSet").first("pwdLastSet")
+	g.do("PUT", "/v2/Users/"+id, adUserBody(userName, "Ada", family, pw)).must(t, 200, "PUT with the same password")
+	if after := s.byUserName(t, userName, "pwdLastSet").first("pwdLastSet"); after != before {
+		t.Fatalf("resending the same password set it again: pwdLastSet %s -> %s", before, after)
+	}
+	newPw := "Sec0nd-Pa55-" + randHex(4)
+	g.do("PUT", "/v2/Users/"+id, adUserBody(userName, "Ada", family, newPw)).must(t, 200, "password push")
+	if !s.ldapsBind(t, upn, newPw) || s.ldapsBind(t, upn, pw) {
+		t.Fatal("after a password push the new password must bind and the old must not")
+	}
+}
+
+// TestADTwoJohnSmiths: namesakes get distinct logon names and cn.
+func TestADTwoJohnSmiths(t *testing.T) {
+	s := startWithAD(t)
+	g := s.gw
+	var es []ldapEntry
+	for i := 0; i < 3; i++ {
+		un := fmt.Sprintf("john.smith.%d.%s@example.com", i, randHex(3))
+		body := adUserBody(un, "John", "Smith", "J0hn-Smith-"+randHex(4))
+		body["displayName"] = "John Smith"
+		g.do("POST", "/v2/Users", body).must(t, 201, "create John Smith")
+		es = append(es, s.byUserName(t, un, "sAMAccountName", "userPrincipalName", "cn"))
+	}
+	seen := map[string]bool{}
+	for _, e := range es {
+		for _, a := range []string{"sAMAccountName", "userPrincipalName", "cn"} {
+			v := strings.ToLower(a + "=" + e.first(a))
+			if seen[v] {
+				t.Fatalf("two John Smiths share %s", v)
+			}
+			seen[v] = true
+		}
+		if len(e.first("sAMAccountName")) > 20 {
+			t.Errorf("sAMAccountName %q is longer than 20", e.first("sAMAccountName"))
+		}
+	}
+	if es[0].first("sAMAccountName") != "john.smith" || es[1].first("sAMAccountName") != "jsmith" || es[2].first("sAMAccountName") != "john.smith2" {
+		t.Errorf("sAMAccountNames %q %q %q, want john.smith, jsmith, john.smith2", es[0].first("sAMAccountName"), es[1].first("sAMAccountName"), es[2].first("sAMAccountName"))
+	}
+	if es[0].first("cn") != "John Smith" || es[1].first("cn") != "John Smith 2" {
+		t.Errorf("cn %q, %q", es[0].first("cn"), es[1].first("cn"))
+	}
+	// Accents folded, forbidden characters gone, 20 characters at most.
+	un := "zoe." + randHex(3) + "@example.com"
+	g.do("POST", "/v2/Users", adUserBody(un, "Zoë", "Ångström-Łukasiewicz[x]", "Z0e-Pa55-"+randHex(4))).must(t, 201, "create Zoë")
+	if sam := s.byUserName(t, un, "sAMAccountName").first("sAMAccountName"); sam != "zoe.angstrom-lukasie" {
+		t.Errorf("sAMAccountName %q, want zoe.angstrom-lukasie", sam)
+	}
+}
+
+// TestADDepartmentMove: placement by department, and a move when it changes.
+func TestADDepartmentMove(t *testing.T) {
+	s := startWithAD(t)
+	g := s.gw
+	un := "mover." + randHex(4) + "@example.com"
+	body := adUserBody(un, "Mo", "Ver"+randHex(2), "M0ver-Pa55-"+randHex(4))
+	body[enterpriseURN] = map[string]any{"department": "Sales"}
+	id := g.do("POST", "/v2/Users", body).must(t, 201, "create in Sales").str("id")
+	if e := s.byUserName(t, un); !strings.HasSuffix(strings.ToLower(e.DN), strings.ToLower(",OU=Sales,OU=People,"+s.BaseDN)) {
+		t.Fatalf("created at %s, want in OU=Sales", e.DN)
+	}
+	body[enterpriseURN] = map[string]any{"department": "Engineering"}
+	got := g.do("PUT", "/v2/Users/"+id, body).must(t, 200, "move to Engineering")
+	if got.str("id") != id {
+		t.Fatalf("the id changed on a move: %s", got.Raw)
+	}
+	if e := s.byUserName(t, un); !strings.HasSuffix(strings.ToLower(e.DN), strings.ToLower(",OU=Engineering,OU=People,"+s.BaseDN)) {
+		t.Fatalf("after the change at %s, want in OU=Engineering", e.DN)
+	}
+	body[enterpriseURN] = map[string]any{"department": "Finance"}
+	g.do("PUT", "/v2/Users/"+id, body).must(t, 200, "back to the default container")
+	if e := s.byUserName(t, un); !strings.HasPrefix(strings.ToLower(strings.SplitN(e.DN, ",", 2)[1]), strings.ToLower("OU=People,"+s.BaseDN)) {
+		t.Fatalf("with no matching rule at %s, want directly in OU=People", e.DN)
+	}
+	if r := g.do("GET", "/v2/Users/"+id, nil).must(t, 200, "get"); r.str(enterpriseURN+".department") != "Finance" {
+		t.Fatalf("department: %s", r.Raw)
+	}
+}
+
+// TestADWeakPassword: the domain's policy message, and nothing half-made.
+func TestADWeakPassword(t *testing.T) {
+	s := startWithAD(t)
+	g := s.gw
+	un := "weak." + randHex(4) + "@example.com"
+	r := g.do("POST", "/v2/Users", adUserBody(un, "We", "Ak", "abc"))
+	checkSafeError(t, r, 400)
+	if r.str("scimType") != "invalidValue" || !strings.Contains(r.str("detail"), "the password does not meet the domain's policy") {
+		t.Fatalf("weak password: %s", r.Raw)
+	}
+	if es := s.search(t, s.BaseDN, "(|(uid="+un+")(sAMAccountName=we.ak))", "dn"); len(es) != 0 {
+		t.Fatalf("a refused create left %+v", es)
+	}
+	// The same user with a good password is created, with the first names.
+	u := g.do("POST", "/v2/Users", adUserBody(un, "We", "Ak", "G00d-Pa55-"+randHex(4))).must(t, 201, "create after the refusal")
+	if e := s.byUserName(t, un, "sAMAccountName"); e.first("sAMAccountName") != "we.ak" {
+		t.Fatalf("sAMAccountName %q: the refused create used the name", e.first("sAMAccountName"))
+	}
+	// A weak password on update: 400, the user unchanged and still binding.
+	body := adUserBody(un, "We", "Ak", "x")
+	body["title"] = "Changed"
+	r = g.do("PUT", "/v2/Users/"+u.str("id"), body)
+	if r.Status != 400 || !strings.Contains(r.str("detail"), "password") {
+		t.Fatalf("weak password on PUT: %d %s", r.Status, r.Raw)
+	}
+	if e := s.byUserName(t, un, "title"); e.first("title") != "" {
+		t.Fatalf("a refused update left title %q", e.first("title"))
+	}
+}
