@@ -26,10 +26,10 @@ const (
 // bridge types and call the codec at the edges: request bodies, filters and
 // attribute names in; resources, lists, errors and discovery documents out.
 //
-// SCIM 2.0 (v2codec) is the only implementation. SCIM 1.1 will be a second
-// one mounted at "/" and "/v1" (see Config.V1BasePaths): it translates 1.1
-// URNs (urn:scim:schemas:core:1.0, …:extension:enterprise:1.0) to and from
-// the canonical ones, reads 1.1 PATCH (meta.attributes, members with
+// SCIM 2.0 is v2codec. SCIM 1.1 is v1codec, mounted at "/" and "/v1" (see
+// Config.V1BasePaths): it translates 1.1 URNs (urn:scim:schemas:core:1.0,
+// …:extension:enterprise:1.0, the tables' aliases) to and from the
+// canonical ones, reads 1.1 PATCH (meta.attributes, members with
 // "operation":"delete") into bridge.PatchOp, writes
 // {"Errors":[{"description","code"}]}, and serves /ServiceProviderConfigs
 // with Okta's userManagementCapabilities through discovery().

@@ -12,8 +12,9 @@
 // A request travels: router (health checks; version base → codec) →
 // authenticator → endpoint (/Users, /Groups: protocol-neutral, speaks
 // bridge types) or the codec's discovery endpoints → ResourceService. SCIM
-// 1.1 is reserved at "/" and "/v1" for a second codec over the same
-// endpoints; see the codec interface.
+// 1.1 (Okta's on-premises agent, at "/" and "/v1") is the second codec over
+// the same endpoints (v1codec); a 1.1 user body's groups are written through
+// the Groups service (memberships.go).
 //
 // Errors are translated once where they enter (parser and decoder failures
 // become *bridge.Error here) and handled once: writeError logs the full
