@@ -82,7 +82,16 @@ func StartOpenLDAP(tb testing.TB, opts OpenLDAPOptions) (*OpenLDAP, error) {
 		}
 		return nil, ErrNoSlapd
 	}
-	o, err := launchOpenLDAP(opts)
+	// The ports come from binding :0 and letting go; on a busy machine
+	// another process can take one before slapd binds it, and slapd exits.
+	// A fresh instance on fresh ports then starts fine.
+	var o *OpenLDAP
+	var err error
+	for attempt := 0; attempt < 3; attempt++ {
+		if o, err = launchOpenLDAP(opts); err == nil {
+			break
+		}
+	}
 	if err != nil {
 		return nil, err
 	}
