@@ -550,30 +550,9 @@ func (t *Table) refValues(ctx context.Context, r *row, attrs map[string]any, ref
 	} else if v != nil {
 		items = []any{v}
 	}
-	var out, unknown []string
-	for _, it := range items {
-		var id, typ string
-		switch x := it.(type) {
-		case string:
-			id = x
-		case map[string]any:
-			iv, _ := getFold(x, "value")
-			id, _ = iv.(string)
-			tv, _ := getFold(x, "type")
-			typ, _ = tv.(string)
-		}
-		if id == "" {
-			continue
-		}
-		dn, err := t.dnForID(ctx, refs, r.refTypes, typ, id)
-		if err != nil {
-			if bridge.KindOf(err) == bridge.KindNotFound {
-				unknown = append(unknown, fmt.Sprintf("%s: no %s with id %q", r.path.attr, strings.Join(r.refTypes, " or "), id))
-				continue
-			}
-			return nil, err
-		}
-		out = append(out, dn)
+	out, unknown, err := t.refDNs(ctx, r, refs, items)
+	if err != nil {
+		return nil, err
 	}
 	if len(unknown) > 0 {
 		return nil, bridge.Errorf("mapping.(*Table).refValues", bridge.KindInvalidValue, "%s", strings.Join(unknown, "; "))

@@ -51,7 +51,7 @@ func (t *Table) MemberChanges(ctx context.Context, ops []bridge.PatchOp, refs br
 			if o.Path.Filter != nil {
 				return nil, false, nil
 			}
-			dns, missing, err := t.memberDNs(ctx, r, refs, memberItems(o.Value))
+			dns, missing, err := t.refDNs(ctx, r, refs, memberItems(o.Value))
 			if err != nil {
 				return nil, false, err
 			}
@@ -90,7 +90,7 @@ func (t *Table) MemberChanges(ctx context.Context, ops []bridge.PatchOp, refs br
 			}
 			// Removing a member that does not exist is removing an absent
 			// member: nothing to do, and no error.
-			dns, _, err := t.memberDNs(ctx, r, refs, items)
+			dns, _, err := t.refDNs(ctx, r, refs, items)
 			if err != nil {
 				return nil, false, err
 			}
@@ -148,9 +148,9 @@ func memberItems(v any) []any {
 	return []any{v}
 }
 
-// memberDNs resolves member items to DNs; ids that resolve to nothing are
-// returned as messages.
-func (t *Table) memberDNs(ctx context.Context, r *row, refs bridge.Refs, items []any) (dns, unknown []string, err error) {
+// refDNs resolves reference items (bare ids or {value, type} objects) to
+// DNs; ids that resolve to nothing are returned as messages naming them.
+func (t *Table) refDNs(ctx context.Context, r *row, refs bridge.Refs, items []any) (dns, unknown []string, err error) {
 	for _, it := range items {
 		var id, typ string
 		switch x := it.(type) {
@@ -168,7 +168,7 @@ func (t *Table) memberDNs(ctx context.Context, r *row, refs bridge.Refs, items [
 		dn, err := t.dnForID(ctx, refs, r.refTypes, typ, id)
 		if err != nil {
 			if bridge.KindOf(err) == bridge.KindNotFound {
-				unknown = append(unknown, fmt.Sprintf("members: no %s with id %q", strings.Join(r.refTypes, " or "), id))
+				unknown = append(unknown, fmt.Sprintf("%s: no %s with id %q", r.path.attr, strings.Join(r.refTypes, " or "), id))
 				continue
 			}
 			return nil, nil, err
