@@ -80,9 +80,13 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 						"internal error (request id "+id+")"))
 				}
 			}
+			elapsed := s.now().Sub(start)
 			s.log.Debug("request", "request_id", id, "method", r.Method, "path", r.URL.Path,
-				"status", sw.status, "bytes", sw.bytes, "duration", s.now().Sub(start).Round(time.Microsecond).String(),
+				"status", sw.status, "bytes", sw.bytes, "duration", elapsed.Round(time.Microsecond).String(),
 				"remote_addr", r.RemoteAddr)
+			if s.observe != nil {
+				s.observe(RequestStats{Method: r.Method, Route: routeLabel(r.URL.Path), Status: sw.status, Duration: elapsed})
+			}
 		}()
 		next.ServeHTTP(sw, r)
 	})
@@ -180,4 +184,43 @@ func (a *authenticator) check(r *http.Request) (client string, ok bool, reason s
 		return "", false, "missing"
 	}
 	return "", false, "wrong"
+}
+
+// knownRoutes are the endpoint names a route label may carry; anything else
+// is "other", so that a scanner's random paths cannot grow the metrics.
+var knownRoutes = map[string]string{
+	"users": "Users", "groups": "Groups", "serviceproviderconfig": "ServiceProviderConfig",
+	"serviceproviderconfigs": "ServiceProviderConfigs", "resourcetypes": "ResourceTypes",
+	"schemas": "Schemas", "me": "Me", "bulk": "Bulk", ".search": ".search",
+}
+
+// routeLabel names the endpoint of path with bounded cardinality: the SCIM
+// version, the resource, and "/{id}" when an id follows.
+func routeLabel(path string) string {
+	p := strings.Trim(path, "/")
+	switch strings.ToLower(p) {
+	case "healthz", "readyz", "metrics":
+		return strings.ToLower(p)
+	}
+	segs := strings.Split(p, "/")
+	version := "v1"
+	switch {
+	case len(segs) > 0 && strings.EqualFold(segs[0], "v2"):
+		version, segs = "v2", segs[1:]
+	case len(segs) > 1 && strings.EqualFold(segs[0], "scim") && strings.EqualFold(segs[1], "v2"):
+		version, segs = "v2", segs[2:]
+	case len(segs) > 0 && strings.EqualFold(segs[0], "v1"):
+		segs = segs[1:]
+	}
+	if len(segs) == 0 || segs[0] == "" {
+		return "other"
+	}
+	name, ok := knownRoutes[strings.ToLower(segs[0])]
+	if !ok {
+		return "other"
+	}
+	if len(segs) > 1 {
+		name += "/{id}"
+	}
+	return version + " " + name
 }

@@ -101,6 +101,11 @@ func (rt *router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case "/readyz":
 		rt.readyz(w, r)
 		return
+	case "/metrics":
+		if rt.s.metrics != nil {
+			rt.s.metrics.ServeHTTP(w, r)
+			return
+		}
 	}
 	m, rest, ok := rt.match(path)
 	c := &call{codec: v2codec{}, id: RequestID(r.Context())}

@@ -43,6 +43,9 @@ var (
 type Services struct {
 	Users  ResourceService // required
 	Groups ResourceService // optional: nil serves no /Groups
+	// Metrics, when set, is served at /metrics without authentication
+	// (Prometheus scrapes it; it carries counts, not data).
+	Metrics http.Handler
 	// Ready reports whether the directory is reachable and bound, for
 	// /readyz. nil means always ready.
 	Ready func(ctx context.Context) error
@@ -55,6 +58,21 @@ type Option func(*Server)
 // hex). Tests pass a deterministic one.
 func WithRequestIDs(next func() string) Option { return func(s *Server) { s.newID = next } }
 
+// RequestStats describes one finished request for an observer: Route is a
+// low-cardinality name of the endpoint ("v2 Users/{id}", "v1 Groups",
+// "healthz", "other"), never the raw path.
+type RequestStats struct {
+	Method   string
+	Route    string
+	Status   int
+	Duration time.Duration
+}
+
+// WithObserver has every finished request reported to observe (metrics).
+func WithObserver(observe func(RequestStats)) Option {
+	return func(s *Server) { s.observe = observe }
+}
+
 // WithClock sets the clock used for request durations (default time.Now).
 func WithClock(now func() time.Time) Option { return func(s *Server) { s.now = now } }
 
@@ -64,6 +82,8 @@ type Server struct {
 	log     hclog.Logger
 	newID   func() string
 	now     func() time.Time
+	observe func(RequestStats)
+	metrics http.Handler
 	auth    *authenticator
 	cert    *tls.Certificate
 	handler http.Handler
@@ -89,12 +109,13 @@ func New(cfg Config, services Services, logger hclog.Logger, opts ...Option) (*S
 		logger = hclog.NewNullLogger()
 	}
 	s := &Server{
-		cfg:   cfg,
-		log:   logger.Named("scim"),
-		newID: randomID,
-		now:   time.Now,
-		auth:  newAuthenticator(cfg.Auth),
-		cert:  cert,
+		cfg:     cfg,
+		log:     logger.Named("scim"),
+		newID:   randomID,
+		now:     time.Now,
+		auth:    newAuthenticator(cfg.Auth),
+		cert:    cert,
+		metrics: services.Metrics,
 	}
 	for _, o := range opts {
 		o(s)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"io"
 	"os/exec"
 	"regexp"
 	"strings"
@@ -57,5 +58,37 @@ func TestEmbeddedListensOnLoopbackOnly(t *testing.T) {
 		if !strings.Contains(string(out), "loopback only") {
 			t.Fatalf("%v: unclear refusal: %s", args, out)
 		}
+	}
+}
+
+// TestMetrics: /metrics answers without credentials and counts what was
+// done, by route and by directory operation, with no raw paths as labels.
+func TestMetrics(t *testing.T) {
+	s := startEmbedded(t)
+	g := s.gw
+	g.do("POST", "/v2/Users", oktaUser("metrics."+randHex(3), "M", "Etrics", "")).must(t, 201, "create")
+	g.do("GET", "/v2/Users/"+randUUID(), nil)
+	auth := g.auth
+	g.auth = ""
+	resp, err := client.Get(g.base + "/metrics")
+	g.auth = auth
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	body := string(b)
+	for _, want := range []string{
+		`dirbridge_scim_requests_total{method="POST",route="v2 Users",status="201"} 1`,
+		`dirbridge_scim_requests_total{method="GET",route="v2 Users/{id}",status="404"} 1`,
+		`dirbridge_directory_operations_total{op="add",outcome="ok"} 1`,
+		`dirbridge_directory_operations_total{op="get",outcome="not_found"}`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+	if resp.StatusCode != 200 || strings.Contains(body, "metrics.") {
+		t.Fatalf("/metrics: %d, leaks a user name: %v", resp.StatusCode, strings.Contains(body, "metrics."))
 	}
 }

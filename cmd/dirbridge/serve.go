@@ -120,10 +120,12 @@ func serveConfig(ctx context.Context, cfg *conf.Config, stderr io.Writer) error 
 // started, when set, is called with the SCIM address once it listens.
 func runGateway(ctx context.Context, logger hclog.Logger, dir bridge.Directory, users, groups bridge.Mapper,
 	svcCfg bridge.ServiceConfig, scimCfg scimside.Config, started func(addr string)) error {
-	audited := auditDirectory{Directory: dir, log: logger.Named("audit")}
+	m := newMetrics()
+	m.watchPool(dir)
+	audited := auditDirectory{Directory: meteredDirectory{Directory: dir, m: m}, log: logger.Named("audit")}
 	resolver := bridge.NewResolver(audited, 0)
 	resolver.Register(users)
-	services := scimside.Services{Users: bridge.NewService(audited, users, resolver, svcCfg), Ready: dir.Ping}
+	services := scimside.Services{Users: bridge.NewService(audited, users, resolver, svcCfg), Ready: dir.Ping, Metrics: m.handler()}
 	if groups != nil {
 		resolver.Register(groups)
 		// Groups are not accounts: no lifecycle, and DELETE removes them.
@@ -131,7 +133,7 @@ func runGateway(ctx context.Context, logger hclog.Logger, dir bridge.Directory, 
 			DefaultPageSize: svcCfg.DefaultPageSize, MaxPageSize: svcCfg.MaxPageSize,
 		})
 	}
-	srv, err := scimside.New(scimCfg, services, logger)
+	srv, err := scimside.New(scimCfg, services, logger, scimside.WithObserver(m.observe))
 	if err != nil {
 		return err
 	}

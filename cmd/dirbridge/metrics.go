@@ -1,0 +1,136 @@
+package main
+
+import (
+	"context"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/dirbridge/dirbridge/bridge"
+	"github.com/dirbridge/dirbridge/ldapside"
+	"github.com/dirbridge/dirbridge/scimside"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// metrics holds the Prometheus collectors of one gateway: SCIM requests by
+// route and status, directory operations by operation and outcome, and the
+// LDAP pool's use. A registry of its own (not the global one) keeps tests
+// and several gateways in one process apart.
+type metrics struct {
+	reg        *prometheus.Registry
+	requests   *prometheus.CounterVec
+	reqSeconds *prometheus.HistogramVec
+	dirOps     *prometheus.CounterVec
+	dirSeconds *prometheus.HistogramVec
+}
+
+func newMetrics() *metrics {
+	m := &metrics{
+		reg: prometheus.NewRegistry(),
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "dirbridge_scim_requests_total", Help: "SCIM requests by route, method and status.",
+		}, []string{"route", "method", "status"}),
+		reqSeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "dirbridge_scim_request_duration_seconds", Help: "SCIM request latency by route and method.",
+			Buckets: prometheus.ExponentialBuckets(0.001, 2.5, 12),
+		}, []string{"route", "method"}),
+		dirOps: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "dirbridge_directory_operations_total", Help: "Directory operations by operation and outcome (ok or the error kind).",
+		}, []string{"op", "outcome"}),
+		dirSeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "dirbridge_directory_operation_duration_seconds", Help: "Directory operation latency by operation.",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 2.5, 12),
+		}, []string{"op"}),
+	}
+	m.reg.MustRegister(m.requests, m.reqSeconds, m.dirOps, m.dirSeconds,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+// observe records a finished SCIM request.
+func (m *metrics) observe(s scimside.RequestStats) {
+	m.requests.WithLabelValues(s.Route, s.Method, strconv.Itoa(s.Status)).Inc()
+	m.reqSeconds.WithLabelValues(s.Route, s.Method).Observe(s.Duration.Seconds())
+}
+
+// watchPool exports the pool's use when the directory has one.
+func (m *metrics) watchPool(dir bridge.Directory) {
+	p, ok := dir.(interface{ PoolStats() ldapside.PoolStats })
+	if !ok {
+		return
+	}
+	gauge := func(name, help string, f func(ldapside.PoolStats) int) prometheus.Collector {
+		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help},
+			func() float64 { return float64(f(p.PoolStats())) })
+	}
+	m.reg.MustRegister(
+		gauge("dirbridge_ldap_pool_size", "Connections the LDAP pool may hold.", func(s ldapside.PoolStats) int { return s.Size }),
+		gauge("dirbridge_ldap_pool_in_use", "LDAP connections lent to requests now.", func(s ldapside.PoolStats) int { return s.InUse }),
+		gauge("dirbridge_ldap_pool_idle", "Bound LDAP connections waiting.", func(s ldapside.PoolStats) int { return s.Idle }),
+	)
+}
+
+func (m *metrics) handler() http.Handler {
+	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
+}
+
+// meteredDirectory counts and times every directory operation.
+type meteredDirectory struct {
+	bridge.Directory
+	m *metrics
+}
+
+var _ bridge.Directory = meteredDirectory{}
+
+func (d meteredDirectory) done(op string, start time.Time, err error) {
+	outcome := "ok"
+	if err != nil {
+		outcome = bridge.KindOf(err).String()
+	}
+	d.m.dirOps.WithLabelValues(op, outcome).Inc()
+	d.m.dirSeconds.WithLabelValues(op).Observe(time.Since(start).Seconds())
+}
+
+func (d meteredDirectory) Get(ctx context.Context, base, id string, attrs []string) (*bridge.Entry, error) {
+	start := time.Now()
+	e, err := d.Directory.Get(ctx, base, id, attrs)
+	d.done("get", start, err)
+	return e, err
+}
+
+func (d meteredDirectory) GetByDN(ctx context.Context, dn string, attrs []string) (*bridge.Entry, error) {
+	start := time.Now()
+	e, err := d.Directory.GetByDN(ctx, dn, attrs)
+	d.done("get_by_dn", start, err)
+	return e, err
+}
+
+func (d meteredDirectory) Search(ctx context.Context, req bridge.SearchRequest) (*bridge.SearchResult, error) {
+	start := time.Now()
+	r, err := d.Directory.Search(ctx, req)
+	d.done("search", start, err)
+	return r, err
+}
+
+func (d meteredDirectory) Add(ctx context.Context, req bridge.AddRequest) (*bridge.Entry, error) {
+	start := time.Now()
+	e, err := d.Directory.Add(ctx, req)
+	d.done("add", start, err)
+	return e, err
+}
+
+func (d meteredDirectory) Modify(ctx context.Context, req bridge.ModifyRequest) (*bridge.Entry, error) {
+	start := time.Now()
+	e, err := d.Directory.Modify(ctx, req)
+	d.done("modify", start, err)
+	return e, err
+}
+
+func (d meteredDirectory) Delete(ctx context.Context, id string) error {
+	start := time.Now()
+	err := d.Directory.Delete(ctx, id)
+	d.done("delete", start, err)
+	return err
+}
