@@ -41,6 +41,12 @@ const (
 	VirtualCreated  = "@created"  // creation time
 	VirtualModified = "@modified" // last modification time
 	VirtualDisabled = "@disabled" // "TRUE" when the account is disabled
+	// VirtualNestedGroups, asked for by name in the attributes of a read,
+	// holds the DNs of the groups the entry is a member of directly or
+	// through other groups (AD: LDAP_MATCHING_RULE_IN_CHAIN). Only
+	// directories that can evaluate nesting on the server fill it; it
+	// costs one extra search per entry read.
+	VirtualNestedGroups = "@nestedGroups"
 )
 
 func And(kids ...*Filter) *Filter { return &Filter{Op: FilterAnd, Kids: kids} }

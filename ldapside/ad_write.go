@@ -85,8 +85,8 @@ func (c *Conn) addInSteps(ctx context.Context, req bridge.AddRequest, ap attrPas
 		if err != nil {
 			return err
 		}
-		out = c.toEntry(e, req.Return)
-		return nil
+		out, err = c.entry(pc, e, req.Return)
+		return err
 	})
 	if err != nil && added {
 		c.undo(ctx, "add", req.DN, func(pc *pconn) error { return pc.l.Del(ldap.NewDelRequest(req.DN, nil)) })

@@ -21,14 +21,18 @@ import (
 // Conn is a bridge.Directory over LDAP. It is safe for concurrent use; every
 // method borrows a connection from a bounded pool for the length of the call.
 type Conn struct {
-	cfg      Config
-	log      hclog.Logger
-	d        dialect
-	roots    *x509.CertPool // nil: the system pool
-	pool     *pool
-	baseDN   *ldap.DN
-	noVLV    bool             // tests force the Simple Paged Results path with it
-	dialHook func(url string) // tests observe dials with it
+	cfg    Config
+	log    hclog.Logger
+	d      dialect
+	roots  *x509.CertPool // nil: the system pool
+	pool   *pool
+	baseDN *ldap.DN
+	noVLV  bool // tests force the Simple Paged Results path with it
+	// rangeStep, when set by tests, asks for member and memberOf in
+	// explicit ranges of this many values, so that Samba (which returns
+	// every value at once) answers in steps as AD does past MaxValRange.
+	rangeStep int
+	dialHook  func(url string) // tests observe dials with it
 	// entriesRead counts the entries searches received from the server:
 	// the cost of paging, for tests and metrics.
 	entriesRead atomic.Int64

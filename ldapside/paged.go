@@ -78,7 +78,11 @@ func (c *Conn) searchPaged(pc *pconn, q *query, offset, count int) (*bridge.Sear
 		}
 		for i, e := range res.Entries {
 			if st.next+i >= offset && len(out.Entries) < count {
-				out.Entries = append(out.Entries, c.toEntry(e, q.asked))
+				x, err := c.entry(pc, e, q.asked)
+				if err != nil {
+					return nil, err
+				}
+				out.Entries = append(out.Entries, x)
 			}
 		}
 		st.next += len(res.Entries)

@@ -26,7 +26,7 @@ func (c *Conn) wantAttrs(attrs []string) []string {
 		}
 		out = append(out, a)
 	}
-	return append(out, c.d.operationalAttrs()...)
+	return c.rangedAttrs(append(out, c.d.operationalAttrs()...))
 }
 
 // toEntry converts e; the operational attributes are in Attrs only when
@@ -72,7 +72,7 @@ func isOperational(d dialect, name string) bool {
 // KindNotFound.
 func (c *Conn) findOne(pc *pconn, base string, scope int, filter string, attrs []string) (*ldap.Entry, error) {
 	const op = "ldapside.(*Conn).findOne"
-	res, err := pc.l.Search(ldap.NewSearchRequest(base, scope, ldap.NeverDerefAliases, 2, 0, false, filter, attrs, nil))
+	res, err := pc.l.Search(ldap.NewSearchRequest(base, scope, ldap.NeverDerefAliases, 2, 0, false, filter, c.rangedAttrs(attrs), nil))
 	if err != nil {
 		var le *ldap.Error
 		if errors.As(err, &le) && (le.ResultCode == ldap.LDAPResultNoSuchObject || le.ResultCode == ldap.LDAPResultInvalidDNSyntax) {
@@ -87,6 +87,9 @@ func (c *Conn) findOne(pc *pconn, base string, scope int, filter string, attrs [
 		return nil, bridge.Errorf(op, bridge.KindNotFound, "")
 	case len(res.Entries) > 1:
 		return nil, bridge.Errorf(op, bridge.KindInternal, "two entries have the same id")
+	}
+	if err := c.completeRanges(pc, res.Entries[0]); err != nil {
+		return nil, translate(op, err)
 	}
 	return res.Entries[0], nil
 }
@@ -116,7 +119,7 @@ func (c *Conn) Get(ctx context.Context, base, id string, attrs []string) (*bridg
 	err := c.with(ctx, nil, func(pc *pconn) error {
 		e, err := c.findByID(pc, base, id, c.wantAttrs(attrs))
 		if err == nil {
-			out = c.toEntry(e, attrs)
+			out, err = c.entry(pc, e, attrs)
 		}
 		return err
 	})
@@ -133,7 +136,7 @@ func (c *Conn) GetByDN(ctx context.Context, dn string, attrs []string) (*bridge.
 	err := c.with(ctx, nil, func(pc *pconn) error {
 		e, err := c.findOne(pc, dn, ldap.ScopeBaseObject, filterAll, c.wantAttrs(attrs))
 		if err == nil {
-			out = c.toEntry(e, attrs)
+			out, err = c.entry(pc, e, attrs)
 		}
 		return err
 	})
@@ -352,7 +355,11 @@ func (c *Conn) searchVLV(pc *pconn, q *query, offset, count int) (*bridge.Search
 		if i >= count {
 			break
 		}
-		out.Entries = append(out.Entries, c.toEntry(e, q.asked))
+		x, err := c.entry(pc, e, q.asked)
+		if err != nil {
+			return nil, err
+		}
+		out.Entries = append(out.Entries, x)
 	}
 	return out, nil
 }

@@ -133,8 +133,8 @@ func (c *Conn) Add(ctx context.Context, req bridge.AddRequest) (*bridge.Entry, e
 		if err != nil {
 			return err
 		}
-		out = c.toEntry(e, req.Return)
-		return nil
+		out, err = c.entry(pc, e, req.Return)
+		return err
 	})
 	if err != nil && added {
 		c.undo(ctx, "add", req.DN, func(pc *pconn) error { return pc.l.Del(ldap.NewDelRequest(req.DN, nil)) })
@@ -501,7 +501,9 @@ func (c *Conn) Modify(ctx context.Context, req bridge.ModifyRequest) (*bridge.En
 		if err != nil {
 			return err
 		}
-		out = c.toEntry(got, req.Return)
+		if out, err = c.entry(pc, got, req.Return); err != nil {
+			return err
+		}
 		if rename || len(mods) > 0 || setPw || changeDisabled {
 			names := make([]string, 0, len(mods))
 			for _, m := range mods {
@@ -532,6 +534,13 @@ func (c *Conn) Modify(ctx context.Context, req bridge.ModifyRequest) (*bridge.En
 // Modify control the server ignores them; without it, a refusal for exactly
 // that reason makes us re-read the entry, re-plan and try once more (another
 // writer changed the entry between our read and our write).
+//
+// The retry also runs when the control was sent: Samba 4.17 advertises it
+// but still refuses a present value of a linked attribute (member) with
+// entryAlreadyExists (68), and a value removed before with
+// unwillingToPerform (53, "already deleted"), rather than ignoring them.
+// Those codes are only taken for that when the re-read shows nothing left
+// to do; otherwise the retry's own answer stands.
 func (c *Conn) modifyIdempotent(pc *pconn, dn string, mods []ldap.Change, changes []bridge.Change) error {
 	var ctrls []ldap.Control
 	if pc.caps.permissive {
@@ -541,8 +550,9 @@ func (c *Conn) modifyIdempotent(pc *pconn, dn string, mods []ldap.Change, change
 	m.Changes = mods
 	err := pc.l.Modify(m)
 	var le *ldap.Error
-	if err == nil || pc.caps.permissive || !errors.As(err, &le) ||
-		(le.ResultCode != ldap.LDAPResultAttributeOrValueExists && le.ResultCode != ldap.LDAPResultNoSuchAttribute) {
+	if err == nil || !errors.As(err, &le) ||
+		(le.ResultCode != ldap.LDAPResultAttributeOrValueExists && le.ResultCode != ldap.LDAPResultNoSuchAttribute &&
+			le.ResultCode != ldap.LDAPResultEntryAlreadyExists && le.ResultCode != ldap.LDAPResultUnwillingToPerform) {
 		return err
 	}
 	var attrs []string
@@ -561,7 +571,7 @@ func (c *Conn) modifyIdempotent(pc *pconn, dn string, mods []ldap.Change, change
 	if len(again) == 0 {
 		return nil
 	}
-	m = ldap.NewModifyRequest(dn, nil)
+	m = ldap.NewModifyRequest(dn, ctrls)
 	m.Changes = again
 	return pc.l.Modify(m)
 }
