@@ -69,6 +69,20 @@ type Refs interface {
 	IDForDN(ctx context.Context, dn string) (id, resourceType string, err error)
 }
 
+// ResolvedRef is the resource a DN names: its SCIM id and resource type.
+type ResolvedRef struct{ ID, Type string }
+
+// BatchRefs is implemented by Refs that resolve many DNs in few directory
+// round trips, for the member list of a large group (reading a 3,000-member
+// group one DN at a time is 3,000 searches). Mappers find it by a type
+// assertion on their Refs, so Refs without it keep working (IDForDN each).
+type BatchRefs interface {
+	// IDsForDNs resolves dns, keyed by NormalizeDN of each. A DN that
+	// names no resource (dangling, out of scope) is absent from the map,
+	// as IDForDN would answer KindNotFound for it.
+	IDsForDNs(ctx context.Context, dns []string) (map[string]ResolvedRef, error)
+}
+
 // ValueChecker is implemented by Refs that can tell whether a value is
 // already in use, for mappings that pick unique values (account names, an
 // RDN) from ordered candidates. Mappers find it by a type assertion on

@@ -3,6 +3,7 @@ package bridge
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 )
 
@@ -68,13 +69,7 @@ func (r *Resolver) IDForDN(ctx context.Context, dn string) (string, string, erro
 		r.mu.Unlock()
 		return v.id, v.typ, nil
 	}
-	var typ string
-	for _, name := range r.order {
-		if IsUnder(dn, r.types[name].Container()) {
-			typ = name
-			break
-		}
-	}
+	typ := r.typeOf(dn)
 	r.mu.Unlock()
 	if typ == "" {
 		return "", "", Errorf(op, KindNotFound, "no resource at that name")
@@ -85,6 +80,121 @@ func (r *Resolver) IDForDN(ctx context.Context, dn string) (string, string, erro
 	}
 	r.remember(dn, resolved{e.ID, typ})
 	return e.ID, typ, nil
+}
+
+var _ BatchRefs = (*Resolver)(nil)
+
+// maxBatch bounds the DNs asked for in one search: an OR of 200 equality
+// terms is well within what AD, OpenLDAP and the embedded directory take in
+// one filter, and keeps each answer small.
+const maxBatch = 200
+
+// IDsForDNs implements BatchRefs. DNs it remembers cost nothing; the others
+// are grouped by parent and RDN attribute and found with one-level searches
+// of up to maxBatch RDN values each, (|(cn=a)(cn=b)…), whose results are
+// matched back by normalized DN. A DN the searches do not find (a
+// multi-valued RDN, an escaping the directory normalizes differently) is
+// looked up alone, as IDForDN does, so batching never changes the answer,
+// only the number of round trips.
+func (r *Resolver) IDsForDNs(ctx context.Context, dns []string) (map[string]ResolvedRef, error) {
+	const op = "bridge.(*Resolver).IDsForDNs"
+	out := make(map[string]ResolvedRef, len(dns))
+	type batchKey struct{ parent, attr, typ string }
+	type pending struct {
+		parentDN string
+		dns      []string // as given
+		keys     []string // normalized
+		values   []string // their RDN values
+	}
+	groups := map[batchKey]*pending{}
+	var order []batchKey
+	var alone []string
+	r.mu.Lock()
+	for _, dn := range dns {
+		key := NormalizeDN(dn)
+		if _, done := out[key]; done {
+			continue
+		}
+		if v, ok := r.byDN[key]; ok {
+			out[key] = ResolvedRef{ID: v.id, Type: v.typ}
+			continue
+		}
+		typ := r.typeOf(dn)
+		if typ == "" {
+			continue // below no registered container: no resource there
+		}
+		rdns, err := ParseDN(dn)
+		if err != nil || len(rdns) < 2 || len(rdns[0]) != 1 {
+			alone = append(alone, dn)
+			continue
+		}
+		parent := JoinDN(rdns[1:])
+		k := batchKey{NormalizeDN(parent), strings.ToLower(rdns[0][0].Type), typ}
+		g := groups[k]
+		if g == nil {
+			g = &pending{parentDN: parent}
+			groups[k] = g
+			order = append(order, k)
+		}
+		out[key] = ResolvedRef{} // claimed: a duplicate DN is asked for once
+		g.dns = append(g.dns, dn)
+		g.keys = append(g.keys, key)
+		g.values = append(g.values, rdns[0][0].Value)
+	}
+	r.mu.Unlock()
+	for _, k := range order {
+		g := groups[k]
+		for start := 0; start < len(g.keys); start += maxBatch {
+			end := min(start+maxBatch, len(g.keys))
+			terms := make([]*Filter, 0, end-start)
+			for _, v := range g.values[start:end] {
+				terms = append(terms, Eq(k.attr, v))
+			}
+			// Entries whose RDN differs may match through another value
+			// of the attribute: room for them, and a lookup alone for any
+			// DN that still goes missing.
+			res, err := r.dir.Search(ctx, SearchRequest{Base: g.parentDN, Scope: ScopeOne, Filter: Or(terms...),
+				Attrs: []string{"objectClass"}, Count: 2 * (end - start)})
+			if err != nil {
+				return nil, Wrap(op, err)
+			}
+			found := make(map[string]*Entry, len(res.Entries))
+			for _, e := range res.Entries {
+				found[NormalizeDN(e.DN)] = e
+			}
+			for i, key := range g.keys[start:end] {
+				if e, ok := found[key]; ok {
+					out[key] = ResolvedRef{ID: e.ID, Type: k.typ}
+					r.remember(e.DN, resolved{e.ID, k.typ})
+					continue
+				}
+				delete(out, key)
+				alone = append(alone, g.dns[start+i])
+			}
+		}
+	}
+	for _, dn := range alone {
+		id, typ, err := r.IDForDN(ctx, dn)
+		if err != nil {
+			if KindOf(err) == KindNotFound {
+				continue
+			}
+			return nil, Wrap(op, err)
+		}
+		out[NormalizeDN(dn)] = ResolvedRef{ID: id, Type: typ}
+	}
+	return out, nil
+}
+
+// typeOf is the registered resource type whose container holds dn, or "".
+// r.mu must be held.
+func (r *Resolver) typeOf(dn string) string {
+	for _, name := range r.order {
+		if IsUnder(dn, r.types[name].Container()) {
+			return name
+		}
+	}
+	return ""
 }
 
 // Forget drops what the resolver remembers of dn, after a rename or delete.

@@ -144,17 +144,36 @@ func (t *Table) Resource(ctx context.Context, e *bridge.Entry, refs bridge.Refs)
 
 func (t *Table) readRef(ctx context.Context, attrs map[string]any, r *row, dns []string, refs bridge.Refs) error {
 	h := holder(attrs, r.path.urn, t.coreURN, true)
+	// Many DNs (a group's members, a user's groups) are resolved together
+	// when the resolver can: a few searches instead of one per DN.
+	var batch map[string]bridge.ResolvedRef
+	if br, ok := refs.(bridge.BatchRefs); ok && r.multi && len(dns) > 1 {
+		var err error
+		if batch, err = br.IDsForDNs(ctx, dns); err != nil {
+			return err
+		}
+	}
 	var list []any
 	for _, dn := range dns {
 		if r.placeholder != "" && bridge.NormalizeDN(dn) == bridge.NormalizeDN(r.placeholder) {
 			continue
 		}
-		id, typ, err := refs.IDForDN(ctx, dn)
-		if err != nil {
-			if bridge.KindOf(err) == bridge.KindNotFound {
-				continue // dangling: the entry it named is gone or out of scope
+		var id, typ string
+		if batch != nil {
+			ref, ok := batch[bridge.NormalizeDN(dn)]
+			if !ok {
+				continue // dangling, as below
 			}
-			return err
+			id, typ = ref.ID, ref.Type
+		} else {
+			var err error
+			id, typ, err = refs.IDForDN(ctx, dn)
+			if err != nil {
+				if bridge.KindOf(err) == bridge.KindNotFound {
+					continue // dangling: the entry it named is gone or out of scope
+				}
+				return err
+			}
 		}
 		if !contains(r.refTypes, typ) {
 			continue
