@@ -144,6 +144,32 @@ func Load(path string, env func(string) (string, bool)) (*Config, error) {
 	return out, nil
 }
 
+// LoadTables reads the file at path for what its mapping tables need (the
+// base DN, the table paths, the substitutions), without secrets and without
+// validating the rest: `dirbridge map` works on a config whose secrets live
+// elsewhere.
+func LoadTables(path string, env func(string) (string, bool)) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("conf.LoadTables: %w", err)
+	}
+	c, err := Parse(data, env)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	c.dir = filepath.Dir(path)
+	out := *c
+	for _, p := range []*string{&out.Mapping.Users, &out.Mapping.Groups} {
+		if *p != "" {
+			*p = out.path(*p)
+		}
+	}
+	if out.Mapping.Users == "" {
+		return nil, fmt.Errorf("%s: mapping.users: the users mapping table is required", path)
+	}
+	return &out, nil
+}
+
 // Parse decodes TOML strictly and applies environment overrides. It does not
 // read secret files, apply defaults or validate: Resolve does.
 func Parse(data []byte, env func(string) (string, bool)) (*Config, error) {

@@ -29,6 +29,8 @@ const usage = `usage: dirbridge <command> [flags]
 commands:
   serve [--config FILE]   run the gateway; without --config, the embedded default
   check --config FILE     validate the config and tables and test the directory
+  map --config FILE [--resource User|Group] [--file F]
+                          show, as LDIF, what a SCIM resource (JSON) becomes; writes nothing
   version                 print the version
 `
 
@@ -45,6 +47,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = serveCmd(ctx, args[1:], stdout, stderr)
 	case "check":
 		err = checkCmd(ctx, args[1:], stdout, stderr)
+	case "map":
+		err = mapCmd(ctx, args[1:], os.Stdin, stdout)
 	case "version", "--version", "-v":
 		fmt.Fprintf(stdout, "dirbridge %s\n", version)
 		return 0
