@@ -41,6 +41,18 @@ func (t *Table) DirectoryAttrs() []string { return append([]string(nil), t.dirAt
 // SortAttr implements bridge.Mapper.
 func (t *Table) SortAttr() string { return t.sortAttr }
 
+// NestedGroups reports whether the table reads a user's groups through
+// nested groups, which only some directories can evaluate (AD's
+// LDAP_MATCHING_RULE_IN_CHAIN).
+func (t *Table) NestedGroups() bool {
+	for _, r := range t.rows {
+		if r.nested {
+			return true
+		}
+	}
+	return false
+}
+
 // Aliases returns, for each extension that declares them, its other names
 // (SCIM 1.1 URNs) mapped to its canonical URN, for the SCIM 1.1 codec.
 func (t *Table) Aliases() map[string]string {
@@ -63,6 +75,11 @@ func (t *Table) Resource(ctx context.Context, e *bridge.Entry, refs bridge.Refs)
 			continue
 		}
 		vals := e.Values(r.ldap)
+		if r.nested {
+			// The directory listed the groups through nested groups too
+			// (the row's memberOf holds only the direct ones).
+			vals = e.Values(bridge.VirtualNestedGroups)
+		}
 		if r.kind == kindRef {
 			if err := t.readRef(ctx, attrs, r, vals, refs); err != nil {
 				return bridge.Resource{}, bridge.Wrap(op, err)

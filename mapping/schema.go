@@ -118,6 +118,9 @@ func (t *Table) buildDirAttrs() []string {
 	add(t.rdnAttr)
 	for _, r := range t.rows {
 		add(r.ldap)
+		if r.nested {
+			add(bridge.VirtualNestedGroups)
+		}
 	}
 	if !strings.HasPrefix(t.sortAttr, "@") {
 		add(t.sortAttr)

@@ -102,6 +102,7 @@ type row struct {
 	createOnly  bool   // written by NewEntry only, never changed after
 	unique      string // "", "base" or "container": chosen free among the candidates
 	maxLen      int    // values are cut to this many characters (0: no limit)
+	nested      bool   // a user's groups read through nested groups (bridge.VirtualNestedGroups)
 }
 
 // scimPath is a row's SCIM attribute, resolved against the schemas.
@@ -173,6 +174,7 @@ type fileRow struct {
 	CreateOnly  bool     `toml:"create_only"`
 	Unique      string   `toml:"unique"`
 	MaxLength   int      `toml:"max_length"`
+	Nested      bool     `toml:"nested"`
 }
 
 // strList decodes a string or an array of strings.
@@ -560,7 +562,7 @@ func (t *Table) compileRow(n, line int, fr fileRow, sub *subst) (*row, []string)
 	}
 	r := &row{n: n, line: line, scim: strings.TrimSpace(noteSub(fr.SCIM)), ldap: strings.TrimSpace(fr.LDAP),
 		required: fr.Required, multi: fr.Multi, itemType: fr.ItemType, placeholder: noteSub(fr.Placeholder),
-		createOnly: fr.CreateOnly || fr.Unique != "", unique: fr.Unique, maxLen: fr.MaxLength}
+		createOnly: fr.CreateOnly || fr.Unique != "", unique: fr.Unique, maxLen: fr.MaxLength, nested: fr.Nested}
 
 	if r.ldap == "" {
 		bad("ldap is missing")
@@ -712,6 +714,9 @@ func (t *Table) compileRow(n, line int, fr fileRow, sub *subst) (*row, []string)
 	if fr.Placeholder != "" && !(r.kind == kindRef && r.multi) {
 		bad("placeholder only applies to members")
 	}
+	if fr.Nested && !(r.kind == kindRef && p.attr == "groups") {
+		bad("nested only applies to a user's groups")
+	}
 	if r.required && r.owner == ownerDirectory {
 		bad("required applies to what SCIM writes; this row is owned by the directory")
 	}
@@ -832,7 +837,7 @@ func checkKeyCase(md toml.MetaData, pos *positions, add func(int, string, ...any
 		"placement": set("when", "container"),
 		"extension": set("urn", "name", "description", "aliases"),
 		"attribute": set("scim", "ldap", "owner", "transform", "default", "constant", "template", "required", "multi",
-			"reference", "item_type", "placeholder", "type", "case_exact", "description", "create_only", "unique", "max_length"),
+			"reference", "item_type", "placeholder", "type", "case_exact", "description", "create_only", "unique", "max_length", "nested"),
 	}
 	for _, k := range md.Keys() {
 		if len(k) == 0 || len(k) > 2 {

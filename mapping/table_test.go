@@ -144,6 +144,7 @@ func TestLoadProblems(t *testing.T) {
 		{"template sub", head + "[[attribute]]\nldap = \"cn\"\ntemplate = \"{{.name.nick}}\"\n", "no sub-attribute"},
 		{"attr func path", head + "[[attribute]]\nldap = \"cn\"\ntemplate = '{{attr . \"urn:x:y\"}}'\n", "unknown schema"},
 		{"groups writable", head + "[[attribute]]\nscim = \"groups\"\nldap = \"memberOf\"\nreference = \"Group\"\n", "read-only"},
+		{"nested elsewhere", head + "[[attribute]]\nscim = \"title\"\nldap = \"title\"\nnested = true\n", "nested only applies"},
 		{"reference elsewhere", head + "[[attribute]]\nscim = \"title\"\nldap = \"title\"\nreference = \"User\"\n", "reference only applies"},
 		{"bad reference type", head + "[[extension]]\nurn = \"" + ent + "\"\n[[attribute]]\nscim = \"" + ent + ":manager\"\nldap = \"manager\"\nreference = \"Device\"\n", "must be User or Group"},
 		{"extension twice", head + "[[extension]]\nurn = \"" + ent + "\"\n[[extension]]\nurn = \"" + ent + "\"\n", "declared twice"},
@@ -522,5 +523,52 @@ func TestRDNMustBeReadable(t *testing.T) {
 	_, err := Parse("t.toml", []byte(head+"[[attribute]]\nldap = \"uid\"\ntemplate = \"{{.userName}}\"\n"), Options{})
 	if err == nil || !strings.Contains(err.Error(), "userName is not mapped") {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+// TestNestedGroupsRow: with nested = true a user's groups are read from
+// the directory's list of nested groups (bridge.VirtualNestedGroups), which
+// the table then asks for; memberOf alone still gives the direct ones.
+func TestNestedGroupsRow(t *testing.T) {
+	const table = `resource = "User"
+container = "ou=people,dc=example,dc=com"
+object_classes = ["top", "person", "organizationalPerson", "inetOrgPerson"]
+rdn = "uid={{.userName}}"
+[[attribute]]
+scim = "userName"
+ldap = "uid"
+[[attribute]]
+scim = "groups"
+ldap = "memberOf"
+owner = "directory"
+reference = "Group"
+nested = true
+`
+	tb, err := Parse("t.toml", []byte(table), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !tb.NestedGroups() || !hasFold(tb.DirectoryAttrs(), bridge.VirtualNestedGroups) {
+		t.Fatalf("nested row: NestedGroups %t, attrs %v", tb.NestedGroups(), tb.DirectoryAttrs())
+	}
+	refs := newRefs()
+	refs.dns["Group/grp-2"] = "cn=all staff,ou=groups,dc=example,dc=com"
+	e := &bridge.Entry{DN: "uid=j,ou=people,dc=example,dc=com", Attrs: map[string][]string{
+		"uid": {"j"}, "memberOf": {"cn=admins,ou=groups,dc=example,dc=com"},
+		bridge.VirtualNestedGroups: {"cn=admins,ou=groups,dc=example,dc=com", "cn=all staff,ou=groups,dc=example,dc=com"}}}
+	r, err := tb.Resource(context.Background(), e, refs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	groups, _ := r.Attrs["groups"].([]any)
+	if len(groups) != 2 {
+		t.Fatalf("groups: %v", r.Attrs["groups"])
+	}
+	plain, err := Parse("t.toml", []byte(strings.Replace(table, "nested = true\n", "", 1)), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if plain.NestedGroups() || hasFold(plain.DirectoryAttrs(), bridge.VirtualNestedGroups) {
+		t.Fatalf("a plain groups row asks for nested groups")
 	}
 }

@@ -54,6 +54,11 @@ func serveConfig(ctx context.Context, cfg *conf.Config, stderr io.Writer) error 
 	if err != nil {
 		return err
 	}
+	if users.NestedGroups() && cfg.LDAP.Dialect != "ad" {
+		// Only AD evaluates LDAP_MATCHING_RULE_IN_CHAIN; elsewhere the
+		// groups would silently read as none.
+		return fmt.Errorf("%s: nested = true (a user's groups through nested groups) needs ldap.dialect = \"ad\"", cfg.Mapping.Users)
+	}
 	var groups bridge.Mapper
 	if cfg.Mapping.Groups != "" {
 		g, err := mapping.Load(cfg.Mapping.Groups, mapping.Options{BaseDN: cfg.LDAP.BaseDN, Vars: cfg.Mapping.Vars})
