@@ -99,6 +99,25 @@ func (c *Conn) addInSteps(ctx context.Context, req bridge.AddRequest, ap attrPas
 	return out, nil
 }
 
+// isAccount reports whether an entry to add is a security principal that
+// can log on (AD's user class and its subclasses): those get the steps of
+// addInSteps and userAccountControl. Other objects (groups, contacts, OUs)
+// have no userAccountControl and are added as they are.
+func isAccount(attrs map[string][]string) bool {
+	for k, vals := range attrs {
+		if !strings.EqualFold(k, "objectClass") {
+			continue
+		}
+		for _, v := range vals {
+			switch strings.ToLower(v) {
+			case "user", "inetorgperson", "computer":
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // advise logs, once, what an operator can do about a failure that is the
 // deployment's to fix rather than the client's: a missing container, the
 // service account's missing rights, an operation the directory refuses.

@@ -96,7 +96,7 @@ func (c *Conn) Add(ctx context.Context, req bridge.AddRequest) (*bridge.Entry, e
 	if err := checkAttrs(op, c.d, names); err != nil {
 		return nil, err
 	}
-	if ap, ok := c.d.(attrPasswords); ok {
+	if ap, ok := c.d.(attrPasswords); ok && isAccount(req.Attrs) {
 		return c.addInSteps(ctx, req, ap, names)
 	}
 	ar := ldap.NewAddRequest(req.DN, nil)
