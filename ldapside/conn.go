@@ -36,6 +36,12 @@ type Conn struct {
 	// entriesRead counts the entries searches received from the server:
 	// the cost of paging, for tests and metrics.
 	entriesRead atomic.Int64
+	// busyRetries counts sorted searches the server refused as busy, for
+	// tests: the gateway's own sort contexts must never cause one.
+	busyRetries atomic.Int64
+	// valuesMatched counts the values Modify read with Matched Values
+	// instead of whole attributes, for tests.
+	valuesMatched atomic.Int64
 }
 
 var (
@@ -45,7 +51,7 @@ var (
 
 // caps is what the root DSE of a server says it supports.
 type caps struct {
-	vlv, sort, paged, permissive, passwordModify bool
+	vlv, sort, paged, permissive, passwordModify, matchedValues bool
 }
 
 // Open validates cfg and returns a Conn. It does not dial: connections are
@@ -207,6 +213,8 @@ func readCaps(l *ldap.Conn) (caps, error) {
 				cp.paged = true
 			case oidPermissiveModify:
 				cp.permissive = true
+			case oidMatchedValues:
+				cp.matchedValues = true
 			}
 		}
 		for _, oid := range res.Entries[0].GetAttributeValues("supportedExtension") {
@@ -222,7 +230,21 @@ func readCaps(l *ldap.Conn) (caps, error) {
 // operation at any time: go-ldap's calls take no context, so cancellation
 // closes the connection under the call, which then fails and is discarded.
 func (c *Conn) with(ctx context.Context, prefer func(*pconn) bool, fn func(pc *pconn) error) error {
-	pc, err := c.pool.get(ctx, prefer)
+	var score func(*pconn) int
+	if prefer != nil {
+		score = func(pc *pconn) int {
+			if prefer(pc) {
+				return 1
+			}
+			return 0
+		}
+	}
+	return c.withScored(ctx, score, fn)
+}
+
+// withScored is with, taking the idle connection that score ranks highest.
+func (c *Conn) withScored(ctx context.Context, score func(*pconn) int, fn func(pc *pconn) error) error {
+	pc, err := c.pool.getScored(ctx, score)
 	if err != nil {
 		return err
 	}

@@ -3,6 +3,7 @@ package ldapside
 import (
 	"context"
 	"sync"
+	"time"
 
 	"github.com/dirbridge/dirbridge/bridge"
 	"github.com/go-ldap/ldap/v3"
@@ -31,12 +32,32 @@ type pconn struct {
 	secure bool
 	// retire asks the pool to close the connection instead of keeping it:
 	// set after a network error, after a cancelled operation, and after a
-	// VLV search (sssvlv keeps its sort context until the connection ends).
+	// VLV search whose sort context is not kept (sssvlv frees a context
+	// only when its connection ends).
 	retire bool
 	// paged is the Simple Paged Results state pinned to this connection, see
 	// searchPaged.
 	paged *pagedState
+	// vlv is the VLV sort context the server holds for this connection, see
+	// searchVLV. At most one: a connection that would get a second is
+	// retired instead.
+	vlv *vlvState
 }
+
+// vlvState is a sssvlv sort context kept on one connection so that the next
+// page of the same walk continues from the server's sorted snapshot.
+type vlvState struct {
+	key   string // query.key of the walk
+	ctxID []byte // the contextID the server returned
+	next  int    // the offset the next page of the walk starts at
+	total int    // the snapshot's number of entries
+	used  time.Time
+}
+
+// vlvIdle is how long a kept sort context may go unused before its
+// connection is closed so that the server frees it: sssvlv's contexts count
+// against a server-wide limit (olcSssVlvMax) shared with other clients.
+const vlvIdle = 30 * time.Second
 
 // pool is a bounded set of bound connections. At most size connections exist
 // at any time; a caller that finds all of them busy waits for one (or for
@@ -50,6 +71,7 @@ type pool struct {
 	mu     sync.Mutex
 	idle   []*pconn // most recently used last
 	closed bool
+	reaper *time.Timer // closes idle connections whose sort context expired
 }
 
 func newPool(size int, dial func(ctx context.Context) (*pconn, error)) *pool {
@@ -63,7 +85,22 @@ func newPool(size int, dial func(ctx context.Context) (*pconn, error)) *pool {
 // get returns a connection for exclusive use until put. prefer, when it
 // matches an idle connection, is taken in preference to the others.
 func (p *pool) get(ctx context.Context, prefer func(*pconn) bool) (*pconn, error) {
-	const op = "ldapside.(*pool).get"
+	var score func(*pconn) int
+	if prefer != nil {
+		score = func(pc *pconn) int {
+			if prefer(pc) {
+				return 1
+			}
+			return 0
+		}
+	}
+	return p.getScored(ctx, score)
+}
+
+// getScored is get with a ranking: the idle connection with the highest
+// score is taken, the most recently used among equals.
+func (p *pool) getScored(ctx context.Context, score func(*pconn) int) (*pconn, error) {
+	const op = "ldapside.(*pool).getScored"
 	select {
 	case <-p.tokens:
 	case <-ctx.Done():
@@ -75,14 +112,20 @@ func (p *pool) get(ctx context.Context, prefer func(*pconn) bool) (*pconn, error
 		p.tokens <- struct{}{}
 		return nil, bridge.E(op, bridge.KindUnavailable, "", errPoolClosed)
 	}
+	stale := p.takeExpiredLocked(time.Now())
 	var pc *pconn
-	if prefer != nil {
+	if score != nil && len(p.idle) > 0 {
+		best, bestScore := -1, 0
 		for i := len(p.idle) - 1; i >= 0; i-- {
-			if prefer(p.idle[i]) {
-				pc = p.idle[i]
-				p.idle = append(p.idle[:i], p.idle[i+1:]...)
-				break
+			if s := score(p.idle[i]); best < 0 || s > bestScore {
+				best, bestScore = i, s
 			}
+		}
+		pc = p.idle[best]
+		p.idle = append(p.idle[:best], p.idle[best+1:]...)
+		if pc.l.IsClosing() {
+			stale = append(stale, pc)
+			pc = nil
 		}
 	}
 	for pc == nil && len(p.idle) > 0 {
@@ -94,6 +137,9 @@ func (p *pool) get(ctx context.Context, prefer func(*pconn) bool) (*pconn, error
 		}
 	}
 	p.mu.Unlock()
+	for _, s := range stale {
+		_ = s.l.Close()
+	}
 	if pc != nil {
 		return pc, nil
 	}
@@ -118,10 +164,81 @@ func (p *pool) put(pc *pconn, err error) {
 		// connection (sort contexts, paged cookies) only when it ends.
 		_ = pc.l.Close()
 	} else {
+		if pc.vlv != nil {
+			pc.vlv.used = time.Now()
+			if p.reaper == nil {
+				p.reaper = time.AfterFunc(vlvIdle, p.reap)
+			}
+		}
 		p.idle = append(p.idle, pc)
 		p.mu.Unlock()
 	}
 	p.tokens <- struct{}{}
+}
+
+// takeExpiredLocked removes from idle the connections whose sort context
+// has been unused for vlvIdle and returns them, to be closed.
+func (p *pool) takeExpiredLocked(now time.Time) []*pconn {
+	var out []*pconn
+	keep := p.idle[:0]
+	for _, pc := range p.idle {
+		if pc.vlv != nil && now.Sub(pc.vlv.used) >= vlvIdle {
+			out = append(out, pc)
+			continue
+		}
+		keep = append(keep, pc)
+	}
+	clear(p.idle[len(keep):])
+	p.idle = keep
+	return out
+}
+
+// reap closes the idle connections whose sort context expired, and runs
+// again while some idle connection still holds one: a quiet gateway must
+// not keep the server's sort contexts forever.
+func (p *pool) reap() {
+	now := time.Now()
+	p.mu.Lock()
+	p.reaper = nil
+	stale := p.takeExpiredLocked(now)
+	if !p.closed {
+		var first time.Time
+		for _, pc := range p.idle {
+			if pc.vlv != nil && (first.IsZero() || pc.vlv.used.Before(first)) {
+				first = pc.vlv.used
+			}
+		}
+		if !first.IsZero() {
+			p.reaper = time.AfterFunc(first.Add(vlvIdle).Sub(now), p.reap)
+		}
+	}
+	p.mu.Unlock()
+	for _, pc := range stale {
+		_ = pc.l.Close()
+	}
+}
+
+// dropSortContexts closes the idle connections that hold a sort context,
+// so that the server frees them: used when the server refuses a sort as
+// busy.
+func (p *pool) dropSortContexts() int {
+	p.mu.Lock()
+	var drop []*pconn
+	keep := p.idle[:0]
+	for _, pc := range p.idle {
+		if pc.vlv != nil {
+			drop = append(drop, pc)
+			continue
+		}
+		keep = append(keep, pc)
+	}
+	clear(p.idle[len(keep):])
+	p.idle = keep
+	p.mu.Unlock()
+	for _, pc := range drop {
+		_ = pc.l.Close()
+	}
+	return len(drop)
 }
 
 // idleCount is for tests and metrics.
@@ -138,6 +255,10 @@ func (p *pool) close() {
 	idle := p.idle
 	p.idle = nil
 	p.closed = true
+	if p.reaper != nil {
+		p.reaper.Stop()
+		p.reaper = nil
+	}
 	p.mu.Unlock()
 	for _, pc := range idle {
 		_ = pc.l.Close()

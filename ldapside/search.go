@@ -214,6 +214,12 @@ const maxBusyRetries = 4
 // and VLV (OpenLDAP with sssvlv, AD) one request fetches the window and the
 // total, and its cost does not depend on Offset. Without VLV see
 // searchPaged.
+//
+// On OpenLDAP a walk (offset 0, then each page where the last ended) reads a
+// snapshot: the server sorts the matches once, at the first page, and the
+// later pages and their Total come from that sorted list (see searchVLV).
+// An entry added during the walk is not in it; a page at offset 0 starts a
+// new snapshot.
 func (c *Conn) Search(ctx context.Context, req bridge.SearchRequest) (*bridge.SearchResult, error) {
 	const op = "ldapside.(*Conn).Search"
 	filter, err := renderFilter(c.d, req.Filter)
@@ -240,22 +246,32 @@ func (c *Conn) Search(ctx context.Context, req bridge.SearchRequest) (*bridge.Se
 	q := &query{base: base, scope: ldapScope(req.Scope), filter: filter, keys: keys, attrs: c.wantAttrs(req.Attrs), asked: req.Attrs}
 	q.key = q.cacheKey()
 	var out *bridge.SearchResult
+	lost := false
 	for attempt := 0; ; attempt++ {
-		err = c.with(ctx, func(pc *pconn) bool { return pc.paged != nil && pc.paged.key == q.key && pc.paged.next == req.Offset },
-			func(pc *pconn) error {
-				var err error
-				if pc.caps.vlv && pc.caps.sort && !c.noVLV {
-					out, err = c.searchVLV(pc, q, req.Offset, req.Count)
-				} else {
-					out, err = c.searchPaged(pc, q, req.Offset, req.Count)
-				}
-				return err
-			})
+		err = c.withScored(ctx, q.score(req.Offset), func(pc *pconn) error {
+			var err error
+			if pc.caps.vlv && pc.caps.sort && !c.noVLV {
+				out, err = c.searchVLV(pc, q, req.Offset, req.Count)
+			} else {
+				out, err = c.searchPaged(pc, q, req.Offset, req.Count)
+			}
+			return err
+		})
+		if errors.Is(err, errVLVContextLost) && !lost {
+			// The kept sort context is gone (its connection is now
+			// retired): start the walk's snapshot again, once.
+			lost = true
+			continue
+		}
 		var le *ldap.Error
 		if err == nil || attempt >= maxBusyRetries || !errors.As(err, &le) || le.ResultCode != ldap.LDAPResultBusy {
 			break
 		}
-		c.log.Debug("sorted search refused as busy, retrying", "attempt", attempt+1)
+		// Free the contexts this gateway keeps before waiting: a busy
+		// server must never be the gateway's own doing.
+		c.busyRetries.Add(1)
+		dropped := c.pool.dropSortContexts()
+		c.log.Debug("sorted search refused as busy, retrying", "attempt", attempt+1, "contexts_dropped", dropped)
 		select {
 		case <-ctx.Done():
 			return nil, translate(op, ctx.Err())
@@ -283,6 +299,23 @@ type query struct {
 	key    string
 }
 
+// score ranks idle connections for a search of q at offset: the one whose
+// kept paged search or sort context continues exactly there first, then
+// those that hold no sort context (a search there adds none to keep), then
+// the others (one there would be a second context, and retires it).
+func (q *query) score(offset int) func(*pconn) int {
+	return func(pc *pconn) int {
+		switch {
+		case pc.paged != nil && pc.paged.key == q.key && pc.paged.next == offset,
+			pc.vlv != nil && pc.vlv.key == q.key && pc.vlv.next == offset:
+			return 2
+		case pc.vlv == nil:
+			return 1
+		}
+		return 0
+	}
+}
+
 func (q *query) cacheKey() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%q|%d|%q|", q.base, q.scope, q.filter)
@@ -293,6 +326,10 @@ func (q *query) cacheKey() string {
 	return b.String()
 }
 
+// errVLVContextLost: a kept sort context could not be continued; the search
+// is started again on another connection.
+var errVLVContextLost = errors.New("the kept VLV sort context could not be continued")
+
 // searchVLV fetches one window with Server-Side Sort and a byOffset VLV
 // request: beforeCount 0, afterCount count-1, offset Offset+1 (VLV counts
 // from 1), contentCount 0 (the offset is absolute). The response control
@@ -300,16 +337,48 @@ func (q *query) cacheKey() string {
 // entry only to learn that number.
 //
 // OpenLDAP's sssvlv keeps every VLV sort context (the whole sorted list) for
-// the life of the connection, and offers no way to release it; it refuses
-// new sorts as busy past olcSssVlvMaxPerConn per connection or olcSssVlvMax
-// in all. So a connection that now holds a context is retired (closed) when
-// it returns to the pool: the next request dials a new one.
+// the life of the connection, offers no way to release one but closing the
+// connection, and refuses new sorts as busy past olcSssVlvMaxPerConn per
+// connection or olcSssVlvMax in all. Sorting the whole result again for
+// every page is what made walks slow, so a connection keeps the context of
+// its last walk (pconn.vlv: the query, the contextID, the next offset), and
+// the next page of that walk prefers that connection and sends the
+// contextID: the server then answers from its sorted snapshot without
+// sorting again. Snapshot semantics follow: a walk sees the directory as it
+// was at its first page (entries added later are not in it, deleted ones
+// are skipped, Total is the snapshot's). A page at offset 0 always starts a
+// new snapshot. The budget is one context per connection: a connection that
+// would hold a second one, whose walk ended, or whose context went unused
+// for vlvIdle, is closed so that the server frees it.
+//
+// Small results (lookups, uniqueness checks) do not need VLV at all, see
+// searchSmall.
 func (c *Conn) searchVLV(pc *pconn, q *query, offset, count int) (*bridge.SearchResult, error) {
+	if offset == 0 && c.smallFirst() {
+		if out, ok, err := c.searchSmall(pc, q, count); ok || err != nil {
+			return out, err
+		}
+	}
+	keep := c.keepsVLVContext() && !pc.retire
+	var held *vlvState
+	if pc.vlv != nil && pc.vlv.key == q.key && pc.vlv.next == offset && offset > 0 {
+		held = pc.vlv
+	}
+	if pc.vlv != nil && held == nil {
+		// This search makes a second context on the connection:
+		// retire it afterwards rather than keep two.
+		pc.vlv = nil
+		pc.retire = true
+		keep = false
+	}
 	after := count - 1
 	if count == 0 {
 		after = 0
 	}
 	vlv := &vlvRequest{BeforeCount: 0, AfterCount: int64(after), Offset: int64(offset) + 1, ContentCount: 0, Critical: true}
+	if held != nil {
+		vlv.ContextID = held.ctxID
+	}
 	sss := sortControl{ldap.NewControlServerSideSortingWithSortKeys(q.keys)}
 	res, err := pc.l.Search(ldap.NewSearchRequest(q.base, q.scope, ldap.NeverDerefAliases, 0, 0, false, q.filter, q.attrs,
 		[]ldap.Control{sss, vlv}))
@@ -323,7 +392,10 @@ func (c *Conn) searchVLV(pc *pconn, q *query, offset, count int) (*bridge.Search
 		c.entriesRead.Add(int64(len(res.Entries)))
 	}
 	resp, found, derr := findVLVResponse(ctrls)
-	if resp != nil && resp.ContentCount > 0 {
+	pc.vlv = nil
+	if held != nil || (resp != nil && (resp.ContentCount > 0 || len(resp.ContextID) > 0)) {
+		// The server holds a context for this connection now; kept
+		// below only when the walk goes on.
 		pc.retire = true
 	}
 	if err != nil {
@@ -331,6 +403,13 @@ func (c *Conn) searchVLV(pc *pconn, q *query, offset, count int) (*bridge.Search
 			// The offset lies beyond the end (OpenLDAP answers 77,
 			// the draft's offsetRangeError is 61): an empty window.
 			return &bridge.SearchResult{Total: int(resp.ContentCount)}, nil
+		}
+		if held != nil && !isConnectionError(err) {
+			var le *ldap.Error
+			if !errors.As(err, &le) || le.ResultCode != ldap.LDAPResultBusy {
+				c.log.Debug("continuing a VLV walk failed, sorting again", "error", err)
+				return nil, errVLVContextLost
+			}
 		}
 		return nil, err
 	}
@@ -341,6 +420,9 @@ func (c *Conn) searchVLV(pc *pconn, q *query, offset, count int) (*bridge.Search
 		return nil, errors.New("the server answered a VLV search without a VLV response control")
 	}
 	if resp.Result != 0 {
+		if held != nil {
+			return nil, errVLVContextLost
+		}
 		return nil, fmt.Errorf("VLV response result %d", resp.Result)
 	}
 	if err := sortFailed(ctrls); err != nil {
@@ -361,5 +443,80 @@ func (c *Conn) searchVLV(pc *pconn, q *query, offset, count int) (*bridge.Search
 		}
 		out.Entries = append(out.Entries, x)
 	}
+	// Keep the context while the walk has pages left and the connection
+	// holds no other; a count-0 search (a total only) keeps none, so that
+	// a repeated count does not answer from an old snapshot.
+	if keep && len(resp.ContextID) > 0 && offset+count < out.Total {
+		pc.vlv = &vlvState{key: q.key, ctxID: resp.ContextID, next: offset + count, total: out.Total}
+		pc.retire = false
+	}
 	return out, nil
 }
+
+// keepsVLVContext reports whether sort contexts are kept between the pages
+// of a walk. Only for OpenLDAP, whose sssvlv behaviour (a contextID that
+// continues the sorted snapshot, contexts freed when the connection ends)
+// the tests check; AD and Samba keep retiring the connection after a VLV
+// search, as before.
+func (c *Conn) keepsVLVContext() bool {
+	_, ad := c.d.(activeDirectory)
+	return !ad
+}
+
+// smallFirst reports whether a first page is tried as a small result
+// without VLV (searchSmall): OpenLDAP only, for the same reason.
+func (c *Conn) smallFirst() bool { return false }
+
+// searchSmall answers a first page without VLV when the whole result fits
+// in it: a lookup like (uid=x) or a uniqueness check costs one sorted (or,
+// for a count only, unsorted) search with a size limit on a pooled
+// connection that keeps no sort context, instead of a VLV sort context that
+// lives until its connection is closed. ok is false when the result is
+// larger than the limit (the server answers sizeLimitExceeded): then the
+// caller runs the VLV search. Total stays exact: it is the number of
+// entries of a result the server sent whole.
+func (c *Conn) searchSmall(pc *pconn, q *query, count int) (out *bridge.SearchResult, ok bool, err error) {
+	limit := min(count, smallLimit)
+	attrs := q.attrs
+	var ctrls []ldap.Control
+	if count == 0 {
+		// Only the total is asked: no order, no attributes.
+		limit = smallLimit
+		attrs = []string{"1.1"}
+	} else {
+		ctrls = []ldap.Control{sortControl{ldap.NewControlServerSideSortingWithSortKeys(q.keys)}}
+	}
+	res, err := pc.l.Search(ldap.NewSearchRequest(q.base, q.scope, ldap.NeverDerefAliases, limit+1, 0, false, q.filter, attrs, ctrls))
+	if res != nil {
+		c.entriesRead.Add(int64(len(res.Entries)))
+	}
+	if err != nil {
+		var le *ldap.Error
+		if errors.As(err, &le) && le.ResultCode == ldap.LDAPResultSizeLimitExceeded {
+			return nil, false, nil
+		}
+		return nil, false, err
+	}
+	if len(res.Entries) > limit {
+		return nil, false, nil // a server that did not apply the limit
+	}
+	if err := sortFailed(res.Controls); err != nil {
+		return nil, false, err
+	}
+	out = &bridge.SearchResult{Total: len(res.Entries)}
+	for i, e := range res.Entries {
+		if i >= count {
+			break
+		}
+		x, err := c.entry(pc, e, q.asked)
+		if err != nil {
+			return nil, false, err
+		}
+		out.Entries = append(out.Entries, x)
+	}
+	return out, true, nil
+}
+
+// smallLimit is the most entries searchSmall fetches; a larger result is
+// fetched with VLV.
+const smallLimit = 1000
