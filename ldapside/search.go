@@ -465,7 +465,10 @@ func (c *Conn) keepsVLVContext() bool {
 
 // smallFirst reports whether a first page is tried as a small result
 // without VLV (searchSmall): OpenLDAP only, for the same reason.
-func (c *Conn) smallFirst() bool { return false }
+func (c *Conn) smallFirst() bool {
+	_, ad := c.d.(activeDirectory)
+	return !ad
+}
 
 // searchSmall answers a first page without VLV when the whole result fits
 // in it: a lookup like (uid=x) or a uniqueness check costs one sorted (or,
