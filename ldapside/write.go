@@ -360,19 +360,36 @@ func (c *Conn) Modify(ctx context.Context, req bridge.ModifyRequest) (*bridge.En
 	if len(read) == len(c.d.operationalAttrs()) {
 		read = append(read, "1.1")
 	}
+	partial := c.valueLevel(req.Changes, newRDN != nil)
 
 	var out *bridge.Entry
 	var undos []func(pc *pconn) error // newest last
 	var dn string
 	err := c.with(ctx, nil, func(pc *pconn) error {
-		e, err := c.findByID(pc, req.Base, req.ID, read)
+		if !pc.caps.matchedValues {
+			partial = nil // read the whole attributes, as before
+		}
+		e, err := c.findByID(pc, req.Base, req.ID, withoutAttrs(read, partial))
 		if err != nil {
 			return err
 		}
 		dn = e.DN
 		cur := valueSet{}
 		for _, a := range e.Attributes {
-			cur.set(a.Name, a.Values)
+			if _, p := partial[strings.ToLower(a.Name)]; !p {
+				cur.set(a.Name, a.Values)
+			}
+		}
+		if len(partial) > 0 {
+			// Only which of the given values are present matters to
+			// the plan: read those, not the whole attribute.
+			present, err := c.presentValues(pc, dn, partial)
+			if err != nil {
+				return err
+			}
+			for a, v := range present {
+				cur.set(a, v)
+			}
 		}
 		before := valueSet{}
 		for k, v := range cur {
@@ -447,8 +464,20 @@ func (c *Conn) Modify(ctx context.Context, req bridge.ModifyRequest) (*bridge.En
 			undos = append(undos, func(pc *pconn) error {
 				m := ldap.NewModifyRequest(dn, nil)
 				seen := map[string]bool{}
-				for _, ch := range mods {
+				for i := len(mods) - 1; i >= 0; i-- {
+					ch := mods[i]
 					t := strings.ToLower(ch.Modification.Type)
+					if _, p := partial[t]; p {
+						// Only some values were read: undo the
+						// values written, not the attribute.
+						vals := append([]string{}, ch.Modification.Vals...)
+						if ch.Operation == ldap.AddAttribute {
+							m.Delete(ch.Modification.Type, vals)
+						} else {
+							m.Add(ch.Modification.Type, vals)
+						}
+						continue
+					}
 					if seen[t] || slices.ContainsFunc(rdnTypes, func(a *ldap.AttributeTypeAndValue) bool { return strings.EqualFold(a.Type, t) }) {
 						continue // the rename back restores the naming attribute
 					}
@@ -574,4 +603,47 @@ func (c *Conn) modifyIdempotent(pc *pconn, dn string, mods []ldap.Change, change
 	m = ldap.NewModifyRequest(dn, ctrls)
 	m.Changes = again
 	return pc.l.Modify(m)
+}
+
+// valueLevel returns the attributes (lower-cased, with the values named)
+// whose changes in req are all adds or deletes of given values: planning
+// those needs only to know which of the values are present, not the whole
+// attribute (see presentValues). A replace, a delete of the whole attribute
+// or a rename (which changes the naming attribute's values) needs the
+// whole attribute. OpenLDAP only: AD keeps its path of ranged reads.
+func (c *Conn) valueLevel(changes []bridge.Change, rename bool) map[string][]string {
+	if _, ad := c.d.(activeDirectory); ad || rename {
+		return nil
+	}
+	out := map[string][]string{}
+	whole := map[string]bool{}
+	for _, ch := range changes {
+		a := strings.ToLower(ch.Attr)
+		if ch.Op == bridge.ChangeReplace || len(ch.Values) == 0 {
+			whole[a] = true
+			continue
+		}
+		out[a] = append(out[a], ch.Values...)
+	}
+	for a := range whole {
+		delete(out, a)
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return out
+}
+
+// withoutAttrs returns read without the attributes of skip.
+func withoutAttrs(read []string, skip map[string][]string) []string {
+	if len(skip) == 0 {
+		return read
+	}
+	out := make([]string, 0, len(read))
+	for _, a := range read {
+		if _, s := skip[strings.ToLower(a)]; !s {
+			out = append(out, a)
+		}
+	}
+	return out
 }
