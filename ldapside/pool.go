@@ -113,8 +113,18 @@ func (p *pool) getScored(ctx context.Context, score func(*pconn) int) (*pconn, e
 		return nil, bridge.E(op, bridge.KindUnavailable, "", errPoolClosed)
 	}
 	stale := p.takeExpiredLocked(time.Now())
+	if score == nil {
+		// Leave the connections that keep a walk's state to the walk's
+		// next page while others are idle.
+		score = func(pc *pconn) int {
+			if pc.vlv == nil && pc.paged == nil {
+				return 1
+			}
+			return 0
+		}
+	}
 	var pc *pconn
-	if score != nil && len(p.idle) > 0 {
+	if len(p.idle) > 0 {
 		best, bestScore := -1, 0
 		for i := len(p.idle) - 1; i >= 0; i-- {
 			if s := score(p.idle[i]); best < 0 || s > bestScore {
