@@ -20,7 +20,8 @@ type adSetup struct {
 	gw *gateway
 }
 
-func startWithAD(t *testing.T) *adSetup {
+// extraEnv is added after the README's overrides and wins over them.
+func startWithAD(t *testing.T, extraEnv ...string) *adSetup {
 	t.Helper()
 	s := testenv.SharedSambaAD(t)
 	// The containers the shipped table names (People, and the placement
@@ -46,6 +47,7 @@ func startWithAD(t *testing.T) *adSetup {
 		"DIRBRIDGE_LDAP_BASE_DN=" + s.BaseDN,
 		"DIRBRIDGE_LDAP_CA_FILE=" + s.CAFile,
 	}
+	env = append(env, extraEnv...)
 	gw := startGateway(t, env, "serve", "--config", "../../conf/examples/ad.toml")
 	gw.auth = token
 	return &adSetup{SambaAD: s, gw: gw}

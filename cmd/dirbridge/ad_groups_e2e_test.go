@@ -21,9 +21,9 @@ import (
 
 // startWithADGroups starts the gateway on AD with the groups container the
 // shipped table names.
-func startWithADGroups(t *testing.T) *adSetup {
+func startWithADGroups(t *testing.T, extraEnv ...string) *adSetup {
 	t.Helper()
-	s := startWithAD(t)
+	s := startWithAD(t, extraEnv...)
 	cmd := exec.Command("ldapadd", "-c", "-x", "-H", s.URL, "-D", s.AdminUPN, "-w", s.AdminPassword)
 	cmd.Stdin = strings.NewReader(fmt.Sprintf("dn: OU=Groups,%s\nobjectClass: organizationalUnit\nou: Groups\n\n", s.BaseDN))
 	if out, err := cmd.CombinedOutput(); err != nil && !strings.Contains(string(out), "Already exists") {

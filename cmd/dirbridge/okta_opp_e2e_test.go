@@ -70,6 +70,30 @@ func startOPP(t *testing.T, backend string) *oppSetup {
 	}
 }
 
+// checkOPPCapabilities asserts what the agent reads when its connector is
+// saved: the 1.1 provider config with every capability this configuration
+// offers, and maxResults as the integer 100.
+func checkOPPCapabilities(t *testing.T, c *oppClient) {
+	t.Helper()
+	r := c.do("GET", "/ServiceProviderConfigs", nil).must(t, 200, "ServiceProviderConfigs at "+c.base)
+	if r.str("schemas.0") != core11URN || r.str("schemas.1") != oktaProviderURN {
+		t.Fatalf("provider config schemas: %s", r.Raw)
+	}
+	caps := map[string]bool{}
+	for _, x := range r.get(oktaProviderURN + ".userManagementCapabilities").([]any) {
+		caps[x.(string)] = true
+	}
+	for _, want := range []string{"GROUP_PUSH", "IMPORT_NEW_USERS", "IMPORT_PROFILE_UPDATES", "PUSH_NEW_USERS", "PUSH_PASSWORD_UPDATES",
+		"PUSH_PENDING_USERS", "PUSH_PROFILE_UPDATES", "PUSH_USER_DEACTIVATION", "REACTIVATE_USERS", "OPP_SCIM_INCREMENTAL_IMPORTS"} {
+		if !caps[want] {
+			t.Errorf("capability %s not advertised: %s", want, r.Raw)
+		}
+	}
+	if !strings.Contains(r.Raw, `"maxResults":100`) {
+		t.Errorf("filter.maxResults is not the integer 100: %s", r.Raw)
+	}
+}
+
 // check11Error asserts a SCIM 1.1 error body with the status as its code,
 // and nothing of LDAP in it.
 func check11Error(t *testing.T, r response, status int) {
@@ -165,23 +189,7 @@ func TestOktaOPPReplay(t *testing.T) {
 
 			// Capabilities, at the bare base URL and at /v1.
 			for _, c := range []*oppClient{a, v1} {
-				r := c.do("GET", "/ServiceProviderConfigs", nil).must(t, 200, "ServiceProviderConfigs at "+c.base)
-				if r.str("schemas.0") != core11URN || r.str("schemas.1") != oktaProviderURN {
-					t.Fatalf("provider config schemas: %s", r.Raw)
-				}
-				caps := map[string]bool{}
-				for _, x := range r.get(oktaProviderURN + ".userManagementCapabilities").([]any) {
-					caps[x.(string)] = true
-				}
-				for _, want := range []string{"GROUP_PUSH", "IMPORT_NEW_USERS", "IMPORT_PROFILE_UPDATES", "PUSH_NEW_USERS", "PUSH_PASSWORD_UPDATES",
-					"PUSH_PENDING_USERS", "PUSH_PROFILE_UPDATES", "PUSH_USER_DEACTIVATION", "REACTIVATE_USERS", "OPP_SCIM_INCREMENTAL_IMPORTS"} {
-					if !caps[want] {
-						t.Errorf("capability %s not advertised: %s", want, r.Raw)
-					}
-				}
-				if !strings.Contains(r.Raw, `"maxResults":100`) {
-					t.Errorf("filter.maxResults is not the integer 100: %s", r.Raw)
-				}
+				checkOPPCapabilities(t, c)
 			}
 			// Without credentials, or with wrong ones: 401 in 1.1 shape.
 			check11Error(t, s.gw.do("GET", "/Users", nil, "Authorization", ""), 401)
@@ -421,99 +429,140 @@ func TestOktaOPPImports(t *testing.T) {
 			a := s.basic
 			const n = 1000
 			tag := randHex(3)
-			ids := make([]string, n)
-			var wg sync.WaitGroup
-			work := make(chan int)
-			for w := 0; w < 12; w++ {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					for i := range work {
-						r := a.do("POST", "/Users", map[string]any{"schemas": []string{core11URN}, "userName": fmt.Sprintf("imp%04d.%s", i, tag),
-							"name": map[string]any{"givenName": "Imp", "familyName": fmt.Sprint(i)}, "active": true})
-						if r.Status != 201 {
-							t.Errorf("seed %d: %d %s", i, r.Status, r.Raw)
-							continue
-						}
-						ids[i] = r.str("id")
-					}
-				}()
-			}
-			for i := 0; i < n; i++ {
-				work <- i
-			}
-			close(work)
-			wg.Wait()
-			if t.Failed() {
-				t.FailNow()
-			}
-
-			seen := map[string]bool{}
-			var newest time.Time
-			total := -1
-			for start := 1; total < 0 || start <= total; start += 100 {
-				p := a.do("GET", fmt.Sprintf("/Users?startIndex=%d&count=100", start), nil).must(t, 200, "import page")
-				if !strings.Contains(p.Raw, fmt.Sprintf(`"startIndex":%d,`, start)) {
-					t.Fatalf("startIndex is not the integer %d: %.300s", start, p.Raw)
-				}
-				total = int(p.get("totalResults").(float64))
-				res, _ := p.get("Resources").([]any)
-				if len(res) == 0 {
-					t.Fatalf("empty page at %d of %d", start, total)
-				}
-				for _, x := range res {
-					m := x.(map[string]any)
-					id := m["id"].(string)
-					if seen[id] {
-						t.Fatalf("user %s on two pages", id)
-					}
-					seen[id] = true
-					lm, err := time.Parse(time.RFC3339, dig(m, "meta.lastModified").(string))
-					if err != nil {
-						t.Fatalf("meta.lastModified is not ISO 8601: %v", m["meta"])
-					}
-					if lm.After(newest) {
-						newest = lm
-					}
-				}
-			}
-			if len(seen) != total || total != n {
-				t.Fatalf("imported %d users, totalResults %d, want %d", len(seen), total, n)
-			}
+			ids := seedOPPUsers(t, a, tag, n, 12)
+			seen, newest := oppFullImport(t, a)
 			for i, id := range ids {
 				if !seen[id] {
 					t.Fatalf("seeded user %d (%s) missing from the import", i, id)
 				}
 			}
-
-			// The directory keeps whole seconds: take a timestamp in a second
-			// after the last seed, then change a few users and add one.
-			for !time.Now().UTC().Truncate(time.Second).After(newest) {
-				time.Sleep(50 * time.Millisecond)
+			if len(seen) != n {
+				t.Fatalf("imported %d users, want %d", len(seen), n)
 			}
-			since := time.Now().UTC().Truncate(time.Second).Format(time.RFC3339)
-			changed := map[string]bool{}
-			for _, i := range []int{3, 500, 999} {
-				r := a.do("PUT", "/Users/"+ids[i], map[string]any{"schemas": []string{core11URN}, "userName": fmt.Sprintf("imp%04d.%s", i, tag),
-					"name": map[string]any{"givenName": "Changed", "familyName": fmt.Sprint(i)}, "active": true}).must(t, 200, "change")
-				changed[r.str("id")] = true
-			}
-			nu := a.do("POST", "/Users", map[string]any{"userName": "imp.new." + tag, "name": map[string]any{"familyName": "New"}}).must(t, 201, "new")
-			changed[nu.str("id")] = true
-
-			got := map[string]bool{}
-			inc := a.do("GET", "/Users?filter="+filterQ(`meta.lastModified gt "`+since+`"`)+"&startIndex=1&count=100", nil).must(t, 200, "incremental import")
-			for _, id := range idsOf(inc) {
-				got[id] = true
-			}
-			if len(got) != len(changed) || inc.get("totalResults") != float64(len(changed)) {
-				t.Fatalf("incremental import since %s: %d users, want %d: %.500s", since, len(got), len(changed), inc.Raw)
-			}
-			for id := range changed {
-				if !got[id] {
-					t.Fatalf("changed user %s missing from the incremental import", id)
-				}
-			}
+			changed := oppChangeAfter(t, a, ids, tag, newest, 3, 500, 999)
+			checkOPPIncremental(t, a, changed.since, changed.ids)
 		})
+	}
+}
+
+// oppImportUser is a user of the import tests: userName imp<i>.<tag>, and
+// names that keep AD's derived logon names apart without numbering.
+func oppImportUser(i int, tag, given string) map[string]any {
+	return map[string]any{"schemas": []string{core11URN}, "userName": fmt.Sprintf("imp%04d.%s", i, tag),
+		"name": map[string]any{"givenName": given + tag, "familyName": fmt.Sprint(i)}, "active": true}
+}
+
+// seedOPPUsers creates n import users over SCIM 1.1 with a few requests at
+// once and returns their ids, in order.
+func seedOPPUsers(t *testing.T, a *oppClient, tag string, n, workers int) []string {
+	t.Helper()
+	ids := make([]string, n)
+	var wg sync.WaitGroup
+	work := make(chan int)
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range work {
+				r := a.do("POST", "/Users", oppImportUser(i, tag, "Imp"))
+				if r.Status != 201 {
+					t.Errorf("seed %d: %d %s", i, r.Status, r.Raw)
+					continue
+				}
+				ids[i] = r.str("id")
+			}
+		}()
+	}
+	for i := 0; i < n; i++ {
+		work <- i
+	}
+	close(work)
+	wg.Wait()
+	if t.Failed() {
+		t.FailNow()
+	}
+	return ids
+}
+
+// oppFullImport walks GET /Users by pages of 100 as the agent does, until
+// totalResults, and fails on an empty page, a user seen twice, a
+// startIndex that is not the integer asked for, or a count of users other
+// than totalResults. It returns the ids seen and the newest lastModified.
+func oppFullImport(t *testing.T, a *oppClient) (map[string]bool, time.Time) {
+	t.Helper()
+	seen := map[string]bool{}
+	var newest time.Time
+	total := -1
+	for start := 1; total < 0 || start <= total; start += 100 {
+		p := a.do("GET", fmt.Sprintf("/Users?startIndex=%d&count=100", start), nil).must(t, 200, "import page")
+		if !strings.Contains(p.Raw, fmt.Sprintf(`"startIndex":%d,`, start)) {
+			t.Fatalf("startIndex is not the integer %d: %.300s", start, p.Raw)
+		}
+		total = int(p.get("totalResults").(float64))
+		res, _ := p.get("Resources").([]any)
+		if len(res) == 0 {
+			t.Fatalf("empty page at %d of %d", start, total)
+		}
+		for _, x := range res {
+			m := x.(map[string]any)
+			id := m["id"].(string)
+			if seen[id] {
+				t.Fatalf("user %s on two pages", id)
+			}
+			seen[id] = true
+			lm, err := time.Parse(time.RFC3339, dig(m, "meta.lastModified").(string))
+			if err != nil {
+				t.Fatalf("meta.lastModified is not ISO 8601: %v", m["meta"])
+			}
+			if lm.After(newest) {
+				newest = lm
+			}
+		}
+	}
+	if len(seen) != total {
+		t.Fatalf("imported %d users, totalResults %d", len(seen), total)
+	}
+	return seen, newest
+}
+
+type oppChanges struct {
+	since string          // the incremental import's timestamp
+	ids   map[string]bool // the users changed or created after it
+}
+
+// oppChangeAfter waits until a second later than newest (directories keep
+// whole seconds), takes that second as the timestamp, then changes the
+// import users numbered which and creates one more.
+func oppChangeAfter(t *testing.T, a *oppClient, ids []string, tag string, newest time.Time, which ...int) oppChanges {
+	t.Helper()
+	for !time.Now().UTC().Truncate(time.Second).After(newest) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	c := oppChanges{since: time.Now().UTC().Truncate(time.Second).Format(time.RFC3339), ids: map[string]bool{}}
+	for _, i := range which {
+		r := a.do("PUT", "/Users/"+ids[i], oppImportUser(i, tag, "Changed")).must(t, 200, "change")
+		c.ids[r.str("id")] = true
+	}
+	nu := a.do("POST", "/Users", map[string]any{"userName": "imp.new." + tag, "name": map[string]any{"givenName": "New" + tag, "familyName": "New"}}).must(t, 201, "new")
+	c.ids[nu.str("id")] = true
+	return c
+}
+
+// checkOPPIncremental asserts that meta.lastModified gt since returns
+// exactly the users in want.
+func checkOPPIncremental(t *testing.T, a *oppClient, since string, want map[string]bool) {
+	t.Helper()
+	got := map[string]bool{}
+	inc := a.do("GET", "/Users?filter="+filterQ(`meta.lastModified gt "`+since+`"`)+"&startIndex=1&count=100", nil).must(t, 200, "incremental import")
+	for _, id := range idsOf(inc) {
+		got[id] = true
+	}
+	if len(got) != len(want) || inc.get("totalResults") != float64(len(want)) {
+		t.Fatalf("incremental import since %s: %d users, want %d: %.500s", since, len(got), len(want), inc.Raw)
+	}
+	for id := range want {
+		if !got[id] {
+			t.Fatalf("changed user %s missing from the incremental import", id)
+		}
 	}
 }
