@@ -46,4 +46,18 @@ func TestSmallResultsWithoutVLV(t *testing.T) {
 	if err != nil || res.Total != 40 || len(res.Entries) != 5 || res.Entries[0].First("uid") != "v000" || res.Entries[4].First("uid") != "v004" {
 		t.Fatalf("first page of 5 of 40: %v %+v", err, res)
 	}
+	// The small path's own order (by id, sorted here) is the server's:
+	// the same as pages of 5, which go through VLV.
+	for _, sortBy := range []string{"", "cn"} {
+		all, err := c.Search(tctx(t), bridge.SearchRequest{Base: ou, Filter: bridge.Present("uid"), SortBy: sortBy, Count: 100})
+		if err != nil || len(all.Entries) != 40 {
+			t.Fatalf("sortBy %q, all in one page: %v", sortBy, err)
+		}
+		uids, _ := walk(t, c, bridge.SearchRequest{Base: ou, Filter: bridge.Present("uid"), SortBy: sortBy}, 5)
+		for i, e := range all.Entries {
+			if i >= len(uids) || e.First("uid") != uids[i] {
+				t.Fatalf("sortBy %q: entry %d is %q in one page, %q in pages of 5", sortBy, i, e.First("uid"), uids[min(i, len(uids)-1)])
+			}
+		}
+	}
 }
