@@ -126,3 +126,27 @@ func EscapeFilterValue(v string) string {
 	}
 	return b.String()
 }
+
+// ValidAttrDescription reports whether s is an LDAP attribute description
+// (an RFC 4512 descriptor or numeric OID, with options): the only names that
+// may go into a filter or a request unescaped, since they cannot change its
+// structure. Mapping tables are checked with it at load, and ldapside checks
+// every name again where it enters a request.
+func ValidAttrDescription(s string) bool {
+	if s == "" || len(s) > 128 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z':
+		case '0' <= c && c <= '9', c == '-', c == ';', c == '.':
+			if i == 0 && (c == '-' || c == ';' || c == '.') {
+				return false
+			}
+		default:
+			return false
+		}
+	}
+	return true
+}

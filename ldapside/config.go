@@ -7,6 +7,8 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"github.com/dirbridge/dirbridge/bridge"
 )
 
 // Config says how to reach and use one directory. The zero values of
@@ -122,7 +124,7 @@ func (c Config) validate() error {
 	if _, ok := dialects[strings.ToLower(c.Dialect)]; !ok {
 		errs = append(errs, fmt.Errorf("dialect: %q is not one of %s", c.Dialect, dialectNames()))
 	}
-	if c.PasswordStateAttr != "" && !strings.EqualFold(c.PasswordStateAttr, "none") && !validAttrName(c.PasswordStateAttr) {
+	if c.PasswordStateAttr != "" && !strings.EqualFold(c.PasswordStateAttr, "none") && !bridge.ValidAttrDescription(c.PasswordStateAttr) {
 		errs = append(errs, fmt.Errorf("password_state_attr: %q is not an attribute name", c.PasswordStateAttr))
 	}
 	if c.PoolSize < 1 || c.PoolSize > 1024 {

@@ -81,7 +81,7 @@ func writeFilter(b *strings.Builder, d dialect, f *bridge.Filter, depth int) err
 	if strings.HasPrefix(f.Attr, "@") {
 		return writeVirtual(b, d, f)
 	}
-	if !validAttrName(f.Attr) {
+	if !bridge.ValidAttrDescription(f.Attr) {
 		return bridge.Errorf(op, bridge.KindInvalidFilter, "the filter names an attribute that is not valid")
 	}
 	writeItem(b, f.Attr, f)
@@ -173,26 +173,4 @@ func writeVirtual(b *strings.Builder, d dialect, f *bridge.Filter) error {
 		return nil
 	}
 	return bridge.Errorf(op, bridge.KindInvalidFilter, "the filter names an unknown virtual attribute")
-}
-
-// validAttrName reports whether s is an attribute description (RFC 4512
-// descr or numeric OID, with options), the only names that cannot change a
-// filter's structure.
-func validAttrName(s string) bool {
-	if s == "" || len(s) > 128 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z':
-		case '0' <= c && c <= '9', c == '-', c == ';', c == '.':
-			if i == 0 && (c == '-' || c == ';' || c == '.') {
-				return false
-			}
-		default:
-			return false
-		}
-	}
-	return true
 }

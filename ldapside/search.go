@@ -22,7 +22,7 @@ func (c *Conn) wantAttrs(attrs []string) []string {
 		out = append(out, "*")
 	}
 	for _, a := range attrs {
-		if strings.HasPrefix(a, "@") || !validAttrName(a) {
+		if strings.HasPrefix(a, "@") || !bridge.ValidAttrDescription(a) {
 			continue // virtual: always filled; invalid: never sent
 		}
 		out = append(out, a)
@@ -171,7 +171,7 @@ func (c *Conn) sortKeys(sortBy string) ([]*ldap.SortKey, error) {
 			return nil, bridge.Errorf(op, bridge.KindInvalidValue, "the results cannot be sorted by this attribute")
 		}
 		attr = a
-	} else if !validAttrName(attr) {
+	} else if !bridge.ValidAttrDescription(attr) {
 		return nil, bridge.Errorf(op, bridge.KindInvalidValue, "the results cannot be sorted by this attribute")
 	}
 	keys := []*ldap.SortKey{c.d.sortKey(attr)}

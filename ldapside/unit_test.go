@@ -247,7 +247,7 @@ func TestTranslate(t *testing.T) {
 	}
 	// attrInDiag never returns something that is not an attribute name.
 	for _, diag := range []string{"object class 'x' requires attribute 'a b'", "uid=x,dc=y: bad", ": x"} {
-		if a := attrInDiag(errors.New(diag)); a != "" && !validAttrName(a) {
+		if a := attrInDiag(errors.New(diag)); a != "" && !bridge.ValidAttrDescription(a) {
 			t.Errorf("attrInDiag(%q) = %q", diag, a)
 		}
 	}

@@ -23,7 +23,7 @@ const cleanupTimeout = 30 * time.Second
 // the AD password steps).
 func checkAttrs(op string, d dialect, names []string) error {
 	for _, n := range names {
-		if !validAttrName(n) {
+		if !bridge.ValidAttrDescription(n) {
 			return bridge.Errorf(op, bridge.KindInvalidValue, "an attribute name is not valid")
 		}
 		if strings.EqualFold(n, attrUserPassword) || d.secretAttr(n) {

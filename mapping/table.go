@@ -375,12 +375,12 @@ func compile(name string, data []byte, opts Options) (*Table, error) {
 		add(pos.key("", "object_classes"), "object_classes is missing")
 	}
 	for _, oc := range ft.ObjectClasses {
-		if !validAttrName(oc) {
+		if !bridge.ValidAttrDescription(oc) {
 			add(pos.key("", "object_classes"), "object class %q is not a valid name", oc)
 		}
 		t.objectClasses = append(t.objectClasses, oc)
 	}
-	if ft.Sort != "" && !validAttrName(ft.Sort) {
+	if ft.Sort != "" && !bridge.ValidAttrDescription(ft.Sort) {
 		add(pos.key("", "sort"), "sort %q is not an attribute name", ft.Sort)
 	}
 	t.sortAttr = ft.Sort
@@ -566,7 +566,7 @@ func (t *Table) compileRow(n, line int, fr fileRow, sub *subst) (*row, []string)
 
 	if r.ldap == "" {
 		bad("ldap is missing")
-	} else if !validAttrName(r.ldap) {
+	} else if !bridge.ValidAttrDescription(r.ldap) {
 		bad("ldap %q is not an attribute name", r.ldap)
 	}
 	switch owner(fr.Owner) {
@@ -771,7 +771,7 @@ func (t *Table) compileRDN(text string, line int, writer map[string]*row, add fu
 	}
 	attr, val, ok := strings.Cut(text, "=")
 	attr = strings.TrimSpace(attr)
-	if !ok || !validAttrName(attr) {
+	if !ok || !bridge.ValidAttrDescription(attr) {
 		add(line, `rdn %q: must be attribute={{template}}, e.g. "uid={{.userName}}"`, text)
 		return
 	}
@@ -869,27 +869,6 @@ func set(names ...string) map[string]bool {
 		m[n] = true
 	}
 	return m
-}
-
-// validAttrName reports whether s is an LDAP attribute description (a
-// descriptor or numeric OID, with options).
-func validAttrName(s string) bool {
-	if s == "" || len(s) > 128 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z':
-		case '0' <= c && c <= '9', c == '-', c == ';', c == '.':
-			if i == 0 && (c == '-' || c == ';' || c == '.') {
-				return false
-			}
-		default:
-			return false
-		}
-	}
-	return true
 }
 
 // subst performs ${name} and ${name:-default} substitution.
