@@ -55,16 +55,14 @@ func (c *Conn) addInSteps(ctx context.Context, req bridge.AddRequest, ap attrPas
 		enable := ldap.Change{Operation: ldap.ReplaceAttribute, Modification: ldap.PartialAttribute{Type: attrUAC, Vals: []string{strconv.FormatInt(uac&^uacAccountDisable, 10)}}}
 		later = append([]ldap.Change{enable}, later...)
 	}
-	var out *bridge.Entry
-	added := false
-	err := c.with(ctx, nil, func(pc *pconn) error {
+	return c.runAdd(ctx, op, req, names, func(pc *pconn, added func()) error {
 		if req.Password != "" && !pc.secure {
 			return c.cleartextRefused(op, req.DN)
 		}
 		if err := pc.l.Add(ar); err != nil {
 			return err
 		}
-		added = true
+		added()
 		if req.Password != "" {
 			e, err := c.findOne(pc, req.DN, ldap.ScopeBaseObject, filterAll, []string{c.d.idAttr()})
 			if err != nil {
@@ -81,22 +79,8 @@ func (c *Conn) addInSteps(ctx context.Context, req bridge.AddRequest, ap attrPas
 				return err
 			}
 		}
-		e, err := c.findOne(pc, req.DN, ldap.ScopeBaseObject, filterAll, c.wantAttrs(req.Return))
-		if err != nil {
-			return err
-		}
-		out, err = c.entry(pc, e, req.Return)
-		return err
+		return nil
 	})
-	if err != nil && added {
-		c.undo(ctx, "add", req.DN, func(pc *pconn) error { return pc.l.Del(ldap.NewDelRequest(req.DN, nil)) })
-	}
-	if err != nil {
-		c.advise("add", req.DN, "", err)
-		return nil, translate(op, err)
-	}
-	c.log.Debug("entry added", "dn", req.DN, "id", out.ID, "attrs", names, "password_set", req.Password != "", "disabled", req.Disabled)
-	return out, nil
 }
 
 // isAccount reports whether an entry to add is a security principal that

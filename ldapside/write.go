@@ -105,29 +105,36 @@ func (c *Conn) Add(ctx context.Context, req bridge.AddRequest) (*bridge.Entry, e
 			ar.Attribute(n, append([]string(nil), vals...))
 		}
 	}
-	pwInAdd := req.Password != ""
 	if req.Disabled {
 		a := c.d.addDisabled()
 		ar.Attribute(a.Type, a.Vals)
 	}
-	if pwInAdd {
+	if req.Password != "" {
 		h, err := c.d.lockedPassword(req.Password)
 		if err != nil {
 			return nil, bridge.E(op, bridge.KindInternal, "", err)
 		}
 		ar.Attribute(attrUserPassword, []string{h})
 	}
-	var out *bridge.Entry
-	added := false
-	err := c.with(ctx, nil, func(pc *pconn) error {
+	return c.runAdd(ctx, op, req, names, func(pc *pconn, added func()) error {
 		if err := pc.l.Add(ar); err != nil {
 			return err
 		}
-		added = true
-		if req.Password != "" && !pwInAdd {
-			if err := c.setPassword(pc, req.DN, nil, req.Password); err != nil {
-				return err
-			}
+		added()
+		return nil
+	})
+}
+
+// runAdd runs steps (the add and whatever completes it) on one connection,
+// reads the new entry back, and deletes it again when anything after the add
+// failed, so that every dialect's add is all or nothing. steps calls added
+// once the entry exists.
+func (c *Conn) runAdd(ctx context.Context, op string, req bridge.AddRequest, names []string, steps func(pc *pconn, added func()) error) (*bridge.Entry, error) {
+	var out *bridge.Entry
+	added := false
+	err := c.with(ctx, nil, func(pc *pconn) error {
+		if err := steps(pc, func() { added = true }); err != nil {
+			return err
 		}
 		e, err := c.findOne(pc, req.DN, ldap.ScopeBaseObject, filterAll, c.wantAttrs(req.Return))
 		if err != nil {
