@@ -3,6 +3,7 @@ package scimside
 import (
 	"bytes"
 	"encoding/json"
+	"slices"
 	"strings"
 
 	"github.com/dirbridge/dirbridge/bridge"
@@ -203,57 +204,23 @@ func matchPaths(ps []bridge.AttrPath, urn string, core bool, name string) (whole
 
 // keepSubs keeps only the named sub-attributes of a complex value or of
 // each complex value in a list.
-func keepSubs(v any, subs []string) any {
-	filter := func(m map[string]any) map[string]any {
-		out := map[string]any{}
-		for k, x := range m {
-			for _, s := range subs {
-				if strings.EqualFold(k, s) {
-					out[k] = x
-				}
-			}
-		}
-		if len(out) == 0 {
-			return nil
-		}
-		return out
-	}
-	switch t := v.(type) {
-	case map[string]any:
-		if m := filter(t); m != nil {
-			return m
-		}
-		return nil
-	case []any:
-		var out []any
-		for _, x := range t {
-			if m, ok := x.(map[string]any); ok {
-				if fm := filter(m); fm != nil {
-					out = append(out, fm)
-				}
-			}
-		}
-		if len(out) == 0 {
-			return nil
-		}
-		return out
-	}
-	return nil
-}
+func keepSubs(v any, subs []string) any { return pickSubs(v, subs, true) }
 
 // dropSubs removes the named sub-attributes of a complex value or of each
 // complex value in a list.
-func dropSubs(v any, subs []string) any {
+func dropSubs(v any, subs []string) any { return pickSubs(v, subs, false) }
+
+// pickSubs keeps (keep) or removes (!keep) the named sub-attributes. A value
+// left with no sub-attribute is dropped; what is not complex stays only when
+// removing, since it has no sub-attributes to keep.
+func pickSubs(v any, subs []string, keep bool) any {
 	filter := func(m map[string]any) map[string]any {
 		out := map[string]any{}
-	next:
 		for k, x := range m {
-			for _, s := range subs {
-				if strings.EqualFold(k, s) {
-					continue next
-				}
+			named := slices.ContainsFunc(subs, func(s string) bool { return strings.EqualFold(k, s) })
+			if named == keep {
+				out[k] = x
 			}
-			out[k] = x
 		}
 		if len(out) == 0 {
 			return nil
@@ -271,7 +238,9 @@ func dropSubs(v any, subs []string) any {
 		for _, x := range t {
 			m, ok := x.(map[string]any)
 			if !ok {
-				out = append(out, x)
+				if !keep {
+					out = append(out, x)
+				}
 				continue
 			}
 			if fm := filter(m); fm != nil {
@@ -282,6 +251,9 @@ func dropSubs(v any, subs []string) any {
 			return nil
 		}
 		return out
+	}
+	if keep {
+		return nil
 	}
 	return v
 }
