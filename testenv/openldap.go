@@ -438,22 +438,7 @@ func (o *OpenLDAP) kill() error {
 	cmd, exited := o.cmd, o.exited
 	o.stopped = true
 	o.mu.Unlock()
-	if cmd == nil || cmd.Process == nil {
-		return nil
-	}
-	select {
-	case <-exited:
-		return nil
-	default:
-	}
-	_ = cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-exited:
-		return nil
-	case <-time.After(10 * time.Second):
-	}
-	_ = cmd.Process.Kill()
-	<-exited
+	terminate(cmd, exited, 10*time.Second, false)
 	return nil
 }
 

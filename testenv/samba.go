@@ -462,19 +462,8 @@ func (s *SambaAD) kill() error {
 	if cmd == nil || cmd.Process == nil {
 		return nil
 	}
-	select {
-	case <-exited:
-		return nil
-	default:
-	}
 	pid := cmd.Process.Pid
-	_ = cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-exited:
-	case <-time.After(15 * time.Second):
-		_ = syscall.Kill(-pid, syscall.SIGKILL)
-		<-exited
-	}
+	terminate(cmd, exited, 15*time.Second, true)
 	// Workers may outlive the master for a moment; the ports must be free
 	// before the lock goes to the next binary.
 	for i := 0; i < 100; i++ {
