@@ -114,9 +114,15 @@ func TestVLVContextsDoNotLeak(t *testing.T) {
 			}
 		}
 	}
-	if n := c.busyRetries.Load(); n != 0 {
-		t.Errorf("sequential walks: %d searches were refused as busy", n)
+	// slapd frees a closed connection's sort context when it notices the
+	// close, so a retired connection's context can still count for a moment
+	// and one search may be answered busy and retried (the searches above
+	// all succeeded). A leak would make nearly every search after the 16th
+	// busy: the bound tells the two apart without depending on timing.
+	if n := c.busyRetries.Load(); n > 30 {
+		t.Errorf("sequential walks: %d of about 240 searches were refused as busy: sort contexts leak", n)
 	}
+	t.Logf("sequential walks: %d busy retries", c.busyRetries.Load())
 	var wg sync.WaitGroup
 	for g := range 8 {
 		wg.Add(1)
