@@ -40,6 +40,7 @@ type config struct {
 	Bin        string    `json:"-"` // where to build the gateway
 	ProfileDir string    `json:"-"` // CPU and heap profiles of the gateway, when set
 	Log        io.Writer `json:"-"` // progress
+	cpu        *cpuMeter // nil until slapd runs
 }
 
 func defaultConfig() config {

@@ -203,8 +203,52 @@ func (r *results) markdown() string {
 		}
 		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s |\n", x.Workload, x.SCIM, x.Raw, rs, x.Target, ms)
 	}
+	if t := r.cpuTable(); t != "" {
+		b.WriteString(t)
+	}
 	for _, n := range r.Notes {
 		fmt.Fprintf(&b, "\nNote: %s\n", n)
+	}
+	return b.String()
+}
+
+// cpuTable shows where each workload's time went: processor milliseconds
+// per operation (per page for the imports) in each process.
+func (r *results) cpuTable() string {
+	var b strings.Builder
+	line := func(what string, u *cpuUse) {
+		if u == nil {
+			return
+		}
+		if b.Len() == 0 {
+			b.WriteString("\nProcessor time per operation (per page of the imports), ms:\n\n")
+			b.WriteString("| workload | gateway | slapd | client |\n|---|---|---|---|\n")
+		}
+		fmt.Fprintf(&b, "| %s | %.3f | %.3f | %.3f |\n", what, u.GatewayMs, u.SlapdMs, u.ClientMs)
+	}
+	line("import /v2/Users (SCIM)", r.ImportV2.CPUPerPage)
+	if r.ImportV1 != nil {
+		line("import /Users SCIM 1.1", r.ImportV1.CPUPerPage)
+	}
+	line("import, raw paged search", r.ImportRaw.CPUPerPage)
+	line("lookup (SCIM)", r.Lookup.SCIM.CPUPerOp)
+	line("lookup (raw)", r.Lookup.Raw.CPUPerOp)
+	top := 0
+	for _, c := range r.Config.Levels {
+		top = max(top, c)
+	}
+	for _, w := range r.Writes {
+		if w.Concurrency != top {
+			continue
+		}
+		line(fmt.Sprintf("%s c=%d (SCIM)", w.Workload, w.Concurrency), w.SCIM.CPUPerOp)
+		line(fmt.Sprintf("%s c=%d (raw)", w.Workload, w.Concurrency), w.Raw.CPUPerOp)
+	}
+	if g := r.Group; g != nil {
+		line("group PATCH, big (SCIM)", g.SCIMBig.CPUPerOp)
+		line("group PATCH, small (SCIM)", g.SCIMSmall.CPUPerOp)
+		line("group add, big (raw)", g.RawBig.CPUPerOp)
+		line("group add, small (raw)", g.RawSmall.CPUPerOp)
 	}
 	return b.String()
 }

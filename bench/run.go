@@ -71,6 +71,7 @@ func run(ctx context.Context, cfg config) (res *results, err error) {
 	}
 	defer o.Stop()
 	cfg.logf("slapd pid %d at %s", o.PID(), o.URL)
+	cfg.cpu = &cpuMeter{slapd: o.PID()}
 	maxConc := cfg.SeedWorkers
 	for _, c := range cfg.Levels {
 		maxConc = max(maxConc, c)
@@ -127,6 +128,7 @@ func run(ctx context.Context, cfg config) (res *results, err error) {
 		return res, err
 	}
 	defer g.stop()
+	cfg.cpu.gateway = g.pid
 	cfg.logf("gateway pid %d at %s", g.pid(), g.base)
 	c := newSCIMClient(g)
 
@@ -146,10 +148,12 @@ func run(ctx context.Context, cfg config) (res *results, err error) {
 	if st, _, err := c.do(ctx, http.MethodGet, "/Users?startIndex=1&count=1", nil); err != nil {
 		return res, err
 	} else if st == http.StatusOK {
+		before := cfg.cpu.snap()
 		v1, err := c.scimImport(ctx, "/Users", cfg.PageSize, cfg.ImportBudget)
 		if err != nil {
 			return res, err
 		}
+		v1.CPUPerPage = perPage(cfg.cpu.since(before), v1.Pages)
 		if err := measureFirstLast(ctx, cfg, c, "/Users", &v1); err != nil {
 			return res, err
 		}
@@ -160,7 +164,9 @@ func run(ctx context.Context, cfg config) (res *results, err error) {
 	}
 	{
 		l := raw.get()
+		before := cfg.cpu.snap()
 		res.ImportRaw, err = rawImport(ctx, l, o.PeopleDN, cfg.PageSize)
+		res.ImportRaw.CPUPerPage = perPage(cfg.cpu.since(before), res.ImportRaw.Pages)
 		raw.put(l)
 		if err != nil {
 			return res, err
@@ -169,7 +175,7 @@ func run(ctx context.Context, cfg config) (res *results, err error) {
 	}
 
 	// Lookups.
-	res.Lookup = lookups(ctx, c, raw, o.PeopleDN, cfg.N, cfg.Lookups)
+	res.Lookup = lookups(ctx, cfg.cpu, c, raw, o.PeopleDN, cfg.N, cfg.Lookups)
 	cfg.logf("lookup p50: scim %.2fms raw %.2fms", res.Lookup.SCIM.P50ms, res.Lookup.Raw.P50ms)
 
 	// Writes.
@@ -222,7 +228,10 @@ func importWithRSS(ctx context.Context, cfg config, g *gateway, path, profile st
 		}()
 	}
 	s := startRSS(g.pid())
+	m := &cpuMeter{slapd: cfg.cpu.slapd, gateway: g.pid}
+	before := m.snap()
 	st, err := c.scimImport(ctx, path, cfg.PageSize, cfg.ImportBudget)
+	st.CPUPerPage = perPage(m.since(before), st.Pages)
 	st.PeakRSSBytes, st.MaxRSSBytes = s.stop()
 	if prof != nil {
 		if perr := <-prof; perr != nil {
@@ -310,25 +319,25 @@ func writes(ctx context.Context, cfg config, c *scimClient, raw *rawPool, o *tes
 		p := plans[li]
 		// create
 		ws := writeStats{Workload: "create", Concurrency: conc}
-		ws.SCIM = runOps(ctx, conc, k, func(_, i int) error {
+		ws.SCIM = runOps(ctx, cfg.cpu, conc, k, func(_, i int) error {
 			uid := fmt.Sprintf("c%ds%05d", conc, i)
 			_, err := c.expect(ctx, http.StatusCreated, http.MethodPost, "/v2/Users", userBody(uid, i, ""))
 			return err
 		})
-		ws.Raw = runOps(ctx, conc, k, func(_, i int) error {
+		ws.Raw = runOps(ctx, cfg.cpu, conc, k, func(_, i int) error {
 			return withConn(func(l *ldap.Conn) error { return l.Add(userAdd(o.PeopleDN, fmt.Sprintf("c%dr%05d", conc, i), i)) })
 		})
 		res.Writes = append(res.Writes, ws)
 		logWrite(cfg, ws)
 		// PUT: the full resource with a new title.
 		ws = writeStats{Workload: "put", Concurrency: conc}
-		ws.SCIM = runOps(ctx, conc, k, func(_, i int) error {
+		ws.SCIM = runOps(ctx, cfg.cpu, conc, k, func(_, i int) error {
 			idx := p.put[i]
 			uid := seedUID(idx)
 			_, err := c.expect(ctx, http.StatusOK, http.MethodPut, "/v2/Users/"+ids[uid], userBody(uid, idx, fmt.Sprintf("Title %d", conc)))
 			return err
 		})
-		ws.Raw = runOps(ctx, conc, k, func(_, i int) error {
+		ws.Raw = runOps(ctx, cfg.cpu, conc, k, func(_, i int) error {
 			return withConn(func(l *ldap.Conn) error {
 				m := ldap.NewModifyRequest("uid="+seedUID(p.rawPut[i])+","+o.PeopleDN, nil)
 				m.Replace("title", []string{fmt.Sprintf("Title %d", conc)})
@@ -339,13 +348,13 @@ func writes(ctx context.Context, cfg config, c *scimClient, raw *rawPool, o *tes
 		logWrite(cfg, ws)
 		// PATCH active=false: the ppolicy lock of the OpenLDAP dialect.
 		ws = writeStats{Workload: "patch-deactivate", Concurrency: conc}
-		ws.SCIM = runOps(ctx, conc, k, func(_, i int) error {
+		ws.SCIM = runOps(ctx, cfg.cpu, conc, k, func(_, i int) error {
 			body := map[string]any{"schemas": []string{patchSchema},
 				"Operations": []any{map[string]any{"op": "replace", "path": "active", "value": false}}}
 			_, err := c.expect(ctx, http.StatusOK, http.MethodPatch, "/v2/Users/"+ids[seedUID(p.patch[i])], body)
 			return err
 		})
-		ws.Raw = runOps(ctx, conc, k, func(_, i int) error {
+		ws.Raw = runOps(ctx, cfg.cpu, conc, k, func(_, i int) error {
 			return withConn(func(l *ldap.Conn) error {
 				m := ldap.NewModifyRequest("uid="+seedUID(p.rawPatch[i])+","+o.PeopleDN, nil)
 				m.Replace("pwdAccountLockedTime", []string{"000001010000Z"})
@@ -412,7 +421,7 @@ func groups(ctx context.Context, cfg config, c *scimClient, raw *rawPool, o *tes
 		return err
 	}
 	scimPatch := func(group string, off int) opStats {
-		return runOps(ctx, 1, n, func(_, i int) error {
+		return runOps(ctx, cfg.cpu, 1, n, func(_, i int) error {
 			body := map[string]any{"schemas": []string{patchSchema}, "Operations": []any{map[string]any{
 				"op": "add", "path": "members", "value": []any{map[string]any{"value": ids[keys[off+i]]}}}}}
 			_, err := c.expect(ctx, http.StatusNoContent, http.MethodPatch, "/v2/Groups/"+gids[group], body)
@@ -422,7 +431,7 @@ func groups(ctx context.Context, cfg config, c *scimClient, raw *rawPool, o *tes
 	rawPatch := func(group string, off int) opStats {
 		l := raw.get()
 		defer raw.put(l)
-		return runOps(ctx, 1, n, func(_, i int) error {
+		return runOps(ctx, cfg.cpu, 1, n, func(_, i int) error {
 			m := ldap.NewModifyRequest("cn="+group+","+o.GroupsDN, nil)
 			m.Add("member", []string{"uid=" + keys[off+i] + "," + o.PeopleDN})
 			return l.Modify(m)

@@ -41,11 +41,13 @@ type opStats struct {
 	OpsPerSec  float64 `json:"ops_per_sec"`
 	P50ms      float64 `json:"p50_ms"`
 	P99ms      float64 `json:"p99_ms"`
+	CPUPerOp   *cpuUse `json:"cpu_per_op,omitempty"`
 }
 
 // runOps runs fn(i) for i in [0, n) on conc workers and times each call.
-func runOps(ctx context.Context, conc, n int, fn func(worker, i int) error) opStats {
+func runOps(ctx context.Context, m *cpuMeter, conc, n int, fn func(worker, i int) error) opStats {
 	lat := make(latencies, n)
+	before := m.snap()
 	var next atomic.Int64
 	var errs atomic.Int64
 	var firstErr atomic.Value
@@ -76,6 +78,10 @@ func runOps(ctx context.Context, conc, n int, fn func(worker, i int) error) opSt
 		P50ms: ms(lat.pct(0.5)), P99ms: ms(lat.pct(0.99))}
 	if s, ok := firstErr.Load().(string); ok {
 		st.FirstError = s
+	}
+	if u := m.since(before); u != nil {
+		per := u.perOp(n)
+		st.CPUPerOp = &per
 	}
 	return st
 }
@@ -150,6 +156,7 @@ type importStats struct {
 	WalkLastMs   float64 `json:"walk_last_pages_p50_ms"`  // p50 of the walk's last 5 pages
 	FirstPageMs  float64 `json:"first_page_p50_ms,omitempty"`
 	LastPageMs   float64 `json:"last_page_p50_ms,omitempty"`
+	CPUPerPage   *cpuUse `json:"cpu_per_page,omitempty"`
 	PeakRSSBytes int64   `json:"peak_rss_bytes,omitempty"` // VmHWM of the gateway
 	MaxRSSBytes  int64   `json:"max_sampled_rss_bytes,omitempty"`
 }
@@ -265,7 +272,7 @@ type lookupStats struct {
 	Raw  opStats `json:"raw"`
 }
 
-func lookups(ctx context.Context, c *scimClient, p *rawPool, peopleDN string, n, count int) lookupStats {
+func lookups(ctx context.Context, m *cpuMeter, c *scimClient, p *rawPool, peopleDN string, n, count int) lookupStats {
 	r := rand.New(rand.NewPCG(1, 2))
 	uids := make([]string, count)
 	for i := range uids {
@@ -297,9 +304,9 @@ func lookups(ctx context.Context, c *scimClient, p *rawPool, peopleDN string, n,
 		}
 		return err
 	}
-	runOps(ctx, 1, warm, scimOne)
-	runOps(ctx, 1, warm, rawOne)
-	return lookupStats{SCIM: runOps(ctx, 1, count, scimOne), Raw: runOps(ctx, 1, count, rawOne)}
+	runOps(ctx, nil, 1, warm, scimOne)
+	runOps(ctx, nil, 1, warm, rawOne)
+	return lookupStats{SCIM: runOps(ctx, m, 1, count, scimOne), Raw: runOps(ctx, m, 1, count, rawOne)}
 }
 
 // writeStats is one write workload at one concurrency.
