@@ -1,8 +1,6 @@
 package scimside
 
 import (
-	"bytes"
-	"encoding/json"
 	"slices"
 	"strings"
 
@@ -19,27 +17,14 @@ type kv struct {
 // responses read schemas, id, externalId, …, meta as in the RFC's examples.
 type orderedObject []kv
 
+// MarshalJSON serves encoding/json (a fallback value holding an
+// orderedObject, tests); responses are written by appendJSON directly.
 func (o orderedObject) MarshalJSON() ([]byte, error) {
-	var buf bytes.Buffer
-	buf.WriteByte('{')
-	for i, m := range o {
-		if i > 0 {
-			buf.WriteByte(',')
-		}
-		k, err := json.Marshal(m.Key)
-		if err != nil {
-			return nil, err
-		}
-		buf.Write(k)
-		buf.WriteByte(':')
-		v, err := json.Marshal(m.Value)
-		if err != nil {
-			return nil, err
-		}
-		buf.Write(v)
+	b, err := appendObject(nil, o, 0)
+	if err != nil {
+		return nil, err
 	}
-	buf.WriteByte('}')
-	return buf.Bytes(), nil
+	return b, nil
 }
 
 // selection is a parsed attributes / excludedAttributes pair (RFC 7644

@@ -1,15 +1,14 @@
 package scimside
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"net/http"
 	"net/url"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/dirbridge/dirbridge/bridge"
@@ -293,34 +292,55 @@ func (rt *router) writeError(w http.ResponseWriter, r *http.Request, c *call, er
 // writeJSON renders v as the whole response; for bodies that cannot fail to
 // encode (errors, discovery).
 func writeJSON(w http.ResponseWriter, status int, v any) {
-	b, err := encodeJSON(v)
-	if err != nil {
-		status = http.StatusInternalServerError
-		b, _ = encodeJSON(newSCIMError(status, "", "internal error"))
+	if respond(w, status, v) != nil {
+		_ = respond(w, http.StatusInternalServerError, newSCIMError(http.StatusInternalServerError, "", "internal error"))
 	}
-	writeBody(w, status, b)
 }
 
 // respond encodes v and, only if that worked, writes it: an encoding
 // failure comes back as an error for writeError, never as a 2xx with half a
 // body.
 func respond(w http.ResponseWriter, status int, v any) error {
-	b, err := encodeJSON(v)
+	bp := bodyBufs.Get().(*[]byte)
+	b, err := encodeJSON((*bp)[:0], v)
 	if err != nil {
+		putBodyBuf(bp, b)
 		return bridge.E("scimside.respond", bridge.KindInternal, "", err)
 	}
 	writeBody(w, status, b)
+	// Write has returned, and an io.Writer may not keep b: it is free.
+	putBodyBuf(bp, b)
 	return nil
 }
 
-func encodeJSON(v any) ([]byte, error) {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		return nil, err
+// bodyBufs keeps response buffers between requests. Growing a fresh buffer
+// to the size of a page of users (~130 KB for 100, ~500 KB allocated on the
+// way) took a third or more of the time of encoding the page and all of its
+// allocations; with a reused one the encoder allocates nothing.
+var bodyBufs = sync.Pool{New: func() any { return new([]byte) }}
+
+// maxPooledBody: a buffer grown beyond it (a group with tens of thousands
+// of members) is left to the garbage collector rather than kept for
+// answers that are almost all far smaller.
+const maxPooledBody = 4 << 20
+
+func putBodyBuf(bp *[]byte, b []byte) {
+	if cap(b) > maxPooledBody {
+		return
 	}
-	return buf.Bytes(), nil
+	*bp = b[:0]
+	bodyBufs.Put(bp)
+}
+
+// encodeJSON appends v to dst as json.Encoder.Encode with
+// SetEscapeHTML(false) wrote it, newline included: bodies have always ended
+// with one, and a byte less would change every Content-Length.
+func encodeJSON(dst []byte, v any) ([]byte, error) {
+	b, err := appendJSON(dst, v)
+	if err != nil {
+		return dst, err
+	}
+	return append(b, '\n'), nil
 }
 
 func writeBody(w http.ResponseWriter, status int, b []byte) {
