@@ -37,6 +37,7 @@ type results struct {
 	Group       *groupStats  `json:"group,omitempty"`
 	Rows        []row        `json:"rows"`
 	Notes       []string     `json:"notes,omitempty"`
+	ReadAhead   []string     `json:"read_ahead_after_imports,omitempty"` // the gateway's counters
 	Profiles    []string     `json:"profiles,omitempty"`
 }
 
@@ -172,6 +173,15 @@ func run(ctx context.Context, cfg config) (res *results, err error) {
 			return res, err
 		}
 		cfg.logf("raw paged import: %d entries in %.1fs (%.0f/s)", res.ImportRaw.Entries, res.ImportRaw.Seconds, res.ImportRaw.EntriesPerS)
+	}
+
+	if st, b, err := c.do(ctx, http.MethodGet, "/metrics", nil); err == nil && st == http.StatusOK {
+		for _, line := range strings.Split(string(b), "\n") {
+			if strings.HasPrefix(line, "dirbridge_list_read_ahead_") {
+				res.ReadAhead = append(res.ReadAhead, line)
+			}
+		}
+		cfg.logf("after the imports: %s", strings.Join(res.ReadAhead, "; "))
 	}
 
 	// Lookups.

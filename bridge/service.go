@@ -21,6 +21,11 @@ type ServiceConfig struct {
 	// DefaultPageSize and MaxPageSize bound list responses.
 	DefaultPageSize int
 	MaxPageSize     int
+	// ReadAhead, when set, fetches the next page of a walk ahead (see
+	// ReadAhead). Services that share one drop each other's prefetched
+	// pages on every write, as a write to one resource type can change the
+	// other's pages (members, groups).
+	ReadAhead *ReadAhead
 }
 
 // Service provides SCIM's operations on one resource type over a Directory,
@@ -100,7 +105,7 @@ func (s *Service) List(ctx context.Context, q Query) (Page, error) {
 		}
 		f = And(f, tf)
 	}
-	res, err := s.dir.Search(ctx, SearchRequest{
+	req := SearchRequest{
 		Base:   s.m.Container(),
 		Scope:  ScopeSub,
 		Filter: f,
@@ -108,15 +113,42 @@ func (s *Service) List(ctx context.Context, q Query) (Page, error) {
 		SortBy: s.m.SortAttr(),
 		Offset: start - 1,
 		Count:  count,
-	})
-	if err != nil {
-		return Page{}, Wrap(op, err)
 	}
-	page := Page{TotalResults: res.Total, StartIndex: start, Resources: make([]Resource, 0, len(res.Entries))}
+	ra := s.cfg.ReadAhead
+	if ra == nil {
+		page, err := s.listPage(ctx, req)
+		return page, Wrap(op, err)
+	}
+	key := searchKey(s.m.ResourceType().Name, req)
+	page, ok := ra.take(ctx, key, req.Offset)
+	if !ok {
+		var err error
+		if page, err = s.listPage(ctx, req); err != nil {
+			return Page{}, Wrap(op, err)
+		}
+	}
+	if next := req.Offset + len(page.Resources); len(page.Resources) == count && count > 0 &&
+		ra.served(key, req.Offset, next) && next < page.TotalResults {
+		ra.start(ctx, key, next, func(ctx context.Context) (Page, error) {
+			r := req
+			r.Offset = next
+			return s.listPage(ctx, r)
+		})
+	}
+	return page, nil
+}
+
+// listPage reads one page from the directory and maps it.
+func (s *Service) listPage(ctx context.Context, req SearchRequest) (Page, error) {
+	res, err := s.dir.Search(ctx, req)
+	if err != nil {
+		return Page{}, err
+	}
+	page := Page{TotalResults: res.Total, StartIndex: req.Offset + 1, Resources: make([]Resource, 0, len(res.Entries))}
 	for _, e := range res.Entries {
 		r, err := s.resource(ctx, e)
 		if err != nil {
-			return Page{}, Wrap(op, err)
+			return Page{}, err
 		}
 		page.Resources = append(page.Resources, r)
 	}
@@ -126,6 +158,7 @@ func (s *Service) List(ctx context.Context, q Query) (Page, error) {
 // Create adds a resource.
 func (s *Service) Create(ctx context.Context, in Resource) (Resource, error) {
 	const op = "bridge.(*Service).Create"
+	defer s.cfg.ReadAhead.wrote() // after the write: a page fetched meanwhile is not used
 	attrs, err := Normalize(s.m.ResourceType(), in.Attrs)
 	if err != nil {
 		return Resource{}, Wrap(op, err)
@@ -166,6 +199,7 @@ func (s *Service) Create(ctx context.Context, in Resource) (Resource, error) {
 // the identity provider owns (a SCIM PUT).
 func (s *Service) Replace(ctx context.Context, id string, in Resource) (Resource, error) {
 	const op = "bridge.(*Service).Replace"
+	defer s.cfg.ReadAhead.wrote() // after the write: a page fetched meanwhile is not used
 	cur, err := s.get(ctx, id)
 	if err != nil {
 		return Resource{}, Wrap(op, err)
@@ -181,6 +215,7 @@ func (s *Service) Replace(ctx context.Context, id string, in Resource) (Resource
 // Patch applies PATCH operations to the resource with id.
 func (s *Service) Patch(ctx context.Context, id string, ops []PatchOp) (Resource, error) {
 	const op = "bridge.(*Service).Patch"
+	defer s.cfg.ReadAhead.wrote() // after the write: a page fetched meanwhile is not used
 	if done, err := s.patchMembers(ctx, id, ops); done || err != nil {
 		if err != nil {
 			return Resource{}, Wrap(op, err)
@@ -212,6 +247,7 @@ func (s *Service) Patch(ctx context.Context, id string, ops []PatchOp) (Resource
 // PATCH answers 204).
 func (s *Service) PatchQuiet(ctx context.Context, id string, ops []PatchOp) error {
 	const op = "bridge.(*Service).PatchQuiet"
+	defer s.cfg.ReadAhead.wrote() // after the write: a page fetched meanwhile is not used
 	done, err := s.patchMembers(ctx, id, ops)
 	if err != nil {
 		return Wrap(op, err)
@@ -314,6 +350,7 @@ func (s *Service) update(ctx context.Context, cur *Entry, desired Resource) (Res
 // the leavers container unless the configuration asks for hard deletes.
 func (s *Service) Delete(ctx context.Context, id string) error {
 	const op = "bridge.(*Service).Delete"
+	defer s.cfg.ReadAhead.wrote() // after the write: a page fetched meanwhile is not used
 	cur, err := s.get(ctx, id)
 	if err != nil {
 		return Wrap(op, err)

@@ -72,6 +72,19 @@ func (m *metrics) watchPool(dir bridge.Directory) {
 	)
 }
 
+// watchReadAhead exports what the list read-ahead did.
+func (m *metrics) watchReadAhead(ra *bridge.ReadAhead) {
+	counter := func(name, help string, f func(bridge.ReadAheadStats) uint64) prometheus.Collector {
+		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help},
+			func() float64 { return float64(f(ra.Stats())) })
+	}
+	m.reg.MustRegister(
+		counter("dirbridge_list_read_ahead_hits_total", "List pages answered from a page fetched ahead.", func(s bridge.ReadAheadStats) uint64 { return s.Hits }),
+		counter("dirbridge_list_read_ahead_misses_total", "Pages of a walk that had to be read when asked for.", func(s bridge.ReadAheadStats) uint64 { return s.Misses }),
+		counter("dirbridge_list_read_ahead_dropped_total", "Pages fetched ahead and dropped unused (a write, age, room).", func(s bridge.ReadAheadStats) uint64 { return s.Dropped }),
+	)
+}
+
 func (m *metrics) handler() http.Handler {
 	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
 }

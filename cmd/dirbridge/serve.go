@@ -127,6 +127,11 @@ func runGateway(ctx context.Context, logger hclog.Logger, dir bridge.Directory, 
 	svcCfg bridge.ServiceConfig, scimCfg scimside.Config, started func(addr string)) error {
 	m := newMetrics()
 	m.watchPool(dir)
+	// Pages fetched ahead are used within 10 s; 8 of them are at most
+	// 8 × max_page_size resources in memory.
+	ra := bridge.NewReadAhead(10*time.Second, 8, time.Now)
+	m.watchReadAhead(ra)
+	svcCfg.ReadAhead = ra
 	audited := auditDirectory{Directory: meteredDirectory{Directory: dir, m: m}, log: logger.Named("audit")}
 	resolver := bridge.NewResolver(audited, 0)
 	resolver.Register(users)
@@ -135,7 +140,7 @@ func runGateway(ctx context.Context, logger hclog.Logger, dir bridge.Directory, 
 		resolver.Register(groups)
 		// Groups are not accounts: no lifecycle, and DELETE removes them.
 		services.Groups = bridge.NewService(audited, groups, resolver, bridge.ServiceConfig{
-			DefaultPageSize: svcCfg.DefaultPageSize, MaxPageSize: svcCfg.MaxPageSize,
+			DefaultPageSize: svcCfg.DefaultPageSize, MaxPageSize: svcCfg.MaxPageSize, ReadAhead: ra,
 		})
 	}
 	srv, err := scimside.New(scimCfg, services, logger, scimside.WithObserver(m.observe))
