@@ -153,6 +153,13 @@ type ModifyRequest struct {
 	Password    *string // set only when it differs from the current password
 	Disabled    *bool
 	Return      []string // attributes of the modified entry to return (nil: all)
+	// Current, when set, is the entry as the caller has just read it
+	// through this Directory, with at least the attributes Changes name.
+	// An implementation may plan the changes on it instead of reading the
+	// entry again, but must never apply them to a newer state of the entry:
+	// if the entry changed since (Version moved) it reads it again and
+	// plans anew, as without Current.
+	Current *Entry
 }
 
 // Authenticator checks a password the way an application would: by binding as

@@ -314,6 +314,7 @@ func (s *Service) update(ctx context.Context, cur *Entry, desired Resource) (Res
 		NewRDN:      plan.NewRDN,
 		NewSuperior: plan.NewSuperior,
 		Return:      s.m.DirectoryAttrs(),
+		Current:     cur,
 	}
 	if s.cfg.Lifecycle {
 		if a, ok := desired.Attrs["active"].(bool); ok && a == cur.Disabled {

@@ -42,6 +42,12 @@ type Conn struct {
 	// valuesMatched counts the values Modify read with Matched Values
 	// instead of whole attributes, for tests.
 	valuesMatched atomic.Int64
+	// onCurrent and postRead count modifies planned on the caller's read
+	// (ModifyRequest.Current) and entries returned by Post-Read: tests
+	// prove with them that a write skipped its reads.
+	onCurrent, postRead atomic.Int64
+	// singleReads counts reads of one entry (findOne), for tests.
+	singleReads atomic.Int64
 }
 
 var (
@@ -51,7 +57,7 @@ var (
 
 // caps is what the root DSE of a server says it supports.
 type caps struct {
-	vlv, sort, paged, permissive, passwordModify, matchedValues bool
+	vlv, sort, paged, permissive, passwordModify, matchedValues, assertion, postRead bool
 }
 
 // Open validates cfg and returns a Conn. It does not dial: connections are
@@ -215,6 +221,10 @@ func readCaps(l *ldap.Conn) (caps, error) {
 				cp.permissive = true
 			case oidMatchedValues:
 				cp.matchedValues = true
+			case oidAssertion:
+				cp.assertion = true
+			case oidPostRead:
+				cp.postRead = true
 			}
 		}
 		for _, oid := range res.Entries[0].GetAttributeValues("supportedExtension") {

@@ -16,6 +16,7 @@ type ldapConn interface {
 	Add(*ldap.AddRequest) error
 	Del(*ldap.DelRequest) error
 	Modify(*ldap.ModifyRequest) error
+	ModifyWithResult(*ldap.ModifyRequest) (*ldap.ModifyResult, error)
 	ModifyDN(*ldap.ModifyDNRequest) error
 	PasswordModify(*ldap.PasswordModifyRequest) (*ldap.PasswordModifyResult, error)
 	Close() error

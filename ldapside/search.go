@@ -73,6 +73,7 @@ func isOperational(d dialect, name string) bool {
 // KindNotFound.
 func (c *Conn) findOne(pc *pconn, base string, scope int, filter string, attrs []string) (*ldap.Entry, error) {
 	const op = "ldapside.(*Conn).findOne"
+	c.singleReads.Add(1)
 	res, err := pc.l.Search(ldap.NewSearchRequest(base, scope, ldap.NeverDerefAliases, 2, 0, false, filter, c.rangedAttrs(attrs), nil))
 	if err != nil {
 		var le *ldap.Error

@@ -376,6 +376,10 @@ func (c *Conn) Modify(ctx context.Context, req bridge.ModifyRequest) (*bridge.En
 		if !pc.caps.matchedValues {
 			partial = nil // read the whole attributes, as before
 		}
+		if got, done, err := c.modifyCurrent(pc, req, partial); done || err != nil {
+			out, dn = got, req.Current.DN
+			return err
+		}
 		e, err := c.findByID(pc, req.Base, req.ID, withoutAttrs(read, partial))
 		if err != nil {
 			return err

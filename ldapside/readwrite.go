@@ -1,0 +1,180 @@
+package ldapside
+
+import (
+	"errors"
+
+	"github.com/dirbridge/dirbridge/bridge"
+	ber "github.com/go-asn1-ber/asn1-ber"
+	"github.com/go-ldap/ldap/v3"
+)
+
+const (
+	oidAssertion = "1.3.6.1.1.12"   // RFC 4528
+	oidPostRead  = "1.3.6.1.1.13.2" // RFC 4527
+)
+
+// assertionControl makes an update apply only if the entry matches filter
+// (RFC 4528); otherwise the server answers assertionFailed (122) and
+// changes nothing. go-ldap has no type for it.
+type assertionControl struct{ filter *ber.Packet }
+
+var _ ldap.Control = (*assertionControl)(nil)
+
+func (c *assertionControl) GetControlType() string { return oidAssertion }
+func (c *assertionControl) String() string         { return "Assertion" }
+
+func (c *assertionControl) Encode() *ber.Packet {
+	p := ber.Encode(ber.ClassUniversal, ber.TypeConstructed, ber.TagSequence, nil, "Control")
+	p.AppendChild(ber.NewString(ber.ClassUniversal, ber.TypePrimitive, ber.TagOctetString, oidAssertion, "Control Type (Assertion)"))
+	// Critical: a server that ignored it would apply changes planned on a
+	// state the entry is no longer in.
+	p.AppendChild(ber.NewBoolean(ber.ClassUniversal, ber.TypePrimitive, ber.TagBoolean, true, "Criticality"))
+	p.AppendChild(ber.NewString(ber.ClassUniversal, ber.TypePrimitive, ber.TagOctetString, string(c.filter.Bytes()), "Control Value (Assertion)"))
+	return p
+}
+
+// postReadControl asks the server to return the entry as the update left
+// it, in the update's response (RFC 4527), which saves reading it back.
+//
+//	controlValue ::= AttributeSelection (SEQUENCE OF LDAPString)
+type postReadControl struct{ attrs []string }
+
+var _ ldap.Control = (*postReadControl)(nil)
+
+func (c *postReadControl) GetControlType() string { return oidPostRead }
+func (c *postReadControl) String() string         { return "Post-Read" }
+
+func (c *postReadControl) Encode() *ber.Packet {
+	sel := ber.Encode(ber.ClassUniversal, ber.TypeConstructed, ber.TagSequence, nil, "AttributeSelection")
+	for _, a := range c.attrs {
+		sel.AppendChild(ber.NewString(ber.ClassUniversal, ber.TypePrimitive, ber.TagOctetString, a, "Attribute"))
+	}
+	p := ber.Encode(ber.ClassUniversal, ber.TypeConstructed, ber.TagSequence, nil, "Control")
+	p.AppendChild(ber.NewString(ber.ClassUniversal, ber.TypePrimitive, ber.TagOctetString, oidPostRead, "Control Type (Post-Read)"))
+	// Not critical: without it the entry is read back by a search.
+	p.AppendChild(ber.NewString(ber.ClassUniversal, ber.TypePrimitive, ber.TagOctetString, string(sel.Bytes()), "Control Value (Post-Read)"))
+	return p
+}
+
+// postReadEntry decodes the entry of a Post-Read response control, or
+// returns nil when ctrls have none or it does not decode.
+//
+//	SearchResultEntry ::= [APPLICATION 4] SEQUENCE {
+//	    objectName LDAPDN,
+//	    attributes PartialAttributeList }
+func postReadEntry(ctrls []ldap.Control) *ldap.Entry {
+	c, ok := ldap.FindControl(ctrls, oidPostRead).(*ldap.ControlString)
+	if !ok || c.ControlValue == "" {
+		return nil
+	}
+	p, err := ber.DecodePacketErr([]byte(c.ControlValue))
+	if err != nil || p.ClassType != ber.ClassApplication || p.Tag != ldap.ApplicationSearchResultEntry || len(p.Children) != 2 {
+		return nil
+	}
+	dn, ok := p.Children[0].Value.(string)
+	if !ok {
+		return nil
+	}
+	e := &ldap.Entry{DN: dn}
+	for _, a := range p.Children[1].Children {
+		if len(a.Children) != 2 {
+			return nil
+		}
+		name, ok := a.Children[0].Value.(string)
+		if !ok {
+			return nil
+		}
+		attr := &ldap.EntryAttribute{Name: name}
+		for _, v := range a.Children[1].Children {
+			attr.Values = append(attr.Values, string(v.ByteValue))
+			attr.ByteValues = append(attr.ByteValues, v.ByteValue)
+		}
+		e.Attributes = append(e.Attributes, attr)
+	}
+	return e
+}
+
+// modifyCurrent applies req in one modify operation planned on
+// req.Current, the entry as the caller just read it, instead of reading it
+// again: the modify carries an assertion that the entry is still at
+// Current's version, so changes planned on a stale state are refused by
+// the server rather than applied, and a Post-Read control that returns the
+// entry as written. The disabled state goes into the same operation.
+//
+// It reports false (and has written nothing) when req is not one it can do
+// this way (a rename, a password, AD, a server without the controls, an
+// entry that changed or moved since): Modify then takes the reading path.
+func (c *Conn) modifyCurrent(pc *pconn, req bridge.ModifyRequest, partial map[string][]string) (*bridge.Entry, bool, error) {
+	cur := req.Current
+	if cur == nil || cur.ID != req.ID || cur.Version == "" || cur.DN == "" || !pc.caps.assertion ||
+		req.Password != nil || req.NewRDN != "" || req.NewSuperior != "" || len(partial) > 0 {
+		return nil, false, nil
+	}
+	d, ok := c.d.(openLDAP)
+	if !ok {
+		return nil, false, nil // AD's disabled state lives in a bit field of the stored entry
+	}
+	vals := valueSet{}
+	for _, ch := range req.Changes {
+		vals.set(ch.Attr, cur.Values(ch.Attr))
+	}
+	mods := planChanges(req.Changes, vals)
+	if req.Disabled != nil && *req.Disabled != cur.Disabled {
+		if *req.Disabled {
+			mods = append(mods, d.disableChange(nil))
+		} else {
+			mods = append(mods, d.enableChange(nil))
+		}
+	}
+	if len(mods) == 0 {
+		return nil, false, nil
+	}
+	f, err := ldap.CompileFilter("(" + attrEntryCSN + "=" + ldap.EscapeFilter(cur.Version) + ")")
+	if err != nil {
+		return nil, false, nil
+	}
+	ctrls := []ldap.Control{&assertionControl{filter: f}}
+	if pc.caps.permissive {
+		ctrls = append(ctrls, ldap.NewControlString(oidPermissiveModify, false, ""))
+	}
+	want := c.wantAttrs(req.Return)
+	if pc.caps.postRead {
+		ctrls = append(ctrls, &postReadControl{attrs: want})
+	}
+	m := ldap.NewModifyRequest(cur.DN, ctrls)
+	m.Changes = mods
+	res, err := pc.l.ModifyWithResult(m)
+	if err != nil {
+		var le *ldap.Error
+		if errors.As(err, &le) {
+			switch le.ResultCode {
+			case ldap.LDAPResultAssertionFailed, ldap.LDAPResultNoSuchObject,
+				ldap.LDAPResultAttributeOrValueExists, ldap.LDAPResultNoSuchAttribute:
+				// Changed, moved or gone since it was read: plan again on
+				// a fresh read (which also tells a gone entry apart).
+				return nil, false, nil
+			}
+		}
+		return nil, true, err
+	}
+	c.onCurrent.Add(1)
+	got := postReadEntry(res.Controls)
+	if got != nil {
+		c.postRead.Add(1)
+	} else {
+		if got, err = c.findOne(pc, cur.DN, ldap.ScopeBaseObject, filterAll, want); err != nil {
+			return nil, true, err
+		}
+	}
+	out, err := c.entry(pc, got, req.Return)
+	if err != nil {
+		return nil, true, err
+	}
+	names := make([]string, 0, len(mods))
+	for _, m := range mods {
+		names = append(names, m.Modification.Type)
+	}
+	c.log.Debug("entry modified", "dn", cur.DN, "id", req.ID, "renamed", false, "attrs", names, "password_set", false,
+		"disabled_changed", req.Disabled != nil && *req.Disabled != cur.Disabled, "planned_on", "current")
+	return out, true, nil
+}
