@@ -119,16 +119,26 @@ func (s *Service) List(ctx context.Context, q Query) (Page, error) {
 		page, err := s.listPage(ctx, req)
 		return page, Wrap(op, err)
 	}
-	key := searchKey(s.m.ResourceType().Name, req)
-	page, ok := ra.take(ctx, key, req.Offset)
+	// A page at offset 0 is never fetched ahead, and one that is not full
+	// ends its walk: only the others need the search's key.
+	var key string
+	var page Page
+	ok := false
+	if req.Offset > 0 {
+		key = searchKey(s.m.ResourceType().Name, req)
+		page, ok = ra.take(ctx, key, req.Offset)
+	}
 	if !ok {
 		var err error
 		if page, err = s.listPage(ctx, req); err != nil {
 			return Page{}, Wrap(op, err)
 		}
 	}
-	if next := req.Offset + len(page.Resources); len(page.Resources) == count && count > 0 &&
-		ra.served(key, req.Offset, next) && next < page.TotalResults {
+	full := len(page.Resources) == count && count > 0
+	if full && key == "" {
+		key = searchKey(s.m.ResourceType().Name, req)
+	}
+	if next := req.Offset + len(page.Resources); full && ra.served(key, req.Offset, next) && next < page.TotalResults {
 		ra.start(ctx, key, next, func(ctx context.Context) (Page, error) {
 			r := req
 			r.Offset = next
