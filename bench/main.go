@@ -17,6 +17,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
 	"syscall"
 	"time"
 )
@@ -71,6 +72,12 @@ func main() {
 		cfg.Lookups, cfg.WriteOps, cfg.GroupOps, cfg.FirstLastRep = 100, 96, 10, 5
 	}
 	cfg.Log = os.Stderr
+	// The gateway collects garbage at 400% (cmd/dirbridge: gcPercent); the
+	// raw side's go-ldap client here gets the same, so that the ratio
+	// compares the work, not two collector settings.
+	if _, set := os.LookupEnv("GOGC"); !set {
+		debug.SetGCPercent(400)
+	}
 	// Ctrl-C cancels the run; the deferred stops then end slapd and the
 	// gateway by their PIDs before the process exits.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

@@ -185,11 +185,14 @@ func run(ctx context.Context, cfg config) (res *results, err error) {
 	}
 
 	// Lookups.
-	res.Lookup = lookups(ctx, cfg.cpu, c, raw, o.PeopleDN, cfg.N, cfg.Lookups)
+	_ = profiled(ctx, cfg, g, "lookups", 5, func() error {
+		res.Lookup = lookups(ctx, cfg.cpu, c, raw, o.PeopleDN, cfg.N, cfg.Lookups)
+		return nil
+	})
 	cfg.logf("lookup p50: scim %.2fms raw %.2fms", res.Lookup.SCIM.P50ms, res.Lookup.Raw.P50ms)
 
 	// Writes.
-	if err := writes(ctx, cfg, c, raw, o, res); err != nil {
+	if err := profiled(ctx, cfg, g, "writes", 20, func() error { return writes(ctx, cfg, c, raw, o, res) }); err != nil {
 		return res, err
 	}
 
@@ -262,6 +265,24 @@ func measureFirstLast(ctx context.Context, cfg config, c *scimClient, path strin
 	st.FirstPageMs, st.LastPageMs = ms(first.pct(0.5)), ms(last.pct(0.5))
 	cfg.logf("%s first page p50 %.1fms, last page p50 %.1fms", path, st.FirstPageMs, st.LastPageMs)
 	return nil
+}
+
+// profiled runs fn while a CPU profile of the gateway of the given length
+// is taken, when profiles were asked for (the profile ends after seconds
+// even if fn runs longer: pprof needs its length up front).
+func profiled(ctx context.Context, cfg config, g *gateway, name string, seconds int, fn func() error) error {
+	if g.pprof == "" || cfg.ProfileDir == "" {
+		return fn()
+	}
+	prof := make(chan error, 1)
+	go func() {
+		prof <- fetchProfile(ctx, g, fmt.Sprintf("profile?seconds=%d", seconds), filepath.Join(cfg.ProfileDir, name+"-cpu.pprof"))
+	}()
+	err := fn()
+	if perr := <-prof; perr != nil {
+		cfg.logf("cpu profile of %s: %v", name, perr)
+	}
+	return err
 }
 
 // fetchProfile saves one pprof endpoint's answer.

@@ -270,6 +270,10 @@ func rawImport(ctx context.Context, l *ldap.Conn, base string, pageSize int) (im
 type lookupStats struct {
 	SCIM opStats `json:"scim"`
 	Raw  opStats `json:"raw"`
+	// Floor is GET /v2/ServiceProviderConfig, a static answer through the
+	// same server, authentication and encoding: the part of a lookup's
+	// latency that is HTTP and not the directory or the mapping.
+	Floor opStats `json:"http_floor"`
 }
 
 func lookups(ctx context.Context, m *cpuMeter, c *scimClient, p *rawPool, peopleDN string, n, count int) lookupStats {
@@ -306,7 +310,12 @@ func lookups(ctx context.Context, m *cpuMeter, c *scimClient, p *rawPool, people
 	}
 	runOps(ctx, nil, 1, warm, scimOne)
 	runOps(ctx, nil, 1, warm, rawOne)
-	return lookupStats{SCIM: runOps(ctx, m, 1, count, scimOne), Raw: runOps(ctx, m, 1, count, rawOne)}
+	floorOne := func(_, _ int) error {
+		_, err := c.expect(ctx, http.StatusOK, http.MethodGet, "/v2/ServiceProviderConfig", nil)
+		return err
+	}
+	runOps(ctx, nil, 1, warm, floorOne)
+	return lookupStats{SCIM: runOps(ctx, m, 1, count, scimOne), Raw: runOps(ctx, m, 1, count, rawOne), Floor: runOps(ctx, m, 1, count, floorOne)}
 }
 
 // writeStats is one write workload at one concurrency.
