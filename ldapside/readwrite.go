@@ -2,6 +2,7 @@ package ldapside
 
 import (
 	"errors"
+	"strings"
 
 	"github.com/dirbridge/dirbridge/bridge"
 	ber "github.com/go-asn1-ber/asn1-ber"
@@ -116,6 +117,13 @@ func (c *Conn) modifyCurrent(pc *pconn, req bridge.ModifyRequest, partial map[st
 	}
 	vals := valueSet{}
 	for _, ch := range req.Changes {
+		if strings.EqualFold(ch.Attr, "member") || strings.EqualFold(ch.Attr, "uniqueMember") {
+			// Member lists keep the reading path: in a trial of member
+			// writes sent with the Assertion control, slapd's memberof
+			// overlay left the members' memberOf unchanged (not yet
+			// understood; see the README's Performance notes).
+			return nil, false, nil
+		}
 		vals.set(ch.Attr, cur.Values(ch.Attr))
 	}
 	mods := planChanges(req.Changes, vals)
