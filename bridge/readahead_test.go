@@ -8,8 +8,6 @@ import (
 	"time"
 
 	"github.com/dirbridge/dirbridge/bridge"
-	"github.com/dirbridge/dirbridge/mapping"
-	"github.com/dirbridge/dirbridge/testenv"
 )
 
 // recordingDir records the offset of every search.
@@ -51,15 +49,7 @@ func (c *clock) add(d time.Duration) {
 
 func newWalkable(t *testing.T, n int) (*bridge.Service, *recordingDir, *bridge.ReadAhead, *clock) {
 	t.Helper()
-	e, err := testenv.OpenEmbedded(testenv.EmbeddedOptions{DataDir: t.TempDir(), Argon2: &testenv.Argon2Params{Memory: 64, Iterations: 1, Parallelism: 1, SaltLen: 8, KeyLen: 16}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { e.Close() })
-	m, err := mapping.Load("../conf/examples/openldap-users.toml", mapping.Options{BaseDN: "dc=example,dc=com"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	e, m := embeddedUsers(t)
 	d := &recordingDir{Directory: e}
 	r := bridge.NewResolver(d, 0)
 	r.Register(m)

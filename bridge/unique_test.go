@@ -23,6 +23,17 @@ func (d *countingDir) Search(ctx context.Context, req bridge.SearchRequest) (*br
 
 func newUsers(t *testing.T) (*bridge.Service, *countingDir) {
 	t.Helper()
+	e, m := embeddedUsers(t)
+	d := &countingDir{Directory: e}
+	r := bridge.NewResolver(d, 0)
+	r.Register(m)
+	return bridge.NewService(d, m, r, bridge.ServiceConfig{Lifecycle: true, HardDelete: true}), d
+}
+
+// embeddedUsers opens a fresh embedded directory (with cheap password
+// hashing) and the shipped OpenLDAP users table.
+func embeddedUsers(t *testing.T) (bridge.Directory, bridge.Mapper) {
+	t.Helper()
 	e, err := testenv.OpenEmbedded(testenv.EmbeddedOptions{DataDir: t.TempDir(), Argon2: &testenv.Argon2Params{Memory: 64, Iterations: 1, Parallelism: 1, SaltLen: 8, KeyLen: 16}})
 	if err != nil {
 		t.Fatal(err)
@@ -32,10 +43,7 @@ func newUsers(t *testing.T) (*bridge.Service, *countingDir) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := &countingDir{Directory: e}
-	r := bridge.NewResolver(d, 0)
-	r.Register(m)
-	return bridge.NewService(d, m, r, bridge.ServiceConfig{Lifecycle: true, HardDelete: true}), d
+	return e, m
 }
 
 func user(name, title string) bridge.Resource {
