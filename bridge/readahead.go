@@ -68,11 +68,31 @@ func NewReadAhead(maxAge time.Duration, maxPages int, now func() time.Time) *Rea
 		pages: map[string]*aheadPage{}, ends: map[string]time.Time{}}
 }
 
+// writesDrop is a Service's directory when it has a ReadAhead: every
+// write through it, once done (or failed: a failed write may have been
+// partly applied and undone), drops the pages fetched before it.
+type writesDrop struct {
+	Directory
+	ra *ReadAhead
+}
+
+func (d writesDrop) Add(ctx context.Context, req AddRequest) (*Entry, error) {
+	defer d.ra.wrote()
+	return d.Directory.Add(ctx, req)
+}
+
+func (d writesDrop) Modify(ctx context.Context, req ModifyRequest) (*Entry, error) {
+	defer d.ra.wrote()
+	return d.Directory.Modify(ctx, req)
+}
+
+func (d writesDrop) Delete(ctx context.Context, id string) error {
+	defer d.ra.wrote()
+	return d.Directory.Delete(ctx, id)
+}
+
 // wrote records a write: pages fetched before it are not used.
 func (ra *ReadAhead) wrote() {
-	if ra == nil {
-		return
-	}
 	ra.mu.Lock()
 	ra.gen++
 	for k, p := range ra.pages {

@@ -52,6 +52,9 @@ func NewService(dir Directory, m Mapper, refs Refs, cfg ServiceConfig) *Service 
 	if cfg.DefaultPageSize > cfg.MaxPageSize {
 		cfg.DefaultPageSize = cfg.MaxPageSize
 	}
+	if cfg.ReadAhead != nil {
+		dir = writesDrop{Directory: dir, ra: cfg.ReadAhead}
+	}
 	return &Service{dir: dir, m: m, refs: refs, cfg: cfg}
 }
 
@@ -168,7 +171,6 @@ func (s *Service) listPage(ctx context.Context, req SearchRequest) (Page, error)
 // Create adds a resource.
 func (s *Service) Create(ctx context.Context, in Resource) (Resource, error) {
 	const op = "bridge.(*Service).Create"
-	defer s.cfg.ReadAhead.wrote() // after the write: a page fetched meanwhile is not used
 	attrs, err := Normalize(s.m.ResourceType(), in.Attrs)
 	if err != nil {
 		return Resource{}, Wrap(op, err)
@@ -209,7 +211,6 @@ func (s *Service) Create(ctx context.Context, in Resource) (Resource, error) {
 // the identity provider owns (a SCIM PUT).
 func (s *Service) Replace(ctx context.Context, id string, in Resource) (Resource, error) {
 	const op = "bridge.(*Service).Replace"
-	defer s.cfg.ReadAhead.wrote() // after the write: a page fetched meanwhile is not used
 	cur, err := s.get(ctx, id)
 	if err != nil {
 		return Resource{}, Wrap(op, err)
@@ -225,7 +226,6 @@ func (s *Service) Replace(ctx context.Context, id string, in Resource) (Resource
 // Patch applies PATCH operations to the resource with id.
 func (s *Service) Patch(ctx context.Context, id string, ops []PatchOp) (Resource, error) {
 	const op = "bridge.(*Service).Patch"
-	defer s.cfg.ReadAhead.wrote() // after the write: a page fetched meanwhile is not used
 	if done, err := s.patchMembers(ctx, id, ops); done || err != nil {
 		if err != nil {
 			return Resource{}, Wrap(op, err)
@@ -257,7 +257,6 @@ func (s *Service) Patch(ctx context.Context, id string, ops []PatchOp) (Resource
 // PATCH answers 204).
 func (s *Service) PatchQuiet(ctx context.Context, id string, ops []PatchOp) error {
 	const op = "bridge.(*Service).PatchQuiet"
-	defer s.cfg.ReadAhead.wrote() // after the write: a page fetched meanwhile is not used
 	done, err := s.patchMembers(ctx, id, ops)
 	if err != nil {
 		return Wrap(op, err)
@@ -361,7 +360,6 @@ func (s *Service) update(ctx context.Context, cur *Entry, desired Resource) (Res
 // the leavers container unless the configuration asks for hard deletes.
 func (s *Service) Delete(ctx context.Context, id string) error {
 	const op = "bridge.(*Service).Delete"
-	defer s.cfg.ReadAhead.wrote() // after the write: a page fetched meanwhile is not used
 	cur, err := s.get(ctx, id)
 	if err != nil {
 		return Wrap(op, err)
