@@ -34,6 +34,17 @@ func userAdd(peopleDN, uid string, i int) *ldap.AddRequest {
 // addMany runs the adds make(i) returns for i in [from, to) over the pool's
 // connections concurrently. It is the bench's setup, not a measurement.
 func addMany(ctx context.Context, p *rawPool, workers, from, to int, make func(i int) *ldap.AddRequest) error {
+	return onEach(ctx, p, workers, from, to, func(l *ldap.Conn, i int) error {
+		if err := l.Add(make(i)); err != nil && !ldap.IsErrorWithCode(err, ldap.LDAPResultEntryAlreadyExists) {
+			return fmt.Errorf("seeding entry %d: %w", i, err)
+		}
+		return nil
+	})
+}
+
+// onEach runs fn(l, i) for i in [from, to) on workers goroutines, each with
+// a connection of the pool; the first error stops them all.
+func onEach(ctx context.Context, p *rawPool, workers, from, to int, fn func(l *ldap.Conn, i int) error) error {
 	var next atomic.Int64
 	next.Store(int64(from))
 	var wg sync.WaitGroup
@@ -50,8 +61,8 @@ func addMany(ctx context.Context, p *rawPool, workers, from, to int, make func(i
 				if i >= to {
 					return
 				}
-				if err := l.Add(make(i)); err != nil && !ldap.IsErrorWithCode(err, ldap.LDAPResultEntryAlreadyExists) {
-					once.Do(func() { first = fmt.Errorf("seeding entry %d: %w", i, err) })
+				if err := fn(l, i); err != nil {
+					once.Do(func() { first = err })
 					next.Store(int64(to))
 					return
 				}
@@ -91,41 +102,24 @@ func setNoSync(l *ldap.Conn, on bool) error {
 func idsOf(ctx context.Context, p *rawPool, workers int, base string, keys []string, filter func(string) string) (map[string]string, error) {
 	out := make(map[string]string, len(keys))
 	var mu sync.Mutex
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	var once sync.Once
-	var first error
-	for range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			l := p.get()
-			defer p.put(l)
-			for ctx.Err() == nil {
-				i := int(next.Add(1) - 1)
-				if i >= len(keys) {
-					return
-				}
-				res, err := l.Search(ldap.NewSearchRequest(base, ldap.ScopeWholeSubtree, ldap.NeverDerefAliases, 2, 0, false,
-					filter(keys[i]), []string{"entryUUID"}, nil))
-				if err == nil && len(res.Entries) != 1 {
-					err = fmt.Errorf("%d entries", len(res.Entries))
-				}
-				if err != nil {
-					once.Do(func() { first = fmt.Errorf("looking up %q: %w", keys[i], err) })
-					return
-				}
-				mu.Lock()
-				out[keys[i]] = res.Entries[0].GetAttributeValue("entryUUID")
-				mu.Unlock()
-			}
-		}()
+	err := onEach(ctx, p, workers, 0, len(keys), func(l *ldap.Conn, i int) error {
+		res, err := l.Search(ldap.NewSearchRequest(base, ldap.ScopeWholeSubtree, ldap.NeverDerefAliases, 2, 0, false,
+			filter(keys[i]), []string{"entryUUID"}, nil))
+		if err == nil && len(res.Entries) != 1 {
+			err = fmt.Errorf("%d entries", len(res.Entries))
+		}
+		if err != nil {
+			return fmt.Errorf("looking up %q: %w", keys[i], err)
+		}
+		mu.Lock()
+		out[keys[i]] = res.Entries[0].GetAttributeValue("entryUUID")
+		mu.Unlock()
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
-	wg.Wait()
-	if first != nil {
-		return nil, first
-	}
-	return out, ctx.Err()
+	return out, nil
 }
 
 func uidFilter(uid string) string { return "(uid=" + ldap.EscapeFilter(uid) + ")" }
