@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -40,11 +41,22 @@ type SCIM struct {
 	TLSKeyFile     string `toml:"tls_key_file"`
 	AllowPlainHTTP bool   `toml:"allow_plain_http"`
 	MaxBodyBytes   int64  `toml:"max_body_bytes"`
+	// BulkMaxOperations and BulkMaxPayloadBytes bound a SCIM 2.0 /Bulk
+	// request: its operations and its body (defaults 1000 and 4 MiB).
+	BulkMaxOperations   int   `toml:"bulk_max_operations"`
+	BulkMaxPayloadBytes int64 `toml:"bulk_max_payload_bytes"`
 	// PasswordSync: passwords clients send are written to the directory
 	// (default true). Off, they are ignored, and Okta's agent is not
 	// offered password pushes.
 	PasswordSync *bool    `toml:"password_sync"`
 	Auth         SCIMAuth `toml:"auth"`
+	// PublicURL is the URL clients reach dirbridge at, through a proxy or
+	// by another name ("https://scim.corp.example/dirbridge"); every URL
+	// written in answers starts with it and the version base ("/v2").
+	PublicURL string `toml:"public_url"`
+	// TrustedProxies are the IPs and CIDR prefixes of proxies whose
+	// Forwarded, X-Forwarded-Proto/-Host and Host headers are believed.
+	TrustedProxies []string `toml:"trusted_proxies"`
 }
 
 // PasswordSyncOn reports scim.password_sync, true unless set to false.
@@ -318,6 +330,13 @@ func (c *Config) applyDefaults() {
 	if c.SCIM.MaxBodyBytes == 0 {
 		c.SCIM.MaxBodyBytes = 1 << 20
 	}
+	if c.SCIM.BulkMaxOperations == 0 {
+		c.SCIM.BulkMaxOperations = 1000
+	}
+	if c.SCIM.BulkMaxPayloadBytes == 0 {
+		c.SCIM.BulkMaxPayloadBytes = 4 << 20
+	}
+	c.SCIM.PublicURL = strings.TrimRight(strings.TrimSpace(c.SCIM.PublicURL), "/")
 	if c.LDAP.Dialect == "" {
 		c.LDAP.Dialect = "openldap"
 	}
@@ -376,6 +395,29 @@ func (c *Config) validate() []error {
 	}
 	if c.SCIM.MaxBodyBytes < 1024 {
 		add("scim.max_body_bytes must be at least 1024")
+	}
+	// The upper bounds are scimside's MaxBulkOperations and
+	// MaxBulkPayloadBytes (conf does not import the SCIM server).
+	if n := c.SCIM.BulkMaxOperations; n < 1 || n > 10000 {
+		add("scim.bulk_max_operations %d: want 1 to 10000", n)
+	}
+	if n := c.SCIM.BulkMaxPayloadBytes; n < 1024 || n > 64<<20 {
+		add("scim.bulk_max_payload_bytes %d: want 1024 to %d", n, 64<<20)
+	}
+	if s := c.SCIM.PublicURL; s != "" {
+		u, err := url.Parse(s)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Opaque != "" || u.Host == "" || u.User != nil ||
+			u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || strings.Contains(s, "#") {
+			add("scim.public_url %q: want an absolute http:// or https:// URL with a host and no user, query or fragment", s)
+		}
+	}
+	for _, tp := range c.SCIM.TrustedProxies {
+		if pr, err := netip.ParsePrefix(tp); err == nil && pr.Addr().Zone() == "" {
+			continue
+		}
+		if a, err := netip.ParseAddr(tp); err != nil || a.Zone() != "" {
+			add("scim.trusted_proxies: %q is not an IP address or CIDR prefix", tp)
+		}
 	}
 
 	if len(c.LDAP.URLs) == 0 {

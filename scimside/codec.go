@@ -72,9 +72,15 @@ func (v2codec) parseSelection(rt *bridge.ResourceType, attributes, excluded []st
 	return parseSelection(rt, attributes, excluded)
 }
 
-// decodeResource accepts a body without "schemas" (lenient, as clients
-// differ); id, schemas and meta are framing and are dropped here.
+// decodeResource checks schemas (resourceSchemas: the core URN, otherwise
+// only the type's extensions; a body without schemas is accepted) and the
+// text of every value (checkText); id, schemas and meta are framing and are
+// dropped here. An extension's data under a URN the type declares is taken
+// even when schemas does not list that URN: the URN says what it is.
 func (v2codec) decodeResource(rt *bridge.ResourceType, body map[string]any) (bridge.Resource, error) {
+	if err := resourceSchemas(rt, body); err != nil {
+		return bridge.Resource{}, err
+	}
 	attrs := make(map[string]any, len(body))
 	for k, v := range body {
 		switch strings.ToLower(k) {
@@ -83,15 +89,27 @@ func (v2codec) decodeResource(rt *bridge.ResourceType, body map[string]any) (bri
 		}
 		attrs[k] = v
 	}
+	if err := checkText(nil, attrs); err != nil {
+		return bridge.Resource{}, err
+	}
 	return bridge.Resource{Attrs: attrs}, nil
 }
 
 // decodePatch reads a PatchOp message: {"schemas":[…PatchOp],
 // "Operations":[{"op","path","value"}]}. "Operations" and "op" are matched in
-// any case, "op" values too (Entra sends "Replace"). "schemas" is not
-// required.
+// any case, "op" values too (Entra sends "Replace"). "schemas", when
+// present, is exactly the PatchOp URN.
 func (v2codec) decodePatch(rt *bridge.ResourceType, body map[string]any) ([]bridge.PatchOp, error) {
-	const op = "scimside.(v2codec).decodePatch"
+	if err := messageSchemas(body, patchOpURN); err != nil {
+		return nil, err
+	}
+	return decodePatchOps(rt, body)
+}
+
+// decodePatchOps reads the Operations of a PatchOp message whose schemas
+// the caller has checked, and checks the text of their values.
+func decodePatchOps(rt *bridge.ResourceType, body map[string]any) ([]bridge.PatchOp, error) {
+	const op = "scimside.decodePatchOps"
 	raw, ok := lookupFold(body, "Operations")
 	if !ok {
 		return nil, bridge.Errorf(op, bridge.KindInvalidSyntax, "a PATCH request needs Operations")
@@ -160,6 +178,9 @@ func (v2codec) decodePatch(rt *bridge.ResourceType, body map[string]any) ([]brid
 		}
 		ops = append(ops, bridge.PatchOp{Op: verb, Path: pp, Value: value})
 	}
+	if err := checkOpsText(ops); err != nil {
+		return nil, err
+	}
 	return ops, nil
 }
 
@@ -169,6 +190,9 @@ func (v2codec) decodePatch(rt *bridge.ResourceType, body map[string]any) ([]brid
 func (v2codec) decodeSearch(body map[string]any) (listParams, error) {
 	const op = "scimside.(v2codec).decodeSearch"
 	lp := listParams{startIndex: 1, count: -1}
+	if err := messageSchemas(body, searchURN); err != nil {
+		return lp, err
+	}
 	if v, ok := lookupFold(body, "filter"); ok && v != nil {
 		s, ok := v.(string)
 		if !ok {
@@ -241,9 +265,10 @@ func (v2codec) decodeSearch(body map[string]any) (listParams, error) {
 }
 
 // encodeResource renders schemas (the core schema and each extension
-// present), id, externalId, the attributes and meta, in that order.
-func (v2codec) encodeResource(rt *bridge.ResourceType, r bridge.Resource, location string, sel selection) any {
-	attrs := sel.apply(rt, r.Attrs)
+// present), id, externalId, the attributes and meta, in that order; the
+// values of manager, members and groups get their $ref (withRefs).
+func (c v2codec) encodeResource(rt *bridge.ResourceType, r bridge.Resource, location string, sel selection) any {
+	attrs := sel.apply(rt, c.withRefs(rt, r, location, sel))
 	schemas := []string{rt.Schema.ID}
 	var core, exts []string
 	for k := range attrs {
@@ -313,7 +338,8 @@ func (c v2codec) discovery() map[string]route {
 		"serviceproviderconfig": {methods: get, maxSegs: 0, handle: c.serviceProviderConfig},
 		"resourcetypes":         {methods: get, maxSegs: 1, handle: c.resourceTypes},
 		"schemas":               {methods: get, maxSegs: 1, handle: c.schemas},
-		"bulk":                  {methods: []string{http.MethodPost}, maxSegs: 0, handle: notImplemented("bulk operations are not supported")},
+		"bulk":                  {methods: []string{http.MethodPost}, maxSegs: 0, handle: c.bulk()},
+		".search":               {methods: []string{http.MethodPost}, maxSegs: 0, handle: notImplemented(rootSearchUnsupported)},
 		"me":                    {methods: []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete}, maxSegs: 0, handle: notImplemented("/Me is not supported")},
 	}
 }

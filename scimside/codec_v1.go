@@ -198,8 +198,13 @@ func (c v1codec) parseSelection(rt *bridge.ResourceType, attributes, excluded []
 // types emails "primary"/"secondary": the primary one becomes primary.
 // groups is not part of the resource: the endpoint writes it through the
 // groups (see userGroups).
+//
+// schemas is checked as in 2.0 with the 1.1 names (v1Names.schemas).
 func (c v1codec) decodeResource(rt *bridge.ResourceType, body map[string]any) (bridge.Resource, error) {
 	n := v1NamesFor(rt)
+	if err := n.schemas(rt, body); err != nil {
+		return bridge.Resource{}, err
+	}
 	attrs := n.translateKeys(body)
 	if rt != nil && rt.Name == "User" {
 		for k := range attrs {
@@ -211,7 +216,26 @@ func (c v1codec) decodeResource(rt *bridge.ResourceType, body map[string]any) (b
 	if v, ok := lookupFold(attrs, "emails"); ok {
 		primaryFromType(v)
 	}
+	if err := checkText(nil, attrs); err != nil {
+		return bridge.Resource{}, err
+	}
 	return bridge.Resource{Attrs: attrs}, nil
+}
+
+// schemas checks a 1.1 body's schemas the way resourceSchemas does a 2.0
+// one, with the names 1.1 gives the schemas: urn:scim:schemas:core:1.0 (or
+// the canonical core URN) must be there, and every other URN must name one
+// of the type's extensions, by its URN or an alias. Okta's agent lists its
+// urn:okta:<app>:1.0:user:custom, so the table must declare that URN
+// (mapping.vars.okta_app): an undeclared one is refused, where it used to
+// lose the custom attributes without a word.
+func (n v1Names) schemas(rt *bridge.ResourceType, body map[string]any) error {
+	if rt == nil {
+		return nil
+	}
+	known := func(s string) bool { return n.canonical(s) != "" }
+	core := func(s string) bool { return n.canonical(s) == rt.Schema.ID }
+	return checkSchemas(body, rt.Endpoint, known, core, coreURN11)
 }
 
 // primaryFromType marks the value typed "primary" as the primary one when
@@ -288,12 +312,23 @@ func (c v1codec) userGroups(rt *bridge.ResourceType, body map[string]any) (ids [
 // those marked "operation": "delete", which are removed; meta.attributes
 // lists attributes to remove. A body that carries 2.0 Operations is read as
 // 2.0 PATCH, for clients that mix the versions.
+//
+// schemas is the resource's, as for PUT (v1Names.schemas); a 2.0 PATCH may
+// carry either that or the PatchOp URN.
 func (c v1codec) decodePatch(rt *bridge.ResourceType, body map[string]any) ([]bridge.PatchOp, error) {
 	const op = "scimside.(v1codec).decodePatch"
-	if _, ok := lookupFold(body, "Operations"); ok {
-		return v2codec{}.decodePatch(rt, body)
-	}
 	n := v1NamesFor(rt)
+	if _, ok := lookupFold(body, "Operations"); ok {
+		if err := messageSchemas(body, patchOpURN); err != nil {
+			if n.schemas(rt, body) != nil {
+				return nil, err
+			}
+		}
+		return decodePatchOps(rt, body)
+	}
+	if err := n.schemas(rt, body); err != nil {
+		return nil, err
+	}
 	var ops []bridge.PatchOp
 	if m, ok := lookupFold(body, "meta"); ok {
 		if mm, ok := m.(map[string]any); ok {
@@ -371,6 +406,9 @@ func (c v1codec) decodePatch(rt *bridge.ResourceType, body map[string]any) ([]br
 	if len(ops) > maxPatchOps {
 		return nil, bridge.Errorf(op, bridge.KindTooMany, "a PATCH request may change at most %d attributes", maxPatchOps)
 	}
+	if err := checkOpsText(ops); err != nil {
+		return nil, err
+	}
 	return ops, nil
 }
 
@@ -379,7 +417,12 @@ func (c v1codec) decodeSearch(body map[string]any) (listParams, error) {
 }
 
 // encodeResource renders a resource in 1.1 shape: the 2.0 rendering with
-// schemas and extension keys named by their 1.1 URNs.
+// schemas and extension keys named by their 1.1 URNs. It adds no $ref
+// (v2codec{} has no discovery info): $ref is SCIM 2.0's (RFC 7643 §2.3.7);
+// 1.1 names a referenced resource by its id in value alone (the manager by
+// managerId), and Okta's agent reads these answers into its 1.1 object
+// model, where an attribute 1.1 does not define is a risk with nothing to
+// gain.
 func (c v1codec) encodeResource(rt *bridge.ResourceType, r bridge.Resource, location string, sel selection) any {
 	n := v1NamesFor(rt)
 	obj, _ := v2codec{}.encodeResource(rt, r, location, sel).(orderedObject)
@@ -434,6 +477,7 @@ func (c v1codec) discovery() map[string]route {
 		"serviceproviderconfig":  {methods: get, maxSegs: 0, handle: c.serviceProviderConfigs},
 		"schemas":                {methods: get, maxSegs: 1, handle: c.schemas},
 		"bulk":                   {methods: []string{http.MethodPost}, maxSegs: 0, handle: notImplemented("bulk operations are not supported")},
+		".search":                {methods: []string{http.MethodPost}, maxSegs: 0, handle: notImplemented(rootSearchUnsupported)},
 	}
 }
 

@@ -28,12 +28,33 @@ type Config struct {
 	Auth AuthConfig
 	// MaxBodyBytes bounds request bodies; larger ones get 413. Default 1 MiB.
 	MaxBodyBytes int64
+	// BulkMaxOperations and BulkMaxPayloadBytes bound a /Bulk request (RFC
+	// 7644 §3.7.4): its number of operations and its body, which carries
+	// many resources and so has its own limit. Both are advertised in
+	// /ServiceProviderConfig; more gets 413. Defaults 1000 and 4 MiB, at most
+	// MaxBulkOperations and MaxBulkPayloadBytes. Each operation's data is
+	// still bounded by MaxBodyBytes, as the same request sent alone is.
+	BulkMaxOperations   int
+	BulkMaxPayloadBytes int64
 	// V2BasePaths are the path prefixes that serve SCIM 2.0. Default
 	// ["/v2", "/scim/v2"].
 	V2BasePaths []string
 	// V1BasePaths are the path prefixes that serve SCIM 1.1 ("" is the
 	// bare base URL, which Okta's agent reads as 1.1). Default ["/v1", ""].
 	V1BasePaths []string
+	// PublicURL is the absolute URL clients reach the server at, e.g.
+	// "https://scim.corp.example/dirbridge", when an agent or a TLS proxy in
+	// front reaches it by another name: every URL the server writes
+	// (Location, meta.location, $ref, discovery documents) is PublicURL
+	// followed by the version base ("/v2"). http or https, a host, no
+	// userinfo, query or fragment; a trailing slash is ignored. Unset, URLs
+	// are built from the request as urlPolicy (urls.go) describes.
+	PublicURL string
+	// TrustedProxies are the IP addresses and CIDR prefixes of reverse
+	// proxies whose Forwarded, X-Forwarded-Proto, X-Forwarded-Host and Host
+	// headers say how the client addressed the server. From any other peer
+	// those headers are not believed.
+	TrustedProxies []string
 	// DisablePasswordSync makes the server ignore passwords clients send
 	// (the directory owns them) and stop advertising password pushes:
 	// changePassword is false and Okta's agent is not offered
@@ -77,6 +98,14 @@ func (a AuthConfig) bearer() bool {
 const (
 	defaultListen       = "127.0.0.1:8080"
 	defaultMaxBodyBytes = 1 << 20
+
+	defaultBulkMaxOperations   = 1000
+	defaultBulkMaxPayloadBytes = 4 << 20
+	// MaxBulkOperations and MaxBulkPayloadBytes are the largest bulk limits
+	// a configuration may set: one bulk request holds one HTTP handler for
+	// all its operations, and its body is decoded whole in memory.
+	MaxBulkOperations   = 10000
+	MaxBulkPayloadBytes = 64 << 20
 )
 
 // withDefaults returns a copy of c with defaults applied.
@@ -86,6 +115,12 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxBodyBytes <= 0 {
 		c.MaxBodyBytes = defaultMaxBodyBytes
+	}
+	if c.BulkMaxOperations <= 0 {
+		c.BulkMaxOperations = defaultBulkMaxOperations
+	}
+	if c.BulkMaxPayloadBytes <= 0 {
+		c.BulkMaxPayloadBytes = defaultBulkMaxPayloadBytes
 	}
 	if c.V2BasePaths == nil {
 		c.V2BasePaths = []string{"/v2", "/scim/v2"}
@@ -167,6 +202,18 @@ func (c Config) validate() (*tls.Certificate, error) {
 		}
 	case err == nil && !c.AllowPlainHTTP && !isLoopbackHost(host):
 		bad("listen: plain HTTP on non-loopback address %q; configure TLS or allow plain HTTP explicitly", c.Listen)
+	}
+	if c.BulkMaxOperations > MaxBulkOperations {
+		bad("bulk: at most %d operations per request can be allowed, not %d", MaxBulkOperations, c.BulkMaxOperations)
+	}
+	if c.BulkMaxPayloadBytes > MaxBulkPayloadBytes {
+		bad("bulk: at most %d bytes per request can be allowed, not %d", MaxBulkPayloadBytes, c.BulkMaxPayloadBytes)
+	}
+	if _, err := parsePublicURL(c.PublicURL); err != nil {
+		bad("%v", err)
+	}
+	if _, perrs := parseTrustedProxies(c.TrustedProxies); len(perrs) > 0 {
+		errs = append(errs, perrs...)
 	}
 	seen := map[string]bool{}
 	for _, b := range append(append([]string(nil), c.V2BasePaths...), c.V1BasePaths...) {

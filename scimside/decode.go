@@ -29,7 +29,17 @@ const maxPatchOps = 10000
 // accepted, some of Okta's requests have none, and so is curl's default form
 // type), UTF-8 and JSON syntax (400).
 func readJSONObject(w http.ResponseWriter, r *http.Request, limit int64) (map[string]any, error) {
-	const op = "scimside.readJSONObject"
+	data, err := readBody(w, r, limit)
+	if err != nil {
+		return nil, err
+	}
+	return decodeJSONObject(data)
+}
+
+// readBody reads a request body with readJSONObject's checks of content type
+// and size, without decoding it.
+func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
+	const op = "scimside.readBody"
 	if ct := r.Header.Get("Content-Type"); ct != "" {
 		mt, _, err := mime.ParseMediaType(ct)
 		// curl -d labels its body as a form unless told otherwise; no SCIM
@@ -50,10 +60,11 @@ func readJSONObject(w http.ResponseWriter, r *http.Request, limit int64) (map[st
 		}
 		return nil, bridge.E(op, bridge.KindInvalidSyntax, "the request body could not be read", err)
 	}
-	return decodeJSONObject(data)
+	return data, nil
 }
 
-// decodeJSONObject decodes data as exactly one JSON object.
+// decodeJSONObject decodes data as exactly one JSON object, refusing what
+// JSON or SCIM forbid even where encoding/json would let it through.
 func decodeJSONObject(data []byte) (map[string]any, error) {
 	const op = "scimside.decodeJSONObject"
 	if len(bytes.TrimSpace(data)) == 0 {
@@ -83,6 +94,11 @@ func decodeJSONObject(data []byte) (map[string]any, error) {
 	m, ok := v.(map[string]any)
 	if !ok {
 		return nil, bridge.Errorf(op, bridge.KindInvalidSyntax, "the request body must be a JSON object")
+	}
+	// What decoding hid: members twice over, control characters in names,
+	// unpaired surrogates (see strict.go).
+	if err := scanJSON(data); err != nil {
+		return nil, err
 	}
 	return m, nil
 }

@@ -21,6 +21,11 @@ type discoveryInfo struct {
 	passwordSync bool
 	// groups: a Groups service is served.
 	groups bool
+	// bulk serves POST /Bulk (SCIM 2.0; bulk.go); bulkMaxOps and
+	// bulkMaxPayload are its limits.
+	bulk           func(http.ResponseWriter, *http.Request, *call, []string) error
+	bulkMaxOps     int
+	bulkMaxPayload int64
 }
 
 func notImplemented(msg string) func(http.ResponseWriter, *http.Request, *call, []string) error {
@@ -77,7 +82,7 @@ func (c v2codec) serviceProviderConfig(w http.ResponseWriter, r *http.Request, c
 		{"schemas", []string{spcURN}},
 		{"documentationUri", "https://github.com/dirbridge/dirbridge"},
 		{"patch", orderedObject{{"supported", true}}},
-		{"bulk", orderedObject{{"supported", false}, {"maxOperations", 0}, {"maxPayloadSize", d.maxBody}}},
+		{"bulk", orderedObject{{"supported", d.bulk != nil}, {"maxOperations", d.bulkMaxOps}, {"maxPayloadSize", d.bulkMaxPayload}}},
 		{"filter", orderedObject{{"supported", true}, {"maxResults", d.maxResults}}},
 		{"changePassword", orderedObject{{"supported", d.passwordSync && d.changePassword()}}},
 		{"sort", orderedObject{{"supported", false}}},

@@ -14,7 +14,9 @@
 // bridge types) or the codec's discovery endpoints → ResourceService. SCIM
 // 1.1 (Okta's on-premises agent, at "/" and "/v1") is the second codec over
 // the same endpoints (v1codec); a 1.1 user body's groups are written through
-// the Groups service (memberships.go).
+// the Groups service (memberships.go). A SCIM 2.0 bulk request (bulk.go) is
+// a list of such requests: each operation goes to its endpoint's handler as
+// if sent alone.
 //
 // Errors are translated once where they enter (parser and decoder failures
 // become *bridge.Error here) and handled once: writeError logs the full

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/dirbridge/dirbridge/bridge"
 )
@@ -42,6 +43,14 @@ func parseFilterWith(rt *bridge.ResourceType, s string, names v1Names) (bridge.E
 	const op = "scimside.parseFilter"
 	if len(s) > maxFilterLen {
 		return nil, bridge.Errorf(op, bridge.KindInvalidFilter, "the filter is longer than %d bytes", maxFilterLen)
+	}
+	// A query string's %FF reaches here as it came: matching it against
+	// the directory's UTF-8 would only ever find nothing.
+	if !utf8.ValidString(s) {
+		return nil, bridge.Errorf(op, bridge.KindInvalidFilter, "the filter is not valid UTF-8")
+	}
+	if bad := textControl(s, true); bad != "" {
+		return nil, bridge.Errorf(op, bridge.KindInvalidFilter, "the filter holds %s", bad)
 	}
 	p := newExprParser(rt, s)
 	if len(names.all) > 0 {
@@ -521,8 +530,18 @@ func (p *exprParser) parseString() (string, error) {
 			continue
 		case '"':
 			var s string
-			if err := json.Unmarshal([]byte(p.src[start:i+1]), &s); err != nil {
+			lit := []byte(p.src[start : i+1])
+			if err := json.Unmarshal(lit, &s); err != nil {
 				return "", p.errorf("malformed string")
+			}
+			// Escapes can spell what the raw text may not: a control
+			// character other than TAB, LF, CR, or half a surrogate pair
+			// (which encoding/json would make U+FFFD).
+			if bad := textControl(s, true); bad != "" {
+				return "", p.errorf("a value holds %s", bad)
+			}
+			if loneSurrogate(lit) {
+				return "", p.errorf("a value holds an unpaired UTF-16 surrogate")
 			}
 			p.pos = i + 1
 			return s, nil
@@ -576,6 +595,12 @@ func parsePatchPath(rt *bridge.ResourceType, s string) (*bridge.PatchPath, error
 		return nil, bridge.Errorf(op, bridge.KindInvalidPath, "the path is longer than %d bytes", maxPathLen)
 	}
 	s = strings.TrimSpace(s)
+	if !utf8.ValidString(s) {
+		return nil, bridge.Errorf(op, bridge.KindInvalidPath, "the path is not valid UTF-8")
+	}
+	if bad := textControl(s, false); bad != "" {
+		return nil, bridge.Errorf(op, bridge.KindInvalidPath, "the path holds %s", bad)
+	}
 	name, rest := s, ""
 	if i := strings.IndexByte(s, '['); i >= 0 {
 		name, rest = s[:i], s[i:]

@@ -26,6 +26,19 @@ func FuzzHandler(f *testing.F) {
 		{"GET", "/scim/v2/Schemas/urn:ietf:params:scim:schemas:core:2.0:User", ""},
 		{"GET", "/v2/ResourceTypes/User?excludedAttributes=meta", ""},
 		{"GET", "/v2/Users?count=abc&startIndex=-1", ""},
+		// Strict input (strict.go): schemas, twins in any case, controls,
+		// lone surrogates, invalid UTF-8 in filters.
+		{"POST", "/v2/Users", `{"schemas":["urn:evil:schema"],"userName":"e"}`},
+		{"POST", "/v2/Users", `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User","urn:evil:ext"],"userName":"e"}`},
+		{"PUT", "/v2/Users/u-0001", `{"schemas":"notalist","userName":"e"}`},
+		{"POST", "/v2/Users", `{"userName":"a","USERNAME":"b","name":{"givenName":"x","GivenName":"y"}}`},
+		{"POST", "/v2/Users", `{"userName":"a\u0000","password":"\ud800","addresses":[{"formatted":"a\nb"}]}`},
+		{"PATCH", "/v2/Users/u-0001", `{"Operations":[{"op":"add","path":"title","value":"x"}],"operations":[]}`},
+		{"PATCH", "/v2/Users/u-0001", `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"Operations":[{"op":"add","path":"title\u0001","value":"\udc00"}]}`},
+		{"PATCH", "/v1/Users/u-0001", `{"schemas":["urn:scim:schemas:core:1.0"],"active":false,"Active":true}`},
+		{"GET", "/v2/Users?filter=userName+eq+%22%FF%22", ""},
+		{"GET", "/v1/Users?filter=userName+eq+%22a%00%22", ""},
+		{"POST", "/v2/Users/.search", `{"filter":"userName eq \"\ud800\"","FILTER":"x"}`},
 	}
 	for _, s := range seeds {
 		f.Add(s.method, s.target, []byte(s.body))

@@ -81,7 +81,9 @@ func TestHostileInputs(t *testing.T) {
 		{"unknown schema", "GET", "/v2/Schemas/urn:nope", "", nil, 404, ""},
 		{"unknown resource type", "GET", "/v2/ResourceTypes/Nope", "", nil, 404, ""},
 		{"SPC with id", "GET", "/v2/ServiceProviderConfig/x", "", nil, 404, ""},
-		{"bulk", "POST", "/v2/Bulk", `{}`, nil, 501, ""},
+		{"bulk without schemas", "POST", "/v2/Bulk", `{}`, nil, 400, "invalidSyntax"},
+		{"bulk in SCIM 1.1", "POST", "/v1/Bulk", `{}`, nil, 501, ""},
+		{"search at the root", "POST", "/v2/.search", `{}`, nil, 501, ""},
 		{"me", "GET", "/v2/Me", "", nil, 501, ""},
 	}
 	for _, c := range cases {
@@ -213,7 +215,7 @@ func TestDiscovery(t *testing.T) {
 		lookup(r.json, "authenticationSchemes.0.primary") != true || lookup(r.json, "authenticationSchemes.1.primary") != false {
 		t.Errorf("auth schemes: %s", r.body)
 	}
-	if lookup(r.json, "patch.supported") != true || lookup(r.json, "bulk.supported") != false || lookup(r.json, "etag.supported") != true ||
+	if lookup(r.json, "patch.supported") != true || lookup(r.json, "bulk.supported") != true || lookup(r.json, "bulk.maxOperations") != 1000.0 || lookup(r.json, "etag.supported") != true ||
 		lookup(r.json, "filter.maxResults") != 1000.0 || lookup(r.json, "changePassword.supported") != true || lookup(r.json, "sort.supported") != false {
 		t.Errorf("features: %s", r.body)
 	}
@@ -281,4 +283,151 @@ func TestReadyz(t *testing.T) {
 	if r := e.do("POST", "/readyz", nil); r.status != 405 {
 		t.Errorf("POST readyz: %d", r.status)
 	}
+}
+
+// TestStrictInput sends the bodies RFC 7643/7644 or JSON forbid, in both
+// versions, and checks the SCIM 400 and that the service saw no write at
+// all (the fake records every call); then that what clients really send
+// still passes.
+func TestStrictInput(t *testing.T) {
+	e := newEnv(t)
+	id := e.expect(e.do("POST", "/v2/Users", oktaUser("strict@example.com")), 201, "create").str("id")
+	gid := e.expect(e.do("POST", "/v2/Groups", map[string]any{"displayName": "strict"}), 201, "create group").str("id")
+	core := `"` + bridge.UserSchema + `"`
+	user := func(schemas, rest string) string {
+		if schemas != "" {
+			schemas = `"schemas":` + schemas + `,`
+		}
+		return `{` + schemas + `"userName":"strict2@example.com"` + rest + `}`
+	}
+	patch := func(schemas, ops string) string {
+		if schemas != "" {
+			schemas = `"schemas":` + schemas + `,`
+		}
+		return `{` + schemas + `"Operations":` + ops + `}`
+	}
+	title := `[{"op":"replace","path":"title","value":"x"}]`
+	cases := []struct {
+		name, body, scimType, detail string
+	}{
+		{"schemas evil", user(`["urn:evil:schema"]`, ""), "invalidSyntax", "urn:evil:schema"},
+		{"schemas empty", user(`[]`, ""), "invalidSyntax", "schemas"},
+		{"schemas not a list", user(`"notalist"`, ""), "invalidSyntax", "schemas"},
+		{"schemas evil extension", user(`[`+core+`,"urn:evil:ext"]`, ""), "invalidSyntax", "urn:evil:ext"},
+		{"duplicate userName", user(`[`+core+`]`, `,"USERNAME":"other@example.com"`), "invalidSyntax", "USERNAME"},
+		{"duplicate nested", user(`[`+core+`]`, `,"name":{"familyName":"a","FamilyName":"b"}`), "invalidSyntax", "name.FamilyName"},
+		{"duplicate in emails", user(`[`+core+`]`, `,"emails":[{"value":"a@x","VALUE":"b@x"}]`), "invalidSyntax", "emails.VALUE"},
+		{"duplicate in extension", user(`[`+core+`]`, `,"`+bridge.EnterpriseSchema+`":{"department":"a","DEPARTMENT":"b"}`), "invalidSyntax", "DEPARTMENT"},
+		{"NUL", user(`[`+core+`]`, `,"displayName":"a\u0000b"`), "invalidValue", "displayName"},
+		{"control in password", user(`[`+core+`]`, `,"password":"Secr\u0007t-Pa55"`), "invalidValue", "password"},
+		{"newline in a one-line value", user(`[`+core+`]`, `,"name":{"familyName":"a\nb"}`), "invalidValue", "name.familyName"},
+		{"lone high surrogate", user(`[`+core+`]`, `,"displayName":"\ud800"`), "invalidValue", "displayName"},
+		{"lone low surrogate in password", user(`[`+core+`]`, `,"password":"Pa55-\udc00-word"`), "invalidValue", "password"},
+		{"control in a member name", user(`[`+core+`]`, `,"title\u0000":"x"`), "invalidSyntax", "U+0000"},
+	}
+	for _, c := range cases {
+		for _, rq := range []struct{ method, path string }{{"POST", "/v2/Users"}, {"PUT", "/v2/Users/" + id}, {"POST", "/v1/Users"}, {"PUT", "/v1/Users/" + id}} {
+			body := c.body
+			if strings.HasPrefix(rq.path, "/v1") {
+				body = strings.ReplaceAll(body, bridge.UserSchema, coreURN11)
+			}
+			t.Run(c.name+" "+rq.method+" "+rq.path[:3], func(t *testing.T) {
+				before := len(e.users.calls)
+				r := expectT(t, e.do(rq.method, rq.path, body), 400, c.name)
+				detail := r.str("detail")
+				if strings.HasPrefix(rq.path, "/v2") && r.str("scimType") != c.scimType {
+					t.Errorf("scimType %q, want %q: %s", r.str("scimType"), c.scimType, r.body)
+				}
+				if strings.HasPrefix(rq.path, "/v1") {
+					detail = r.str("Errors.0.description")
+				}
+				if !strings.Contains(detail, c.detail) || strings.Contains(detail, "Secr") || strings.Contains(detail, "Pa55") {
+					t.Errorf("detail %q, want it to name %q and no value", detail, c.detail)
+				}
+				if calls := e.users.calls[before:]; len(calls) != 0 {
+					t.Errorf("refused body reached the service: %v", calls)
+				}
+			})
+		}
+	}
+	pcases := []struct {
+		name, path, body, scimType string
+	}{
+		{"patch schemas evil", "/v2/Users/" + id, patch(`["urn:evil:schema"]`, title), "invalidSyntax"},
+		{"patch schemas core", "/v2/Users/" + id, patch(`[`+core+`]`, title), "invalidSyntax"},
+		{"patch schemas empty", "/v2/Users/" + id, patch(`[]`, title), "invalidSyntax"},
+		{"patch schemas not a list", "/v2/Users/" + id, patch(`"urn:ietf:params:scim:api:messages:2.0:PatchOp"`, title), "invalidSyntax"},
+		{"patch Operations twice", "/v2/Users/" + id, `{"Operations":` + title + `,"operations":` + title + `}`, "invalidSyntax"},
+		{"patch op twice", "/v2/Users/" + id, patch("", `[{"op":"remove","OP":"add","path":"title","value":"x"}]`), "invalidSyntax"},
+		{"patch value twice", "/v2/Groups/" + gid, patch("", `[{"op":"add","path":"members","value":[{"value":"a","Value":"b"}]}]`), "invalidSyntax"},
+		{"patch NUL value", "/v2/Users/" + id, patch("", `[{"op":"replace","path":"title","value":"\u0000"}]`), "invalidValue"},
+		{"patch surrogate value", "/v2/Users/" + id, patch("", `[{"op":"replace","value":{"displayName":"\udbff"}}]`), "invalidValue"},
+		{"patch control in path", "/v2/Users/" + id, patch("", `[{"op":"replace","path":"title\u0001","value":"x"}]`), "invalidPath"},
+		{"patch surrogate in path", "/v2/Users/" + id, patch("", `[{"op":"replace","path":"emails[value eq \"\ud800\"].type","value":"x"}]`), "invalidPath"},
+		{"1.1 patch schemas evil", "/v1/Users/" + id, `{"schemas":["urn:evil:schema"],"title":"x"}`, ""},
+		{"1.1 patch NUL", "/v1/Users/" + id, `{"schemas":["` + coreURN11 + `"],"title":"\u0000"}`, ""},
+		{"1.1 patch duplicate", "/v1/Users/" + id, `{"active":false,"Active":true}`, ""},
+	}
+	for _, c := range pcases {
+		t.Run(c.name, func(t *testing.T) {
+			beforeU, beforeG := len(e.users.calls), len(e.groups.calls)
+			r := expectT(t, e.do("PATCH", c.path, c.body), 400, c.name)
+			if r.str("scimType") != c.scimType {
+				t.Errorf("scimType %q, want %q: %s", r.str("scimType"), c.scimType, r.body)
+			}
+			if n := len(e.users.calls) - beforeU + len(e.groups.calls) - beforeG; n != 0 {
+				t.Errorf("refused PATCH reached the service (%d calls)", n)
+			}
+		})
+	}
+	for _, c := range []struct{ name, target, body string }{
+		{"filter %FF", "/v2/Users?filter=userName+eq+%22%FF%22", ""},
+		{"filter bare %FF", "/v2/Users?filter=userName+eq+%FF", ""},
+		{"filter NUL", "/v2/Users?filter=userName+eq+%22a%00%22", ""},
+		{"filter escaped control", "/v2/Users?filter=" + url.QueryEscape(`userName eq "a\u0002"`), ""},
+		{"filter lone surrogate", "/v2/Users?filter=" + url.QueryEscape(`userName eq "\ud800"`), ""},
+		{"1.1 filter %FF", "/v1/Users?filter=userName+eq+%22%FF%22", ""},
+		{"search surrogate", "/v2/Users/.search", `{"filter":"userName eq \"\udc00\""}`},
+		{"search control", "/v2/Users/.search", `{"filter":"userName eq \"\u0000\""}`},
+		{"search schemas", "/v2/Users/.search", `{"schemas":["` + patchOpURN + `"],"filter":"userName pr"}`},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			method := "GET"
+			if c.body != "" {
+				method = "POST"
+			}
+			before := len(e.users.calls)
+			r := expectT(t, e.do(method, c.target, c.body), 400, c.name)
+			want := "invalidFilter"
+			if c.name == "search schemas" {
+				want = "invalidSyntax"
+			}
+			if !strings.HasPrefix(c.target, "/v1") && r.str("scimType") != want {
+				t.Errorf("scimType %q: %s", r.str("scimType"), r.body)
+			}
+			if len(e.users.calls) != before {
+				t.Errorf("the filter reached the service: %v", e.users.calls[before:])
+			}
+		})
+	}
+	// Nothing above changed the user.
+	if r := e.expect(e.do("GET", "/v2/Users/"+id, nil), 200, "after"); r.str("meta.version") != `W/"1"` || r.str("userName") != "strict@example.com" {
+		t.Errorf("a refused request changed the user: %s", r.body)
+	}
+
+	// What clients send passes: no schemas (the banner's curl), Entra's group
+	// URN, a multi-line address and description, extension data whose URN
+	// schemas leaves out, URNs in another case, Okta's agent's 1.1 schemas.
+	e.expect(e.do("POST", "/v2/Users", `{"userName":"bare@example.com"}`), 201, "no schemas")
+	e.expect(e.do("POST", "/v2/Groups", `{"schemas":["`+bridge.GroupSchema+`","`+entraGroupURN+`"],"displayName":"entra"}`), 201, "Entra group")
+	r := e.expect(e.do("POST", "/v2/Users", `{"schemas":["`+strings.ToUpper(bridge.UserSchema)+`"],"userName":"ml@example.com",
+		"addresses":[{"type":"work","formatted":"1 Main St\nSpringfield\r\n\tUSA"}],"`+bridge.EnterpriseSchema+`":{"department":"D"}}`), 201, "multi-line address")
+	if r.json[bridge.EnterpriseSchema] == nil {
+		t.Errorf("extension data outside schemas was dropped: %s", r.body)
+	}
+	e.expect(e.do("POST", "/v1/Users", `{"schemas":["`+coreURN11+`","`+enterpriseURN11+`","`+oktaCustomURN+`"],"userName":"opp@example.com",
+		"`+enterpriseURN11+`":{"department":"D"},"`+oktaCustomURN+`":{"departmentName":"X"}}`), 201, "Okta agent")
+	e.expect(e.do("PATCH", "/v1/Users/"+id, `{"schemas":["`+coreURN11+`"],"id":"`+id+`","active":false}`), 200, "Okta cloud 1.1 PATCH")
+	e.expect(e.do("PATCH", "/v2/Users/"+id, patch(`["`+patchOpURN+`"]`, `[{"op":"Replace","path":"displayName","value":"\ud83d\ude00 Zoë"}]`)), 200, "emoji")
+	e.expect(e.do("POST", "/v2/Users/.search", `{"schemas":["`+searchURN+`"],"filter":"userName eq \"a\\nb\""}`), 200, "search")
 }

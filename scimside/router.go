@@ -75,6 +75,8 @@ func newRouter(s *Server, svcs Services) (*router, error) {
 	if users, ok := rt.endpoints[strings.ToLower(strings.Trim(svcs.Users.ResourceType().Endpoint, "/"))]; ok && svcs.Groups != nil {
 		users.groups = svcs.Groups
 	}
+	// Bulk operations are dispatched through these same endpoints.
+	info.bulk, info.bulkMaxOps, info.bulkMaxPayload = rt.serveBulk, s.cfg.BulkMaxOperations, s.cfg.BulkMaxPayloadBytes
 	v2 := v2codec{info: info}
 	for _, b := range s.cfg.V2BasePaths {
 		rt.mounts = append(rt.mounts, mount{base: b, codec: v2})
@@ -112,7 +114,7 @@ func (rt *router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		c.codec = m.codec
 	}
 	if ok {
-		c.baseURL = baseURL(r, m.base)
+		c.baseURL = rt.s.urls.baseURL(r, m.base)
 	}
 	client, good, reason := rt.s.auth.check(r)
 	if !good {
@@ -204,18 +206,6 @@ func sanitizeMethod(m string) string {
 		return "this method"
 	}
 	return m
-}
-
-// baseURL is the absolute URL of a version base as the client addressed it.
-func baseURL(r *http.Request, base string) string {
-	scheme := "http"
-	if r.TLS != nil {
-		scheme = "https"
-	}
-	if r.Host == "" {
-		return base
-	}
-	return scheme + "://" + r.Host + base
 }
 
 func (rt *router) healthz(w http.ResponseWriter, r *http.Request) {

@@ -86,6 +86,7 @@ type Server struct {
 	metrics http.Handler
 	auth    *authenticator
 	cert    *tls.Certificate
+	urls    *urlPolicy
 	handler http.Handler
 
 	mu   sync.Mutex
@@ -115,6 +116,7 @@ func New(cfg Config, services Services, logger hclog.Logger, opts ...Option) (*S
 		now:     time.Now,
 		auth:    newAuthenticator(cfg.Auth),
 		cert:    cert,
+		urls:    newURLPolicy(cfg, cert),
 		metrics: services.Metrics,
 	}
 	for _, o := range opts {

@@ -101,8 +101,13 @@ func serveConfig(ctx context.Context, cfg *conf.Config, stderr io.Writer) error 
 		TLSKeyFile:     cfg.SCIM.TLSKeyFile,
 		AllowPlainHTTP: cfg.SCIM.AllowPlainHTTP,
 		MaxBodyBytes:   cfg.SCIM.MaxBodyBytes,
+		PublicURL:      cfg.SCIM.PublicURL,
+		TrustedProxies: cfg.SCIM.TrustedProxies,
 		// Okta's agent is offered password pushes only when they are kept.
 		DisablePasswordSync: !cfg.SCIM.PasswordSyncOn(),
+		// The limits of a /Bulk request.
+		BulkMaxOperations:   cfg.SCIM.BulkMaxOperations,
+		BulkMaxPayloadBytes: cfg.SCIM.BulkMaxPayloadBytes,
 		Auth: scimside.AuthConfig{
 			BasicUser:      cfg.SCIM.Auth.BasicUser,
 			BasicPassword:  cfg.SCIM.Auth.BasicPassword,
