@@ -175,6 +175,10 @@ func patchSet(rt *ResourceType, attrs map[string]any, verb string, p *PatchPath,
 			return err
 		}
 		switch {
+		case isEmpty(cv) && top.Required:
+			// "" unassigns (Entra sends it to remove), which a required
+			// attribute cannot be: the same answer as a remove.
+			return Errorf(op, KindMutability, "%s is required and cannot be unassigned", top.Name)
 		case isEmpty(cv):
 			delete(holder, top.Name)
 		case top.MultiValued && verb == "add":
@@ -230,7 +234,11 @@ func patchSet(rt *ResourceType, attrs map[string]any, verb string, p *PatchPath,
 	}
 	if matched == 0 {
 		seed, ok := equalitySeed(p.Filter)
-		if !ok {
+		if !ok || verb == "replace" && !(sub != nil && isTypeSeed(seed)) {
+			// RFC 7644 §3.5.2.3: a replace whose filter matches nothing is
+			// noTarget. The one exception is Entra ID's way to add a typed
+			// value, a replace of emails[type eq "work"].value on a user
+			// without a work email: it adds the value with that type.
 			return Errorf(op, KindNoTarget, "no value of %s matches the filter", top.Name)
 		}
 		if sub != nil {
@@ -270,6 +278,9 @@ func patchRemove(rt *ResourceType, attrs map[string]any, p *PatchPath, value any
 	top, sub, err := resolvePatch(rt, p)
 	if err != nil {
 		return err
+	}
+	if top.Required && sub == nil && p.Filter == nil {
+		return Errorf("bridge.patchRemove", KindMutability, "%s is required and cannot be removed", top.Name)
 	}
 	holder := container(attrs, rt, p.Attr.URN, false)
 	if holder == nil {
@@ -437,6 +448,19 @@ func equalScalar(def *AttrDef, a, b any) bool {
 		return strings.EqualFold(as, bs)
 	}
 	return reflect.DeepEqual(a, b)
+}
+
+// isTypeSeed reports whether a filter's seed is a type and nothing else:
+// [type eq "work"].
+func isTypeSeed(seed map[string]any) bool {
+	if len(seed) != 1 {
+		return false
+	}
+	for k, v := range seed {
+		_, isString := v.(string)
+		return strings.EqualFold(k, "type") && isString
+	}
+	return false
 }
 
 // equalitySeed returns the value a filter of "sub eq literal" terms joined by

@@ -22,6 +22,11 @@ type Resource struct {
 	ID    string
 	Attrs map[string]any
 	Meta  Meta
+	// Patched marks a desired resource made from the current one (a
+	// PATCH's result): an attribute it lacks was removed, even one that a
+	// PUT leaves alone when omitted (a mapping row with owner "both": Okta's
+	// agent does not resend every attribute, but a PATCH remove means it).
+	Patched bool
 }
 
 // Meta is the SCIM meta of a resource.

@@ -511,7 +511,7 @@ func (t *Table) Changes(ctx context.Context, current *bridge.Entry, desired brid
 			vals = append(vals, rdnVal)
 		}
 		if len(vals) == 0 {
-			if r.owner == ownerBoth || len(cur) == 0 {
+			if r.owner == ownerBoth && !desired.Patched || len(cur) == 0 {
 				continue
 			}
 			plan.Changes = append(plan.Changes, bridge.Change{Op: bridge.ChangeReplace, Attr: r.ldap})

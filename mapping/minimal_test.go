@@ -88,3 +88,28 @@ func TestFamilyNameEqualToDisplayNameIsKept(t *testing.T) {
 		t.Errorf("name read back %v", n)
 	}
 }
+
+// RFC 7644 §3.5.2.2: a PATCH remove unassigns the attribute whoever owns
+// it; only a PUT that omits an owner = "both" attribute keeps it (Okta's
+// agent does not resend every attribute).
+func TestPatchedRemoveOfBothOwnedAttribute(t *testing.T) {
+	tb := loadExample(t)
+	in := map[string]any{"userName": "js", "externalId": "00u1", "name": map[string]any{"familyName": "Smith"}}
+	plan, err := tb.NewEntry(context.Background(), bridge.Resource{Attrs: in}, newRefs())
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := entryFrom(plan)
+	without := map[string]any{"userName": "js", "name": map[string]any{"familyName": "Smith"}}
+	put, err := tb.Changes(context.Background(), e, bridge.Resource{Attrs: without}, newRefs())
+	if err != nil || !put.Empty() {
+		t.Fatalf("a PUT without externalId: %+v, %v; want it kept", put, err)
+	}
+	patch, err := tb.Changes(context.Background(), e, bridge.Resource{Attrs: without, Patched: true}, newRefs())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(patch.Changes) != 1 || patch.Changes[0].Attr != "description" || len(patch.Changes[0].Values) != 0 {
+		t.Fatalf("a PATCH that removed externalId: %+v; want description removed", patch.Changes)
+	}
+}

@@ -93,3 +93,74 @@ func TestADMinimalUser(t *testing.T) {
 		t.Fatalf("AD entry %+v", e.Attrs)
 	}
 }
+
+func patchBody(ops ...map[string]any) map[string]any {
+	list := make([]any, len(ops))
+	for i, o := range ops {
+		list[i] = o
+	}
+	return map[string]any{"schemas": []string{patchURN}, "Operations": list}
+}
+
+// TestPatchSemantics: RFC 7644 §3.5.2 as the directory sees it.
+func TestPatchSemantics(t *testing.T) {
+	eachBackend(t, func(t *testing.T, s *ldapSetup) {
+		g := s.gw
+		userName := "patch-" + randHex(4)
+		u := g.do("POST", "/v2/Users", map[string]any{"schemas": []string{userURN}, "userName": userName, "externalId": "ext-" + randHex(4),
+			"name": map[string]any{"familyName": "Patch"}}).must(t, 201, "create")
+		id := u.str("id")
+		// remove of an owner = "both" attribute unassigns it.
+		r := g.do("PATCH", "/v2/Users/"+id, patchBody(map[string]any{"op": "remove", "path": "externalId"})).must(t, 200, "remove externalId")
+		if r.get("externalId") != nil {
+			t.Errorf("externalId still shown after remove: %v", r.get("externalId"))
+		}
+		if es := s.search(t, s.PeopleDN, "(uid="+userName+")", "description"); len(es) != 1 || es[0].first("description") != "" {
+			t.Fatalf("externalId still in the directory after remove: %+v", es)
+		}
+		// replace with "" unassigns too.
+		g.do("PATCH", "/v2/Users/"+id, patchBody(map[string]any{"op": "add", "path": "title", "value": "Boss"})).must(t, 200, "add title")
+		g.do("PATCH", "/v2/Users/"+id, patchBody(map[string]any{"op": "replace", "path": "title", "value": ""})).must(t, 200, "replace title with empty")
+		if es := s.search(t, s.PeopleDN, "(uid="+userName+")", "title"); len(es) != 1 || es[0].first("title") != "" {
+			t.Fatalf("title still in the directory after replace with empty: %+v", es)
+		}
+		// Required attributes cannot be removed: 400 mutability, nothing written.
+		for _, op := range []map[string]any{
+			{"op": "remove", "path": "userName"},
+			{"op": "replace", "path": "userName", "value": ""},
+		} {
+			r := g.do("PATCH", "/v2/Users/"+id, patchBody(op))
+			checkSafeError(t, r, 400)
+			if r.str("scimType") != "mutability" {
+				t.Errorf("%v: scimType %q, want mutability", op, r.str("scimType"))
+			}
+		}
+		// A replace whose value filter matches nothing is noTarget...
+		r = g.do("PATCH", "/v2/Users/"+id, patchBody(map[string]any{"op": "replace", "path": `emails[value eq "nobody@example.com"].type`, "value": "home"}))
+		checkSafeError(t, r, 400)
+		if r.str("scimType") != "noTarget" {
+			t.Errorf("replace with a filter matching nothing: scimType %q, want noTarget", r.str("scimType"))
+		}
+		// ... except Entra's way to add a typed value.
+		r = g.do("PATCH", "/v2/Users/"+id, patchBody(map[string]any{"op": "Replace", "path": `emails[type eq "work"].value`, "value": userName + "@example.com"})).must(t, 200, "Entra's typed add")
+		if r.get("emails") == nil {
+			t.Fatalf("no email after Entra's typed replace: %s", r.Raw)
+		}
+		if es := s.search(t, s.PeopleDN, "(uid="+userName+")", "mail", "uid"); len(es) != 1 || es[0].first("mail") != userName+"@example.com" || es[0].first("uid") != userName {
+			t.Fatalf("after the typed add: %+v", es)
+		}
+
+		// Groups: remove externalId unassigns it as well.
+		gr := g.do("POST", "/v2/Groups", map[string]any{"schemas": []string{"urn:ietf:params:scim:schemas:core:2.0:Group"},
+			"displayName": "patch-group-" + randHex(4), "externalId": "gext-" + randHex(4)}).must(t, 201, "create group")
+		g.do("PATCH", "/v2/Groups/"+gr.str("id"), patchBody(map[string]any{"op": "remove", "path": "externalId"})).must(t, 204, "remove group externalId")
+		if got := g.do("GET", "/v2/Groups/"+gr.str("id"), nil).must(t, 200, "get group"); got.get("externalId") != nil {
+			t.Errorf("group externalId still there after remove: %v", got.get("externalId"))
+		}
+		r = g.do("PATCH", "/v2/Groups/"+gr.str("id"), patchBody(map[string]any{"op": "remove", "path": "displayName"}))
+		checkSafeError(t, r, 400)
+		if r.str("scimType") != "mutability" {
+			t.Errorf("remove group displayName: scimType %q, want mutability", r.str("scimType"))
+		}
+	})
+}
