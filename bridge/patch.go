@@ -97,12 +97,20 @@ func keyPath(rt *ResourceType, k string) (AttrPath, error) {
 	return p, nil
 }
 
+// errUnstored is resolvePatch's answer for a standard attribute the
+// resource type does not store: the operation is ignored, as the same
+// attribute in a POST or PUT body is.
+var errUnstored = Errorf("bridge.resolvePatch", KindInvalidPath, "the attribute is not stored")
+
 // resolvePatch finds the definitions for a PATCH path. Unknown attributes are
 // invalidPath; read-only ones are mutability errors.
 func resolvePatch(rt *ResourceType, p *PatchPath) (top, sub *AttrDef, err error) {
 	const op = "bridge.resolvePatch"
 	top, sub, ok := rt.Resolve(p.Attr)
 	if !ok {
+		if rt.IsUnstored(p.Attr) {
+			return nil, nil, errUnstored
+		}
 		return nil, nil, Errorf(op, KindInvalidPath, "unknown attribute %q", p.Attr.String())
 	}
 	if top.Mutability == "readOnly" {
@@ -117,6 +125,9 @@ func resolvePatch(rt *ResourceType, p *PatchPath) (top, sub *AttrDef, err error)
 		}
 		sub = top.Sub(p.Sub)
 		if sub == nil {
+			if rt.IsUnstored(AttrPath{URN: p.Attr.URN, Attr: p.Attr.Attr, Sub: p.Sub}) {
+				return nil, nil, errUnstored
+			}
 			return nil, nil, Errorf(op, KindInvalidPath, "unknown attribute %q", p.String())
 		}
 	}
@@ -126,6 +137,9 @@ func resolvePatch(rt *ResourceType, p *PatchPath) (top, sub *AttrDef, err error)
 func patchSet(rt *ResourceType, attrs map[string]any, verb string, p *PatchPath, value any) error {
 	const op = "bridge.patchSet"
 	top, sub, err := resolvePatch(rt, p)
+	if err == errUnstored {
+		return nil
+	}
 	if err != nil {
 		if KindOf(err) == KindMutability && p.Filter == nil {
 			// Clients echo read-only attributes (groups, meta) back; as in a
@@ -276,6 +290,9 @@ func patchSet(rt *ResourceType, attrs map[string]any, verb string, p *PatchPath,
 
 func patchRemove(rt *ResourceType, attrs map[string]any, p *PatchPath, value any) error {
 	top, sub, err := resolvePatch(rt, p)
+	if err == errUnstored {
+		return nil
+	}
 	if err != nil {
 		return err
 	}

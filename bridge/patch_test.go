@@ -59,6 +59,7 @@ func eqFilter(attr string, v any) Expr {
 
 func TestApplyPatchClientDialects(t *testing.T) {
 	rt := testUserType()
+	rt.Unstored = map[string]map[string]bool{strings.ToLower(UserSchema): {"nickname": true, "name.middlename": true}}
 	base := `{"userName":"jdoe","name":{"givenName":"John","familyName":"Doe"},"active":true,
 		"emails":[{"value":"j@x.com","type":"work","primary":true}],
 		"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User":{"employeeNumber":"1","manager":{"value":"m1"}}}`
@@ -101,6 +102,12 @@ func TestApplyPatchClientDialects(t *testing.T) {
 			Path: &PatchPath{Attr: AttrPath{Attr: "emails"}, Filter: eqFilter("type", "home"), Sub: "value"}, Value: "h@x.com"}},
 			`{"emails":[{"value":"j@x.com","type":"work","primary":true},{"value":"h@x.com","type":"home"}]}`},
 		{"remove of externalId unassigns it", []PatchOp{{Op: "remove", Path: path("externalId")}}, `{"externalId":null}`},
+		// nickName and name.middleName are in the RFC schema, not stored:
+		// ignored, as in a POST body.
+		{"unstored attributes are ignored", []PatchOp{{Op: "replace", Path: path("nickName"), Value: "Jo"},
+			{Op: "add", Path: path("name.middleName"), Value: "Q"}, {Op: "remove", Path: path("nickName")},
+			{Op: "replace", Value: map[string]any{"nickName": "Jo", "title": "CTO"}}},
+			`{"title":"CTO","name":{"givenName":"John","familyName":"Doe"}}`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -25,7 +25,7 @@ func TestMinimalUserOnEveryShippedTable(t *testing.T) {
 	}
 	for _, tc := range tables {
 		t.Run(tc.file, func(t *testing.T) {
-			tb, err := Load("../conf/examples/"+tc.file, Options{BaseDN: tc.base})
+			tb, err := Load("../conf/examples/"+tc.file, withStandard(Options{BaseDN: tc.base}))
 			if err != nil {
 				t.Fatal(err)
 			}
