@@ -106,3 +106,24 @@ func TestSchemasTellTheTruth(t *testing.T) {
 		}
 	})
 }
+
+// TestIncrementalSyncSeesItsOwnSecond: a user changed in the very second a
+// client last saw (meta.lastModified) is found by "gt" that timestamp, over
+// SCIM 2.0 as over 1.1: directories keep whole seconds.
+func TestIncrementalSyncSeesItsOwnSecond(t *testing.T) {
+	eachBackend(t, func(t *testing.T, s *ldapSetup) {
+		g := s.gw
+		c := g.do("POST", "/v2/Users", minimalUser("inc-"+randHex(4))).must(t, 201, "create")
+		since := c.str("meta.lastModified")
+		r := g.do("GET", "/v2/Users?filter="+filterQ(`meta.lastModified gt "`+since+`"`), nil).must(t, 200, "incremental")
+		found := false
+		for _, x := range r.get("Resources").([]any) {
+			if x.(map[string]any)["id"] == c.str("id") {
+				found = true
+			}
+		}
+		if !found {
+			t.Fatalf("meta.lastModified gt %s does not find the user last modified at %s", since, since)
+		}
+	})
+}
