@@ -97,12 +97,20 @@ func keyPath(rt *ResourceType, k string) (AttrPath, error) {
 	return p, nil
 }
 
+// errUnstored is resolvePatch's answer for a standard attribute the
+// resource type does not store: the operation is ignored, as the same
+// attribute in a POST or PUT body is.
+var errUnstored = Errorf("bridge.resolvePatch", KindInvalidPath, "the attribute is not stored")
+
 // resolvePatch finds the definitions for a PATCH path. Unknown attributes are
 // invalidPath; read-only ones are mutability errors.
 func resolvePatch(rt *ResourceType, p *PatchPath) (top, sub *AttrDef, err error) {
 	const op = "bridge.resolvePatch"
 	top, sub, ok := rt.Resolve(p.Attr)
 	if !ok {
+		if rt.IsUnstored(p.Attr) {
+			return nil, nil, errUnstored
+		}
 		return nil, nil, Errorf(op, KindInvalidPath, "unknown attribute %q", p.Attr.String())
 	}
 	if top.Mutability == "readOnly" {
@@ -117,6 +125,9 @@ func resolvePatch(rt *ResourceType, p *PatchPath) (top, sub *AttrDef, err error)
 		}
 		sub = top.Sub(p.Sub)
 		if sub == nil {
+			if rt.IsUnstored(AttrPath{URN: p.Attr.URN, Attr: p.Attr.Attr, Sub: p.Sub}) {
+				return nil, nil, errUnstored
+			}
 			return nil, nil, Errorf(op, KindInvalidPath, "unknown attribute %q", p.String())
 		}
 	}
@@ -126,6 +137,9 @@ func resolvePatch(rt *ResourceType, p *PatchPath) (top, sub *AttrDef, err error)
 func patchSet(rt *ResourceType, attrs map[string]any, verb string, p *PatchPath, value any) error {
 	const op = "bridge.patchSet"
 	top, sub, err := resolvePatch(rt, p)
+	if err == errUnstored {
+		return nil
+	}
 	if err != nil {
 		if KindOf(err) == KindMutability && p.Filter == nil {
 			// Clients echo read-only attributes (groups, meta) back; as in a
@@ -175,6 +189,10 @@ func patchSet(rt *ResourceType, attrs map[string]any, verb string, p *PatchPath,
 			return err
 		}
 		switch {
+		case isEmpty(cv) && top.Required:
+			// "" unassigns (Entra sends it to remove), which a required
+			// attribute cannot be: the same answer as a remove.
+			return Errorf(op, KindMutability, "%s is required and cannot be unassigned", top.Name)
 		case isEmpty(cv):
 			delete(holder, top.Name)
 		case top.MultiValued && verb == "add":
@@ -230,7 +248,11 @@ func patchSet(rt *ResourceType, attrs map[string]any, verb string, p *PatchPath,
 	}
 	if matched == 0 {
 		seed, ok := equalitySeed(p.Filter)
-		if !ok {
+		if !ok || verb == "replace" && !(sub != nil && isTypeSeed(seed)) {
+			// RFC 7644 §3.5.2.3: a replace whose filter matches nothing is
+			// noTarget. The one exception is Entra ID's way to add a typed
+			// value, a replace of emails[type eq "work"].value on a user
+			// without a work email: it adds the value with that type.
 			return Errorf(op, KindNoTarget, "no value of %s matches the filter", top.Name)
 		}
 		if sub != nil {
@@ -268,8 +290,14 @@ func patchSet(rt *ResourceType, attrs map[string]any, verb string, p *PatchPath,
 
 func patchRemove(rt *ResourceType, attrs map[string]any, p *PatchPath, value any) error {
 	top, sub, err := resolvePatch(rt, p)
+	if err == errUnstored {
+		return nil
+	}
 	if err != nil {
 		return err
+	}
+	if top.Required && sub == nil && p.Filter == nil {
+		return Errorf("bridge.patchRemove", KindMutability, "%s is required and cannot be removed", top.Name)
 	}
 	holder := container(attrs, rt, p.Attr.URN, false)
 	if holder == nil {
@@ -437,6 +465,19 @@ func equalScalar(def *AttrDef, a, b any) bool {
 		return strings.EqualFold(as, bs)
 	}
 	return reflect.DeepEqual(a, b)
+}
+
+// isTypeSeed reports whether a filter's seed is a type and nothing else:
+// [type eq "work"].
+func isTypeSeed(seed map[string]any) bool {
+	if len(seed) != 1 {
+		return false
+	}
+	for k, v := range seed {
+		_, isString := v.(string)
+		return strings.EqualFold(k, "type") && isString
+	}
+	return false
 }
 
 // equalitySeed returns the value a filter of "sub eq literal" terms joined by

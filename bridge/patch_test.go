@@ -59,6 +59,7 @@ func eqFilter(attr string, v any) Expr {
 
 func TestApplyPatchClientDialects(t *testing.T) {
 	rt := testUserType()
+	rt.Unstored = map[string]map[string]bool{strings.ToLower(UserSchema): {"nickname": true, "name.middlename": true}}
 	base := `{"userName":"jdoe","name":{"givenName":"John","familyName":"Doe"},"active":true,
 		"emails":[{"value":"j@x.com","type":"work","primary":true}],
 		"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User":{"employeeNumber":"1","manager":{"value":"m1"}}}`
@@ -97,6 +98,16 @@ func TestApplyPatchClientDialects(t *testing.T) {
 			`{"title":"CTO"}`},
 		{"null value removes", []PatchOp{{Op: "replace", Path: path("displayName"), Value: nil}},
 			`{"displayName":null}`},
+		{"entra: replace of a typed value that is not there adds it with the type", []PatchOp{{Op: "Replace",
+			Path: &PatchPath{Attr: AttrPath{Attr: "emails"}, Filter: eqFilter("type", "home"), Sub: "value"}, Value: "h@x.com"}},
+			`{"emails":[{"value":"j@x.com","type":"work","primary":true},{"value":"h@x.com","type":"home"}]}`},
+		{"remove of externalId unassigns it", []PatchOp{{Op: "remove", Path: path("externalId")}}, `{"externalId":null}`},
+		// nickName and name.middleName are in the RFC schema, not stored:
+		// ignored, as in a POST body.
+		{"unstored attributes are ignored", []PatchOp{{Op: "replace", Path: path("nickName"), Value: "Jo"},
+			{Op: "add", Path: path("name.middleName"), Value: "Q"}, {Op: "remove", Path: path("nickName")},
+			{Op: "replace", Value: map[string]any{"nickName": "Jo", "title": "CTO"}}},
+			`{"title":"CTO","name":{"givenName":"John","familyName":"Doe"}}`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -142,6 +153,19 @@ func TestApplyPatchErrors(t *testing.T) {
 		{"wrong type for boolean", []PatchOp{{Op: "replace", Path: path("active"), Value: "maybe"}}, KindInvalidValue},
 		{"path-less value not an object", []PatchOp{{Op: "add", Value: "x"}}, KindInvalidSyntax},
 		{"second op fails: nothing applied", []PatchOp{{Op: "replace", Path: path("title"), Value: "x"}, {Op: "bogus"}}, KindInvalidSyntax},
+		// RFC 7644 §3.5.2: an operation incompatible with the attribute's
+		// mutability (a required attribute unassigned, a read-only one
+		// removed) is mutability, not invalidValue.
+		{"remove userName", []PatchOp{{Op: "remove", Path: path("userName")}}, KindMutability},
+		{"replace userName with empty", []PatchOp{{Op: "replace", Path: path("userName"), Value: ""}}, KindMutability},
+		{"path-less userName empty", []PatchOp{{Op: "replace", Value: map[string]any{"userName": ""}}}, KindMutability},
+		{"remove read-only groups", []PatchOp{{Op: "remove", Path: path("groups")}}, KindMutability},
+		// RFC 7644 §3.5.2.3: a replace whose filter matches nothing is
+		// noTarget, unless it is Entra's [type eq "x"].sub form.
+		{"replace with a value filter matching nothing", []PatchOp{{Op: "replace",
+			Path: &PatchPath{Attr: AttrPath{Attr: "emails"}, Filter: eqFilter("value", "nobody@x"), Sub: "type"}, Value: "home"}}, KindNoTarget},
+		{"replace of whole values matching nothing", []PatchOp{{Op: "replace",
+			Path: &PatchPath{Attr: AttrPath{Attr: "emails"}, Filter: eqFilter("type", "home")}, Value: map[string]any{"value": "h@x"}}}, KindNoTarget},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -22,6 +22,11 @@ type Resource struct {
 	ID    string
 	Attrs map[string]any
 	Meta  Meta
+	// Patched marks a desired resource made from the current one (a
+	// PATCH's result): an attribute it lacks was removed, even one that a
+	// PUT leaves alone when omitted (a mapping row with owner "both": Okta's
+	// agent does not resend every attribute, but a PATCH remove means it).
+	Patched bool
 }
 
 // Meta is the SCIM meta of a resource.
@@ -169,6 +174,32 @@ type ResourceType struct {
 	Endpoint   string // "/Users"
 	Schema     SchemaDef
 	Extensions []SchemaDef
+	// Unstored are the attributes ("nickName") and sub-attributes
+	// ("name.middleName") that the standard schemas define and this
+	// resource type does not store, by lower-case schema id. Clients send
+	// the whole RFC schema; a body or a PATCH that names them is accepted
+	// and they are ignored (RFC 7644 §3.3 lets a service provider ignore
+	// what it does not support), the same in POST, PUT and PATCH. They are
+	// not in Schema or Extensions, so /Schemas does not list them and a
+	// filter on one is invalidFilter.
+	Unstored map[string]map[string]bool
+}
+
+// IsUnstored reports whether p names a standard attribute that the
+// resource type does not store.
+func (rt *ResourceType) IsUnstored(p AttrPath) bool {
+	urn := p.URN
+	if urn == "" {
+		urn = rt.Schema.ID
+	}
+	names := rt.Unstored[strings.ToLower(urn)]
+	if names == nil {
+		return false
+	}
+	if names[strings.ToLower(p.Attr)] {
+		return true
+	}
+	return p.Sub != "" && names[strings.ToLower(p.Attr+"."+p.Sub)]
 }
 
 // Extension returns the extension schema with urn, case-insensitively.

@@ -248,7 +248,7 @@ func (s *Service) Patch(ctx context.Context, id string, ops []PatchOp) (Resource
 	if err != nil {
 		return Resource{}, Wrap(op, err)
 	}
-	out, err := s.update(ctx, cur, Resource{ID: id, Attrs: attrs})
+	out, err := s.update(ctx, cur, Resource{ID: id, Attrs: attrs, Patched: true})
 	return out, Wrap(op, err)
 }
 

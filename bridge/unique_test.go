@@ -7,6 +7,7 @@ import (
 
 	"github.com/dirbridge/dirbridge/bridge"
 	"github.com/dirbridge/dirbridge/mapping"
+	"github.com/dirbridge/dirbridge/scimside"
 	"github.com/dirbridge/dirbridge/testenv"
 )
 
@@ -39,7 +40,7 @@ func embeddedUsers(t *testing.T) (bridge.Directory, bridge.Mapper) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { e.Close() })
-	m, err := mapping.Load("../conf/examples/openldap-users.toml", mapping.Options{BaseDN: "dc=example,dc=com"})
+	m, err := mapping.Load("../conf/examples/openldap-users.toml", mapping.Options{BaseDN: "dc=example,dc=com", Standard: scimside.StandardSchemas()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -110,7 +110,7 @@ create_only = true
 `
 
 func TestUniqueNamesAndPlacement(t *testing.T) {
-	tb, err := Parse("t.toml", []byte(accountsTable), Options{BaseDN: "dc=example,dc=test"})
+	tb, err := Parse("t.toml", []byte(accountsTable), withStandard(Options{BaseDN: "dc=example,dc=test"}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -154,11 +154,11 @@ func TestUniqueNamesAndPlacement(t *testing.T) {
 
 func TestPlacementProblems(t *testing.T) {
 	bad := strings.Replace(accountsTable, `container = "ou=sales,ou=people,dc=example,dc=test"`, `container = "ou=sales,dc=elsewhere"`, 1)
-	if _, err := Parse("t.toml", []byte(bad), Options{}); err == nil || !strings.Contains(err.Error(), "not below") {
+	if _, err := Parse("t.toml", []byte(bad), withStandard(Options{})); err == nil || !strings.Contains(err.Error(), "not below") {
 		t.Errorf("placement outside the container: %v", err)
 	}
 	bad = strings.Replace(accountsTable, `department eq "Sales"'`, `department co "Sales"'`, 1)
-	if _, err := Parse("t.toml", []byte(bad), Options{}); err == nil || !strings.Contains(err.Error(), "eq") {
+	if _, err := Parse("t.toml", []byte(bad), withStandard(Options{})); err == nil || !strings.Contains(err.Error(), "eq") {
 		t.Errorf("placement with co: %v", err)
 	}
 }

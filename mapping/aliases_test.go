@@ -47,7 +47,7 @@ ldap = "businessCategory"
 // under the canonical URN, for filters and for the resource type, and the
 // other name cannot map the attribute a second time.
 func TestExtensionAliasesAreOneSchema(t *testing.T) {
-	tb, err := Parse("alias.toml", []byte(aliasTable), Options{})
+	tb, err := Parse("alias.toml", []byte(aliasTable), withStandard(Options{}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,7 +75,7 @@ func TestExtensionAliasesAreOneSchema(t *testing.T) {
 scim = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department"
 ldap = "ou"
 `
-	if _, err := Parse("twice.toml", []byte(twice), Options{}); err == nil || !strings.Contains(err.Error(), "already mapped") {
+	if _, err := Parse("twice.toml", []byte(twice), withStandard(Options{})); err == nil || !strings.Contains(err.Error(), "already mapped") {
 		t.Errorf("department mapped under both names: %v", err)
 	}
 }

@@ -145,6 +145,7 @@ func (t *Table) Resource(ctx context.Context, e *bridge.Entry, refs bridge.Refs)
 			item[r.path.sub] = got[0]
 		}
 	}
+	t.hideDerived(e, attrs)
 	// The first value of a whole multi-valued attribute is its primary one:
 	// the directory keeps no flag, and writing puts the primary value first.
 	for _, r := range t.rows {
@@ -157,6 +158,181 @@ func (t *Table) Resource(ctx context.Context, e *bridge.Entry, refs bridge.Refs)
 		}
 	}
 	return bridge.Resource{Attrs: attrs}, nil
+}
+
+// hideDerived leaves out of a read resource the values that a row's
+// fallback template made, not the client: a user created with only a
+// userName has sn = its userName in the directory (person needs an sn), and
+// showing that back as name.familyName would claim a surname nobody sent.
+// The directory keeps no mark of where a value came from, so a value is
+// taken as derived when it is exactly what the fallback gives for the rest
+// of the resource as read back; a family name a client sent that happens to
+// equal it (familyName = displayName) reads back absent, the one ambiguity.
+// Writing the resource read back computes the same fallback, so
+// Changes(e, Resource(e)) stays empty.
+func (t *Table) hideDerived(e *bridge.Entry, attrs map[string]any) {
+	for _, r := range t.rows {
+		if r.kind != kindScalar || len(r.tmpls) == 0 || r.owner == ownerDirectory {
+			continue
+		}
+		stored := e.Values(r.ldap)
+		if len(stored) == 0 {
+			continue
+		}
+		h := holder(attrs, r.path.urn, t.coreURN, false)
+		if h == nil {
+			continue
+		}
+		var m map[string]any
+		if r.path.sub != "" {
+			m, _ = h[r.path.top.Name].(map[string]any)
+			if m == nil {
+				continue
+			}
+			if _, ok := m[r.path.sub]; !ok {
+				continue
+			}
+		} else if _, ok := h[r.path.top.Name]; !ok {
+			continue
+		}
+		// The fallback is computed as writing would: over the resource
+		// without this row's own value.
+		without := withoutRowValue(attrs, r, t.coreURN)
+		var derived []string
+		for _, tm := range r.tmpls {
+			s, err := tm.render(t, without)
+			if err != nil {
+				break
+			}
+			if derived = clean(r, []string{s}); len(derived) > 0 {
+				break
+			}
+		}
+		if len(derived) == 0 || derived[0] != stored[0] || t.needed(e, r, attrs, without) {
+			continue
+		}
+		t.dropValue(attrs, r)
+	}
+	// After the rows above: what they hid was not there when the one-way
+	// values were computed.
+	for _, r := range t.rows {
+		if r.kind == kindScalar && r.owner == ownerDirectory && t.fallbackOnly(r, attrs) {
+			t.dropValue(attrs, r)
+		}
+	}
+}
+
+// fallbackOnly reports whether directory-owned row r shows a value that a
+// one-way row (or the RDN) computed from its last resorts only:
+// name.formatted reads the cn computed as "given family", and a user sent
+// without any name parts has the cn of its userName, which is no formatted
+// name.
+func (t *Table) fallbackOnly(r *row, attrs map[string]any) bool {
+	for _, o := range t.rows {
+		if o.kind != kindOneWay || len(o.tmpls) < 2 || !strings.EqualFold(o.ldap, r.ldap) {
+			continue
+		}
+		first, err := o.tmpls[0].render(t, attrs)
+		return err == nil && len(clean(o, []string{first})) == 0
+	}
+	// The RDN (AD's cn) when it names the entry by its userName alone.
+	if t.rdnTmpl != nil && strings.EqualFold(r.ldap, t.rdnAttr) {
+		noID := make(map[string]any, len(attrs))
+		for k, v := range attrs {
+			if !strings.EqualFold(k, "userName") {
+				noID[k] = v
+			}
+		}
+		s, err := t.rdnTmpl.render(t, noID)
+		return err == nil && s == ""
+	}
+	return false
+}
+
+// dropValue removes row r's value from a read resource.
+func (t *Table) dropValue(attrs map[string]any, r *row) {
+	h := holder(attrs, r.path.urn, t.coreURN, false)
+	if h == nil {
+		return
+	}
+	if r.path.sub == "" {
+		delete(h, r.path.top.Name)
+	} else if m, ok := h[r.path.top.Name].(map[string]any); ok {
+		delete(m, r.path.sub)
+		if len(m) == 0 {
+			delete(h, r.path.top.Name)
+		}
+	}
+	pruneEmpty(attrs, r.path.urn, t.coreURN)
+}
+
+// needed reports whether the directory shows that row r's value was there
+// when the entry was written: another computed value (cn from given and
+// family name) holds what it gives with the value, and not what it gives
+// without. Then the value was sent (a family name equal to the display
+// name), and hiding it would make the next write recompute the other one.
+func (t *Table) needed(e *bridge.Entry, r *row, with, without map[string]any) bool {
+	for _, o := range t.rows {
+		if o == r || len(o.tmpls) == 0 || o.unique != "" || o.createOnly || !o.reads(r.path.top.Name) {
+			continue
+		}
+		stored := e.Values(o.ldap)
+		if len(stored) == 0 {
+			continue
+		}
+		a, errA := t.rowValues(context.Background(), o, with, nil)
+		b, errB := t.rowValues(context.Background(), o, without, nil)
+		if errA != nil || errB != nil {
+			return true
+		}
+		if len(a) > 0 && a[0] == stored[0] && (len(b) == 0 || b[0] != stored[0]) {
+			return true
+		}
+	}
+	return false
+}
+
+// reads reports whether one of the row's templates names attribute attr.
+func (r *row) reads(attr string) bool {
+	for _, tm := range r.tmpls {
+		for _, a := range tm.attrs {
+			if a == attr || strings.HasPrefix(a, attr+".") {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// withoutRowValue is a shallow copy of attrs without the value of row r
+// (only the maps on the way to it are copied).
+func withoutRowValue(attrs map[string]any, r *row, core string) map[string]any {
+	out := make(map[string]any, len(attrs))
+	for k, v := range attrs {
+		out[k] = v
+	}
+	h := out
+	if r.path.urn != "" && !strings.EqualFold(r.path.urn, core) {
+		ext, _ := out[r.path.urn].(map[string]any)
+		cp := make(map[string]any, len(ext))
+		for k, v := range ext {
+			cp[k] = v
+		}
+		out[r.path.urn] = cp
+		h = cp
+	}
+	if r.path.sub == "" {
+		delete(h, r.path.top.Name)
+		return out
+	}
+	m, _ := h[r.path.top.Name].(map[string]any)
+	cp := make(map[string]any, len(m))
+	for k, v := range m {
+		cp[k] = v
+	}
+	delete(cp, r.path.sub)
+	h[r.path.top.Name] = cp
+	return out
 }
 
 func (t *Table) readRef(ctx context.Context, attrs map[string]any, r *row, dns []string, refs bridge.Refs) error {
@@ -335,7 +511,7 @@ func (t *Table) Changes(ctx context.Context, current *bridge.Entry, desired brid
 			vals = append(vals, rdnVal)
 		}
 		if len(vals) == 0 {
-			if r.owner == ownerBoth || len(cur) == 0 {
+			if r.owner == ownerBoth && !desired.Patched || len(cur) == 0 {
 				continue
 			}
 			plan.Changes = append(plan.Changes, bridge.Change{Op: bridge.ChangeReplace, Attr: r.ldap})

@@ -161,7 +161,7 @@ transform = ["trim", "lower"]
 scim = "name.familyName"
 ldap = "sn"
 transform = ["upper"]
-`), Options{})
+`), withStandard(Options{}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -181,7 +181,7 @@ transform = ["upper"]
 }
 
 func TestOktaCustomExtension(t *testing.T) {
-	tb, err := Load("../conf/examples/openldap-okta-users.toml", Options{BaseDN: "dc=example,dc=com"})
+	tb, err := Load("../conf/examples/openldap-okta-users.toml", withStandard(Options{BaseDN: "dc=example,dc=com"}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -189,7 +189,7 @@ func TestOktaCustomExtension(t *testing.T) {
 	if err != nil || f.String() != "(businessCategory=x)" {
 		t.Fatalf("filter %v, %v", f, err)
 	}
-	tb, err = Load("../conf/examples/openldap-okta-users.toml", Options{Vars: map[string]string{"okta_app": "hr_app"}})
+	tb, err = Load("../conf/examples/openldap-okta-users.toml", withStandard(Options{Vars: map[string]string{"okta_app": "hr_app"}}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -199,7 +199,7 @@ func TestOktaCustomExtension(t *testing.T) {
 }
 
 func TestGroupsExample(t *testing.T) {
-	tb, err := Load("../conf/examples/openldap-groups.toml", Options{BaseDN: "dc=corp,dc=test"})
+	tb, err := Load("../conf/examples/openldap-groups.toml", withStandard(Options{BaseDN: "dc=corp,dc=test"}))
 	if err != nil {
 		t.Fatal(err)
 	}

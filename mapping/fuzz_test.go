@@ -24,7 +24,7 @@ func FuzzParse(f *testing.F) {
 	f.Add(head + "[[attribute]]\nscim = 'emails[type eq \"w\"].value'\nldap = \"mail\"\n")
 	f.Add("resource = \"User\"\nrdn = \"uid={{.userName}}{{range .emails}}{{.}}{{end}}\"")
 	f.Fuzz(func(t *testing.T, src string) {
-		tb, err := Parse("f.toml", []byte(src), Options{BaseDN: "dc=x"})
+		tb, err := Parse("f.toml", []byte(src), withStandard(Options{BaseDN: "dc=x"}))
 		if err != nil {
 			if tb != nil {
 				t.Fatal("a table and an error")

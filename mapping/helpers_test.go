@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/dirbridge/dirbridge/bridge"
+	"github.com/dirbridge/dirbridge/scimside"
 )
 
 // fakeRefs resolves ids and DNs from fixed maps, as the unit tier allows.
@@ -42,7 +43,7 @@ const exampleUsers = "../conf/examples/openldap-users.toml"
 
 func loadExample(t testing.TB) *Table {
 	t.Helper()
-	tb, err := Load(exampleUsers, Options{BaseDN: "dc=example,dc=com"})
+	tb, err := Load(exampleUsers, withStandard(Options{BaseDN: "dc=example,dc=com"}))
 	if err != nil {
 		t.Fatalf("Load: %v", err)
 	}
@@ -114,4 +115,10 @@ func apply(e *bridge.Entry, p *bridge.EntryPlan) *bridge.Entry {
 		}
 	}
 	return out
+}
+
+// withStandard gives a table the RFC 7643 definitions, as the binary does.
+func withStandard(o Options) Options {
+	o.Standard = scimside.StandardSchemas()
+	return o
 }

@@ -57,7 +57,9 @@ func randUser(rng *rand.Rand) map[string]any {
 	if maybe(rng) {
 		name["givenName"] = randString(rng)
 	}
-	name["familyName"] = randString(rng)
+	if rng.Intn(4) > 0 {
+		name["familyName"] = randString(rng)
+	}
 	if maybe(rng) {
 		name["formatted"] = randString(rng)
 	}
@@ -129,17 +131,37 @@ func project(in map[string]any) map[string]any {
 	name := map[string]any{}
 	n, _ := in["name"].(map[string]any)
 	set(name, "givenName", n["givenName"])
-	set(name, "familyName", n["familyName"])
+	// sn is the family name, else the display name, else the userName; a
+	// derived sn is not read back as a family name, and neither is one sent
+	// that equals what would have been derived.
+	derived := trim(in["displayName"])
+	if derived == "" {
+		derived = trim(in["userName"])
+	}
 	collapse := func(v any) string { s, _ := v.(string); return strings.Join(strings.Fields(s), " ") }
-	cn := collapse(trim(n["givenName"]) + " " + trim(n["familyName"]))
-	if cn == "" {
-		cn = collapse(in["displayName"])
+	cnOf := func(family string) string {
+		cn := collapse(trim(n["givenName"]) + " " + family)
+		if cn == "" {
+			cn = collapse(in["displayName"])
+		}
+		if cn == "" {
+			cn = collapse(in["userName"])
+		}
+		return cn
 	}
-	if cn == "" {
-		cn = collapse(in["userName"])
+	f := trim(n["familyName"])
+	cn := cnOf(f)
+	// Unless the cn shows that the family name was there.
+	if f != derived || cn != cnOf("") {
+		set(name, "familyName", f)
 	}
-	name["formatted"] = cn
-	out["name"] = name
+	// name.formatted shows cn only when it was made of name parts.
+	if _, hasFamily := name["familyName"]; hasFamily || trim(n["givenName"]) != "" {
+		name["formatted"] = cn
+	}
+	if len(name) > 0 {
+		out["name"] = name
+	}
 
 	// Emails: primary first, trimmed, duplicates (ignoring case) once.
 	var emails []any

@@ -17,10 +17,11 @@ func (t *Table) buildResourceType() *bridge.ResourceType {
 		rt.Schema.Description = "User Account"
 		// active and password are lifecycle: the services handle them
 		// through the directory whatever the table maps.
-		rt.Schema.Attrs = append(rt.Schema.Attrs, lifecycleAttrs()...)
+		rt.Schema.Attrs = append(rt.Schema.Attrs, lifecycleAttrs(t.standard)...)
 	case "Group":
 		rt.Schema.Description = "Group"
 	}
+	rt.Unstored = t.unstored(rt)
 	for _, e := range t.exts {
 		attrs := t.schemaAttrs(e.urn)
 		if len(attrs) == 0 {
@@ -34,6 +35,41 @@ func (t *Table) buildResourceType() *bridge.ResourceType {
 			Aliases: append([]string(nil), e.aliases...)})
 	}
 	return rt
+}
+
+// unstored lists what the standard schemas of the table define and its
+// rows do not map (bridge.ResourceType.Unstored).
+func (t *Table) unstored(rt *bridge.ResourceType) map[string]map[string]bool {
+	out := map[string]map[string]bool{}
+	schemas := []string{t.coreURN}
+	for _, e := range t.exts {
+		if !e.custom {
+			schemas = append(schemas, e.urn)
+		}
+	}
+	for _, urn := range schemas {
+		names := map[string]bool{}
+		mapped := t.schemaAttrs(urn)
+		if strings.EqualFold(urn, bridge.UserSchema) {
+			mapped = append(mapped, lifecycleAttrs(t.standard)...)
+		}
+		for _, std := range t.catalog[urn] {
+			m := findDef(mapped, std.Name)
+			if m == nil {
+				names[strings.ToLower(std.Name)] = true
+				continue
+			}
+			for _, sub := range std.SubAttrs {
+				if m.Sub(sub.Name) == nil {
+					names[strings.ToLower(std.Name+"."+sub.Name)] = true
+				}
+			}
+		}
+		if len(names) > 0 {
+			out[strings.ToLower(urn)] = names
+		}
+	}
+	return out
 }
 
 func (t *Table) schemaAttrs(urn string) []bridge.AttrDef {
@@ -60,6 +96,24 @@ func (t *Table) schemaAttrs(urn string) []bridge.AttrDef {
 		}
 		if d.Type == bridge.TypeComplex {
 			d.SubAttrs = subsFor(d, rows)
+		}
+		// What the table requires, the client must send: a required row
+		// with nothing to fall back on makes its attribute required.
+		for _, r := range rows {
+			if !r.required || len(r.tmpls) > 0 || r.hasDflt || r.owner == ownerDirectory {
+				continue
+			}
+			d.Required = true
+			for i := range d.SubAttrs {
+				if strings.EqualFold(d.SubAttrs[i].Name, r.path.sub) {
+					d.SubAttrs[i].Required = true
+				}
+			}
+		}
+		// Okta and Entra treat a second group with the same name as a
+		// duplicate, and the service answers it with 409 (checkUnique).
+		if t.resource == "Group" && urn == t.coreURN && d.Name == "displayName" {
+			d.Uniqueness = "server"
 		}
 		out = append(out, d)
 	}

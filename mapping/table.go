@@ -26,6 +26,10 @@ type Options struct {
 	// name in an Okta custom extension URN. ${name:-default} falls back to
 	// default when name is not set; any other unknown name is an error.
 	Vars map[string]string
+	// Standard are RFC 7643's schemas (core User and Group, the enterprise
+	// extension) that rows resolve against: scimside.StandardSchemas().
+	// Without them a table cannot be compiled.
+	Standard []bridge.SchemaDef
 }
 
 // Table is a compiled mapping table for one resource type. It implements
@@ -43,6 +47,7 @@ type Table struct {
 	sortAttr      string
 	exts          []extension
 	catalog       map[string][]bridge.AttrDef // schema id → attribute definitions (standard, or built from rows for custom extensions)
+	standard      []bridge.SchemaDef          // Options.Standard
 	rows          []*row
 	rt            *bridge.ResourceType
 	dirAttrs      []string
@@ -287,14 +292,17 @@ func compile(name string, data []byte, opts Options) (*Table, error) {
 	rowLine := func(i int) int { return pos.header("attribute", i) }
 
 	sub := newSubst(opts)
-	t := &Table{file: name, catalog: map[string][]bridge.AttrDef{}}
+	t := &Table{file: name, catalog: map[string][]bridge.AttrDef{}, standard: opts.Standard}
 
 	// Resource type and schemas first: rows are resolved against them.
 	switch ft.Resource {
 	case "User", "Group":
 		t.resource = ft.Resource
 		t.coreURN = coreURNs[ft.Resource]
-		t.catalog[t.coreURN] = catalogFor(t.resource, t.coreURN)
+		t.catalog[t.coreURN] = catalogFor(t.standard, t.resource, t.coreURN)
+		if t.catalog[t.coreURN] == nil {
+			return nil, bridge.Errorf("mapping.compile", bridge.KindInternal, "no standard definition of the %s schema was given (mapping.Options.Standard)", t.resource)
+		}
 	case "":
 		add(pos.key("", "resource"), `resource is missing: "User" or "Group"`)
 	default:
@@ -321,17 +329,17 @@ func compile(name string, data []byte, opts Options) (*Table, error) {
 			add(line, "extension %q is declared twice", e.urn)
 			continue
 		}
-		if std := catalogFor(t.resource, e.urn); std != nil {
-			e.urn = bridge.EnterpriseSchema
+		if std := catalogFor(t.standard, t.resource, e.urn); std != nil {
+			e.urn = canonicalURN(t.standard, e.urn)
 			t.catalog[e.urn] = std
 			if e.name == "" {
-				e.name = "EnterpriseUser"
+				e.name = standardName(t.standard, e.urn)
 			}
 		} else {
 			e.custom = true
 			t.catalog[e.urn] = nil // filled from the rows
 			if e.name == "" {
-				e.name = e.urn[strings.LastIndexByte(e.urn, ':')+1:]
+				e.name = nameFromURN(e.urn)
 			}
 		}
 		t.exts = append(t.exts, e)

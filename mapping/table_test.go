@@ -19,7 +19,7 @@ rdn = "uid={{.userName}}"
 
 func mustParse(t *testing.T, src string) *Table {
 	t.Helper()
-	tb, err := Parse("t.toml", []byte(src), Options{})
+	tb, err := Parse("t.toml", []byte(src), withStandard(Options{}))
 	if err != nil {
 		t.Fatalf("Parse: %v", err)
 	}
@@ -69,7 +69,7 @@ ldap = "mail"
 scim = 'emails[type eq "home"].value'
 ldap = "otherMailbox"
 `
-	_, err := Parse("users.toml", []byte(src), Options{})
+	_, err := Parse("users.toml", []byte(src), withStandard(Options{}))
 	var le *LoadError
 	if !errors.As(err, &le) {
 		t.Fatalf("err = %v, want a *LoadError", err)
@@ -156,7 +156,7 @@ func TestLoadProblems(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := Parse("t.toml", []byte(tc.src), Options{})
+			_, err := Parse("t.toml", []byte(tc.src), withStandard(Options{}))
 			if err == nil {
 				t.Fatalf("Parse accepted the table")
 			}
@@ -181,7 +181,7 @@ ldap = "uid"
 scim = "urn:okta:${okta_app:-onprem_app}:1.0:user:custom:departmentName"
 ldap = "ou"
 `
-	tb, err := Parse("t.toml", []byte(src), Options{BaseDN: "dc=corp,dc=test", Vars: map[string]string{"okta_app": "hr"}})
+	tb, err := Parse("t.toml", []byte(src), withStandard(Options{BaseDN: "dc=corp,dc=test", Vars: map[string]string{"okta_app": "hr"}}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -191,7 +191,7 @@ ldap = "ou"
 	if tb.ResourceType().Extension("urn:okta:hr:1.0:user:custom") == nil {
 		t.Errorf("extension not substituted: %+v", tb.ResourceType().Extensions)
 	}
-	tb, err = Parse("t.toml", []byte(src), Options{BaseDN: "dc=corp,dc=test", Container: "ou=staff,${base_dn}"})
+	tb, err = Parse("t.toml", []byte(src), withStandard(Options{BaseDN: "dc=corp,dc=test", Container: "ou=staff,${base_dn}"}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -204,14 +204,14 @@ ldap = "ou"
 }
 
 func TestLoadFile(t *testing.T) {
-	if _, err := Load(filepath.Join(t.TempDir(), "missing.toml"), Options{}); err == nil {
+	if _, err := Load(filepath.Join(t.TempDir(), "missing.toml"), withStandard(Options{})); err == nil {
 		t.Fatal("Load of a missing file succeeded")
 	}
 	p := filepath.Join(t.TempDir(), "users.toml")
 	if err := os.WriteFile(p, []byte("resource = 1\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	_, err := Load(p, Options{})
+	_, err := Load(p, withStandard(Options{}))
 	if err == nil || !strings.Contains(err.Error(), p) {
 		t.Fatalf("error %v does not name the file", err)
 	}
@@ -233,7 +233,7 @@ func TestExampleTablesUseStandardSchema(t *testing.T) {
 		t.Fatal("no example tables")
 	}
 	for _, f := range files {
-		tb, err := Load(f, Options{BaseDN: "dc=example,dc=com"})
+		tb, err := Load(f, withStandard(Options{BaseDN: "dc=example,dc=com"}))
 		if err != nil {
 			t.Fatalf("%s: %v", f, err)
 		}
@@ -506,21 +506,21 @@ template = ["{{.name.givenName}} {{.name.familyName}}", "{{.displayName}}", "{{.
 }
 
 func TestTemplateRangeOverNumberRefused(t *testing.T) {
-	_, err := Parse("t.toml", []byte(head+"[[attribute]]\nldap = \"cn\"\ntemplate = \"{{range 1000000000}}{{end}}\"\n"), Options{})
+	_, err := Parse("t.toml", []byte(head+"[[attribute]]\nldap = \"cn\"\ntemplate = \"{{range 1000000000}}{{end}}\"\n"), withStandard(Options{}))
 	if err == nil || !strings.Contains(err.Error(), "range over a number") {
 		t.Fatalf("err = %v", err)
 	}
 }
 
 func TestKeysAreCaseSensitive(t *testing.T) {
-	_, err := Parse("t.toml", []byte(strings.Replace(head, "resource", "Resource", 1)+"[[attribute]]\nscim = \"userName\"\nLDAP = \"uid\"\n"), Options{})
+	_, err := Parse("t.toml", []byte(strings.Replace(head, "resource", "Resource", 1)+"[[attribute]]\nscim = \"userName\"\nLDAP = \"uid\"\n"), withStandard(Options{}))
 	if err == nil || !strings.Contains(err.Error(), `t.toml:1: unknown key "Resource"`) || !strings.Contains(err.Error(), `"attribute.LDAP" (did you mean "ldap"?)`) {
 		t.Fatalf("err = %v", err)
 	}
 }
 
 func TestRDNMustBeReadable(t *testing.T) {
-	_, err := Parse("t.toml", []byte(head+"[[attribute]]\nldap = \"uid\"\ntemplate = \"{{.userName}}\"\n"), Options{})
+	_, err := Parse("t.toml", []byte(head+"[[attribute]]\nldap = \"uid\"\ntemplate = \"{{.userName}}\"\n"), withStandard(Options{}))
 	if err == nil || !strings.Contains(err.Error(), "userName is not mapped") {
 		t.Fatalf("err = %v", err)
 	}
@@ -544,7 +544,7 @@ owner = "directory"
 reference = "Group"
 nested = true
 `
-	tb, err := Parse("t.toml", []byte(table), Options{})
+	tb, err := Parse("t.toml", []byte(table), withStandard(Options{}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -564,7 +564,7 @@ nested = true
 	if len(groups) != 2 {
 		t.Fatalf("groups: %v", r.Attrs["groups"])
 	}
-	plain, err := Parse("t.toml", []byte(strings.Replace(table, "nested = true\n", "", 1)), Options{})
+	plain, err := Parse("t.toml", []byte(strings.Replace(table, "nested = true\n", "", 1)), withStandard(Options{}))
 	if err != nil {
 		t.Fatal(err)
 	}

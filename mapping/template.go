@@ -37,6 +37,15 @@ func (t *Table) templateFuncs() template.FuncMap {
 			}
 			return string(r)
 		},
+		// localpart is what comes before the last "@": a logon name made
+		// from a userName that is an email address or a UPN.
+		"localpart": func(s string) string {
+			s = strings.TrimSpace(s)
+			if i := strings.LastIndexByte(s, '@'); i >= 0 {
+				return s[:i]
+			}
+			return s
+		},
 		"attr": func(data map[string]any, path string) string {
 			return t.lookupString(data, path)
 		},

@@ -64,8 +64,15 @@ func (v2codec) errorBody(status int, scimType, detail string) any {
 	return newSCIMError(status, scimType, detail)
 }
 
+// parseFilter reads "meta.lastModified gt T" as including T's second, as
+// the 1.1 codec does (see inclusiveTimes): an incremental sync over 2.0
+// (Entra, Okta) must not miss a change either.
 func (v2codec) parseFilter(rt *bridge.ResourceType, s string) (bridge.Expr, error) {
-	return parseFilter(rt, s)
+	x, err := parseFilter(rt, s)
+	if err != nil {
+		return nil, err
+	}
+	return inclusiveTimes(x), nil
 }
 
 func (v2codec) parseSelection(rt *bridge.ResourceType, attributes, excluded []string) selection {

@@ -266,3 +266,15 @@ func TestV1Schemas(t *testing.T) {
 	}
 	e.expect(e.do("GET", "/v1/Schemas/urn:nope", nil), 404, "unknown schema")
 }
+
+// SCIM 2.0 reads meta.lastModified gt the same way: a 2.0 incremental sync
+// must not miss a change made in the second of its last timestamp.
+func TestV2InclusiveTimes(t *testing.T) {
+	x, err := v2codec{}.parseFilter(userType(), `meta.lastModified gt "2020-04-07T14:19:34Z"`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := x.(*bridge.CompareExpr).Op; got != bridge.OpGe {
+		t.Errorf("meta.lastModified gt became %s", got)
+	}
+}

@@ -138,7 +138,7 @@ func (c v2codec) schemas(w http.ResponseWriter, r *http.Request, call *call, seg
 	var all []*bridge.SchemaDef
 	seen := map[string]bool{}
 	for _, t := range c.info.types {
-		for _, s := range append([]*bridge.SchemaDef{&t.Schema}, extPtrs(t)...) {
+		for _, s := range append([]*bridge.SchemaDef{withID(&t.Schema)}, extPtrs(t)...) {
 			if !seen[strings.ToLower(s.ID)] {
 				seen[strings.ToLower(s.ID)] = true
 				all = append(all, s)
@@ -158,6 +158,14 @@ func (c v2codec) schemas(w http.ResponseWriter, r *http.Request, call *call, seg
 		items = append(items, renderSchema(s, call.baseURL))
 	}
 	return respond(w, http.StatusOK, c.encodeList(items, len(items), 1))
+}
+
+// withID is a core schema with RFC 7643 §3.1's id listed first: readOnly,
+// always returned, unique (§3.1 lets a schema list common attributes).
+func withID(s *bridge.SchemaDef) *bridge.SchemaDef {
+	out := *s
+	out.Attrs = append([]bridge.AttrDef{commonIDAttr()}, s.Attrs...)
+	return &out
 }
 
 func extPtrs(t *bridge.ResourceType) []*bridge.SchemaDef {

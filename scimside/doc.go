@@ -27,8 +27,14 @@
 //   - github.com/elimity-com/scim's Server is not used: it hard-codes
 //     /ServiceProviderConfig (SCIM 1.1 needs /ServiceProviderConfigs and a
 //     different document), puts raw error text into 500 bodies, and does
-//     not hand PATCH to the service as operations. Its schema package was
-//     not needed either: /Schemas is rendered directly from bridge.SchemaDef.
+//     not hand PATCH to the service as operations. Its schema package does
+//     serve: StandardSchemas turns RFC 7643's core User and Group schemas
+//     and the enterprise extension, as that package defines them, into
+//     bridge.SchemaDef for the mapping tables, so that /Schemas is the RFC's
+//     definitions restricted to what a table stores. Its Validate methods
+//     are not used: they know nothing of the tables (an attribute the RFC
+//     defines but a table does not store must be accepted and ignored), and
+//     their errors are not our safe messages.
 //   - The filter parser is our own recursive descent rather than
 //     github.com/scim2/filter-parser: we need Entra's unquoted values,
 //     URN splitting by the resource type's known schema URNs, attribute

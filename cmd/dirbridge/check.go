@@ -31,7 +31,7 @@ func checkCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	var problems []error
-	users, err := mapping.Load(cfg.Mapping.Users, mapping.Options{BaseDN: cfg.LDAP.BaseDN})
+	users, err := mapping.Load(cfg.Mapping.Users, tableOptions(cfg))
 	if err != nil {
 		problems = append(problems, err)
 	}

@@ -103,7 +103,7 @@ func embeddedTable(name, baseDN string) (*mapping.Table, error) {
 	if err != nil {
 		return nil, err
 	}
-	return mapping.Parse(name, data, mapping.Options{BaseDN: baseDN})
+	return mapping.Parse(name, data, mapping.Options{BaseDN: baseDN, Standard: scimside.StandardSchemas()})
 }
 
 func envOr(name, def string) string {

@@ -44,7 +44,7 @@ func mapCmd(_ context.Context, args []string, stdin io.Reader, stdout io.Writer)
 	default:
 		return usageError{fmt.Errorf("--resource %q: want User or Group", *resource)}
 	}
-	t, err := mapping.Load(table, mapping.Options{BaseDN: cfg.LDAP.BaseDN, Vars: cfg.Mapping.Vars})
+	t, err := mapping.Load(table, tableOptions(cfg))
 	if err != nil {
 		return err
 	}

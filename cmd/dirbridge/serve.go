@@ -47,10 +47,16 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	return serveConfig(ctx, cfg, stderr)
 }
 
+// tableOptions are how the configuration's tables are compiled: against its
+// base DN and variables, and RFC 7643's definitions from the SCIM edge.
+func tableOptions(cfg *conf.Config) mapping.Options {
+	return mapping.Options{BaseDN: cfg.LDAP.BaseDN, Vars: cfg.Mapping.Vars, Standard: scimside.StandardSchemas()}
+}
+
 // serveConfig runs the gateway against the directory the configuration names.
 func serveConfig(ctx context.Context, cfg *conf.Config, stderr io.Writer) error {
 	logger := newLogger(cfg.Log.Level, cfg.Log.Format, stderr)
-	users, err := mapping.Load(cfg.Mapping.Users, mapping.Options{BaseDN: cfg.LDAP.BaseDN, Vars: cfg.Mapping.Vars})
+	users, err := mapping.Load(cfg.Mapping.Users, tableOptions(cfg))
 	if err != nil {
 		return err
 	}
@@ -61,7 +67,7 @@ func serveConfig(ctx context.Context, cfg *conf.Config, stderr io.Writer) error 
 	}
 	var groups bridge.Mapper
 	if cfg.Mapping.Groups != "" {
-		g, err := mapping.Load(cfg.Mapping.Groups, mapping.Options{BaseDN: cfg.LDAP.BaseDN, Vars: cfg.Mapping.Vars})
+		g, err := mapping.Load(cfg.Mapping.Groups, tableOptions(cfg))
 		if err != nil {
 			return err
 		}
