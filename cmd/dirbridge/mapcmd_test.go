@@ -24,10 +24,12 @@ func TestMapCommandShowsLDIF(t *testing.T) {
 	if strings.Contains(string(out), "secret-pw") {
 		t.Error("the password is shown")
 	}
+	// A userName alone is a whole user (sn and cn are derived from it);
+	// without a userName nothing names the entry.
 	cmd = exec.Command(binPath, "map", "--config", "../../conf/examples/openldap.toml")
-	cmd.Stdin = strings.NewReader(`{"userName":"x"}`)
+	cmd.Stdin = strings.NewReader(`{"name":{"familyName":"x"}}`)
 	out, err = cmd.CombinedOutput()
-	if err == nil || !strings.Contains(string(out), "sn is required") {
+	if err == nil || !strings.Contains(string(out), "required") || !strings.Contains(string(out), "userName") {
 		t.Fatalf("a resource missing a required value: %v: %s", err, out)
 	}
 }

@@ -468,7 +468,7 @@ func TestHostileInputs(t *testing.T) {
 				checkSafeError(t, r, 400)
 			}
 		}
-		bodies := []string{`{`, `[]`, `"x"`, `{"userName":5}`, `{"userName":{"a":1}}`, `{"name":"flat"}`, `{"userName":"` + strings.Repeat("\xff", 10) + `"}`,
+		bodies := []string{`{`, `[]`, `"x"`, `{"userName":["a","b"]}`, `{"userName":{"a":1}}`, `{"name":"flat"}`, `{"userName":"` + strings.Repeat("\xff", 10) + `"}`,
 			`{"userName":"x","emails":"not-a-list-of-objects","active":"maybe"}`, strings.Repeat(`{"a":`, 10000) + `1` + strings.Repeat(`}`, 10000)}
 		for _, b := range bodies {
 			r := g.do("POST", "/v2/Users", b)
@@ -482,15 +482,15 @@ func TestHostileInputs(t *testing.T) {
 		}
 		patches := []string{`{"Operations":[{"op":"explode","path":"title","value":"x"}]}`, `{"Operations":[{"op":"remove"}]}`,
 			`{"Operations":[{"op":"replace","path":"emails[type eq","value":"x"}]}`, `{"Operations":"x"}`,
-			`{"Operations":[{"op":"replace","path":"name.familyName","value":""}]}`}
+			`{"Operations":[{"op":"remove","path":"userName"}]}`}
 		for _, b := range patches {
 			r := g.do("PATCH", "/v2/Users/"+id, b)
 			if r.Status < 400 || r.Status >= 500 {
 				t.Errorf("patch %.80q: status %d: %.200s", b, r.Status, r.Raw)
 			}
 		}
-		if r := g.do("PATCH", "/v2/Users/"+id, `{"Operations":[{"op":"replace","path":"name.familyName","value":""}]}`); r.Status == 400 &&
-			!strings.Contains(r.str("detail"), "familyName") && !strings.Contains(r.str("detail"), "sn") {
+		if r := g.do("PATCH", "/v2/Users/"+id, `{"Operations":[{"op":"replace","path":"userName","value":""}]}`); r.Status != 400 ||
+			!strings.Contains(r.str("detail"), "userName") {
 			t.Errorf("removing a required attribute must name it: %s", r.Raw)
 		}
 		if r := g.do("POST", "/v2/Users", `{"name":{"givenName":"No","familyName":"UserName"}}`); r.Status != 400 || !strings.Contains(r.str("detail"), "userName") {
