@@ -28,6 +28,7 @@ type Config struct {
 	Mapping Mapping `toml:"mapping"`
 	Users   Users   `toml:"users"`
 	Log     Log     `toml:"log"`
+	State   State   `toml:"state"`
 
 	// dir is the directory of the config file; relative paths in the file
 	// are relative to it.
@@ -109,6 +110,15 @@ type Users struct {
 	LeaversDN       string `toml:"leavers_dn"`
 	DefaultPageSize int    `toml:"default_page_size"`
 	MaxPageSize     int    `toml:"max_page_size"`
+}
+
+// State is the [state] section: what the gateway keeps on disk.
+type State struct {
+	// Dir holds the journal of multi-step writes in flight (journal.db),
+	// which must survive a restart: one directory per gateway. Default:
+	// $STATE_DIRECTORY (what systemd's StateDirectory= sets), else "var"
+	// next to the config file.
+	Dir string `toml:"dir"`
 }
 
 // Log is the [log] section.
@@ -200,6 +210,9 @@ func Parse(data []byte, env func(string) (string, bool)) (*Config, error) {
 	problems = append(problems, applyEnv(reflect.ValueOf(&c).Elem(), EnvPrefix, env)...)
 	if len(problems) > 0 {
 		return nil, errors.Join(problems...)
+	}
+	if d, ok := env("STATE_DIRECTORY"); ok && d != "" && c.State.Dir == "" {
+		c.State.Dir = strings.SplitN(d, ":", 2)[0] // systemd's StateDirectory=; several are ":"-separated
 	}
 	return &c, nil
 }
@@ -304,7 +317,10 @@ func (c *Config) Resolve() (*Config, error) {
 	readSecret("ldap.bind_password", &out.LDAP.BindPassword, out.LDAP.BindPasswordFile)
 
 	out.applyDefaults()
-	for _, p := range []*string{&out.Mapping.Users, &out.Mapping.Groups, &out.LDAP.CAFile, &out.SCIM.TLSCertFile, &out.SCIM.TLSKeyFile} {
+	if out.State.Dir == "" {
+		out.State.Dir = "var"
+	}
+	for _, p := range []*string{&out.State.Dir, &out.Mapping.Users, &out.Mapping.Groups, &out.LDAP.CAFile, &out.SCIM.TLSCertFile, &out.SCIM.TLSKeyFile} {
 		if *p != "" {
 			*p = out.path(*p)
 		}

@@ -143,3 +143,35 @@ func TestSecretAndFileBothSetIsAnError(t *testing.T) {
 		t.Fatalf("got %v", err)
 	}
 }
+
+// The journal's directory: state.dir, else systemd's STATE_DIRECTORY, else
+// var next to the config file.
+func TestStateDir(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "c.toml")
+	base := "[scim.auth]\nnone = true\n[ldap]\nurls = [\"ldap://127.0.0.1:389\"]\nbind_dn = \"cn=admin,dc=x\"\nbind_password = \"pw\"\nbase_dn = \"dc=x\"\n[mapping]\nusers = \"u.toml\"\n"
+	if err := os.WriteFile(filepath.Join(dir, "u.toml"), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		extra string
+		env   map[string]string
+		want  string
+	}{
+		{"", nil, filepath.Join(dir, "var")},
+		{"", map[string]string{"STATE_DIRECTORY": "/var/lib/dirbridge:/var/lib/other"}, "/var/lib/dirbridge"},
+		{"[state]\ndir = \"/srv/db\"\n", map[string]string{"STATE_DIRECTORY": "/var/lib/dirbridge"}, "/srv/db"},
+		{"", map[string]string{"DIRBRIDGE_STATE_DIR": "rel"}, filepath.Join(dir, "rel")},
+	} {
+		if err := os.WriteFile(path, []byte(base+tc.extra), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		c, err := Load(path, func(k string) (string, bool) { v, ok := tc.env[k]; return v, ok })
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.State.Dir != tc.want {
+			t.Errorf("%q %v: state.dir %q, want %q", tc.extra, tc.env, c.State.Dir, tc.want)
+		}
+	}
+}
