@@ -26,6 +26,13 @@ type ServiceConfig struct {
 	// pages on every write, as a write to one resource type can change the
 	// other's pages (members, groups).
 	ReadAhead *ReadAhead
+	// Memberships, when set, makes DELETE (and, with OnDisable, a write
+	// that disables the account) take the user out of the groups that
+	// name it, before the user's own write (see deprovision.go).
+	Memberships *Memberships
+	// OnGroupsLeft, when set, is told what each deprovisioning did to the
+	// user's groups (the audit line).
+	OnGroupsLeft func(ctx context.Context, ev GroupsLeft)
 }
 
 // Service provides SCIM's operations on one resource type over a Directory,
@@ -340,11 +347,22 @@ func (s *Service) update(ctx context.Context, cur *Entry, desired Resource) (Res
 	if err := s.ensure(ctx, plan.Containers); err != nil {
 		return Resource{}, err
 	}
+	var left []membership
+	if m := s.cfg.Memberships; m != nil && m.OnDisable && req.Disabled != nil && *req.Disabled {
+		// Everything that can refuse the request as the client's fault was
+		// checked above: leave the groups, then write the user (see
+		// deprovision.go for the order).
+		if left, err = s.leaveGroups(ctx, cur, "disable"); err != nil {
+			s.undoLeave(ctx, cur, "disable", left, err)
+			return Resource{}, err
+		}
+	}
 	if req.NewRDN != "" || req.NewSuperior != "" {
 		s.forget(cur.DN)
 	}
 	e, err := s.dir.Modify(ctx, req)
 	if err != nil {
+		s.undoLeave(ctx, cur, "disable", left, err)
 		if KindOf(err) == KindConflict {
 			return Resource{}, E(op, KindConflict, s.conflictMessage(desired), err)
 		}
@@ -357,23 +375,48 @@ func (s *Service) update(ctx context.Context, cur *Entry, desired Resource) (Res
 }
 
 // Delete makes the resource gone for SCIM. Accounts are disabled and moved to
-// the leavers container unless the configuration asks for hard deletes.
+// the leavers container unless the configuration asks for hard deletes;
+// with Memberships they leave their groups first (see deprovision.go).
 func (s *Service) Delete(ctx context.Context, id string) error {
 	const op = "bridge.(*Service).Delete"
 	cur, err := s.get(ctx, id)
 	if err != nil {
 		return Wrap(op, err)
 	}
-	s.forget(cur.DN)
-	if s.cfg.HardDelete || !s.cfg.Lifecycle || s.cfg.LeaversDN == "" {
-		return Wrap(op, s.dir.Delete(ctx, cur.ID))
+	soft := !s.cfg.HardDelete && s.cfg.Lifecycle && s.cfg.LeaversDN != ""
+	if soft {
+		// A precondition, idempotent: before the groups, so that a
+		// directory that cannot hold leavers fails the DELETE while
+		// nothing is changed.
+		if err := s.ensureLeavers(ctx); err != nil {
+			return Wrap(op, err)
+		}
 	}
-	if err := s.ensureLeavers(ctx); err != nil {
+	var left []membership
+	if s.cfg.Memberships != nil && s.cfg.Lifecycle {
+		if left, err = s.leaveGroups(ctx, cur, "delete"); err != nil {
+			s.undoLeave(ctx, cur, "delete", left, err)
+			return Wrap(op, err)
+		}
+	}
+	if err := s.removeUser(ctx, cur, soft); err != nil {
+		s.undoLeave(ctx, cur, "delete", left, err)
 		return Wrap(op, err)
+	}
+	return nil
+}
+
+// removeUser is DELETE's last step: the entry goes, or is disabled and
+// moved to the leavers container, out of SCIM's scope.
+func (s *Service) removeUser(ctx context.Context, cur *Entry, soft bool) error {
+	const op = "bridge.(*Service).removeUser"
+	s.forget(cur.DN)
+	if !soft {
+		return Wrap(op, s.dir.Delete(ctx, cur.ID))
 	}
 	disabled := true
 	req := ModifyRequest{ID: cur.ID, Base: s.m.Container(), NewSuperior: s.cfg.LeaversDN, Disabled: &disabled, Return: []string{"objectClass"}}
-	_, err = s.dir.Modify(ctx, req)
+	_, err := s.dir.Modify(ctx, req)
 	if KindOf(err) == KindConflict {
 		// An earlier leaver had the same RDN: keep this one apart by its id.
 		rdns, perr := ParseDN(cur.DN)

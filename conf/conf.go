@@ -110,6 +110,12 @@ type Users struct {
 	LeaversDN       string `toml:"leavers_dn"`
 	DefaultPageSize int    `toml:"default_page_size"`
 	MaxPageSize     int    `toml:"max_page_size"`
+	// StripGroups says which groups a deleted user leaves: "all" (every
+	// group below the base DN that names it, the default), "managed" (the
+	// groups table's), or "none".
+	StripGroups string `toml:"strip_groups"`
+	// StripGroupsOnDisable makes active: false leave them too.
+	StripGroupsOnDisable bool `toml:"strip_groups_on_disable"`
 }
 
 // State is the [state] section: what the gateway keeps on disk.
@@ -368,6 +374,9 @@ func (c *Config) applyDefaults() {
 	if c.Users.LeaversDN == "" && !c.Users.HardDelete && c.LDAP.BaseDN != "" {
 		c.Users.LeaversDN = "ou=leavers," + c.LDAP.BaseDN
 	}
+	if c.Users.StripGroups == "" {
+		c.Users.StripGroups = "all"
+	}
 	if c.Users.DefaultPageSize == 0 {
 		c.Users.DefaultPageSize = 100
 	}
@@ -476,6 +485,18 @@ func (c *Config) validate() []error {
 		if _, err := os.Stat(c.Mapping.Groups); err != nil {
 			add("mapping.groups: %v", err)
 		}
+	}
+	switch c.Users.StripGroups {
+	case "all", "none":
+	case "managed":
+		if c.Mapping.Groups == "" {
+			add("users.strip_groups = \"managed\" needs mapping.groups (the groups it manages); use \"all\" or \"none\" without a groups table")
+		}
+	default:
+		add("users.strip_groups %q: want \"all\", \"managed\" or \"none\"", c.Users.StripGroups)
+	}
+	if c.Users.StripGroupsOnDisable && c.Users.StripGroups == "none" {
+		add("users.strip_groups_on_disable = true with users.strip_groups = \"none\": there are no groups to leave")
 	}
 	if c.Users.MaxPageSize < 1 || c.Users.DefaultPageSize < 1 || c.Users.DefaultPageSize > c.Users.MaxPageSize {
 		add("users: default_page_size and max_page_size must be positive, default not above max")

@@ -175,3 +175,30 @@ func TestStateDir(t *testing.T) {
 		}
 	}
 }
+
+func TestStripGroupsKeys(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, dir, "token", "Bearer s3cret\n")
+	writeFile(t, dir, "ldap.pass", "pw")
+	writeFile(t, dir, "users.toml", "")
+	c, err := Load(writeFile(t, dir, "c.toml", minimal), envMap(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Users.StripGroups != "all" || c.Users.StripGroupsOnDisable {
+		t.Fatalf("defaults: %+v", c.Users)
+	}
+	_, err = Load(writeFile(t, dir, "c.toml", minimal), envMap(map[string]string{
+		"DIRBRIDGE_USERS_STRIP_GROUPS": "none", "DIRBRIDGE_USERS_STRIP_GROUPS_ON_DISABLE": "true"}))
+	if err == nil || !strings.Contains(err.Error(), "strip_groups_on_disable") {
+		t.Fatalf("on_disable with none accepted: %v", err)
+	}
+	_, err = Load(writeFile(t, dir, "c.toml", minimal+"[users]\nstrip_groups = \"managed\"\n"), envMap(nil))
+	if err == nil || !strings.Contains(err.Error(), "needs mapping.groups") {
+		t.Fatalf("managed without a groups table accepted: %v", err)
+	}
+	_, err = Load(writeFile(t, dir, "c.toml", minimal+"[users]\nstrip_groups = \"some\"\nmax_page_size = 0\ndefault_page_size = -1\n"), envMap(nil))
+	if err == nil || !strings.Contains(err.Error(), `strip_groups "some"`) || !strings.Contains(err.Error(), "default_page_size") {
+		t.Fatalf("a bad value is not reported with the others: %v", err)
+	}
+}

@@ -17,6 +17,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -52,6 +53,11 @@ type OpenLDAP struct {
 // OpenLDAPOptions tunes StartOpenLDAP; the zero value is fine.
 type OpenLDAPOptions struct {
 	AdminPassword string // default "admin-secret"
+	// Overlays names the overlays to configure, of memberof, refint,
+	// ppolicy and sssvlv; nil means all four. Fewer give a directory set
+	// up differently (no memberOf, no referential integrity), as
+	// shared/recipes/openldap.sh's OLDAP_OVERLAYS does.
+	Overlays []string
 }
 
 // ErrNoSlapd means slapd is not installed.
@@ -148,7 +154,7 @@ func launchOpenLDAP(opts OpenLDAPOptions) (o *OpenLDAP, err error) {
 		GroupsDN:      "ou=groups," + openLDAPBase,
 	}
 	o.urls = fmt.Sprintf("ldap://127.0.0.1:%d/ ldaps://127.0.0.1:%d/", port, tlsPort)
-	if err := o.writeConfig(certFile, keyFile); err != nil {
+	if err := o.writeConfig(certFile, keyFile, opts.Overlays); err != nil {
 		return nil, err
 	}
 	if err := o.start(); err != nil {
@@ -215,10 +221,68 @@ func sshaHash(pw string) (string, error) {
 	return "{SSHA}" + base64.StdEncoding.EncodeToString(append(h.Sum(nil), salt...)), nil
 }
 
-func (o *OpenLDAP) writeConfig(certFile, keyFile string) error {
+func (o *OpenLDAP) writeConfig(certFile, keyFile string, overlays []string) error {
 	hash, err := sshaHash(o.AdminPassword)
 	if err != nil {
 		return err
+	}
+	if overlays == nil {
+		overlays = []string{"memberof", "refint", "ppolicy", "sssvlv"}
+	}
+	// Each overlay's entry, numbered in the order configured.
+	sections := map[string]string{
+		"memberof": `dn: olcOverlay={%[1]d}memberof,olcDatabase={1}mdb,cn=config
+objectClass: olcOverlayConfig
+objectClass: olcMemberOf
+olcOverlay: {%[1]d}memberof
+olcMemberOfRefInt: TRUE
+olcMemberOfGroupOC: groupOfNames
+olcMemberOfMemberAD: member
+olcMemberOfMemberOfAD: memberOf
+`,
+		"refint": `dn: olcOverlay={%[1]d}refint,olcDatabase={1}mdb,cn=config
+objectClass: olcOverlayConfig
+objectClass: olcRefintConfig
+olcOverlay: {%[1]d}refint
+olcRefintAttribute: member
+olcRefintAttribute: memberOf
+`,
+		"ppolicy": `dn: olcOverlay={%[1]d}ppolicy,olcDatabase={1}mdb,cn=config
+objectClass: olcOverlayConfig
+objectClass: olcPPolicyConfig
+olcOverlay: {%[1]d}ppolicy
+olcPPolicyDefault: cn=default,ou=policies,%[2]s
+olcPPolicyHashCleartext: TRUE
+olcPPolicyUseLockout: TRUE
+`,
+		"sssvlv": `dn: olcOverlay={%[1]d}sssvlv,olcDatabase={1}mdb,cn=config
+objectClass: olcOverlayConfig
+objectClass: olcSssVlvConfig
+olcOverlay: {%[1]d}sssvlv
+olcSssVlvMax: 16
+olcSssVlvMaxKeys: 4
+olcSssVlvMaxPerConn: 16
+`,
+	}
+	// memberOf exists only with the memberof overlay: no index of it, and
+	// no refint of it, without.
+	indexed := "member"
+	if slices.Contains(overlays, "memberof") {
+		indexed = "member,memberOf"
+	} else {
+		sections["refint"] = strings.Replace(sections["refint"], "olcRefintAttribute: memberOf\n", "", 1)
+	}
+	var modules, overlaySections strings.Builder
+	for i, name := range overlays {
+		sec, ok := sections[name]
+		if !ok {
+			return fmt.Errorf("testenv: unknown overlay %q", name)
+		}
+		fmt.Fprintf(&modules, "olcModuleLoad: %s\n", name)
+		if i > 0 {
+			overlaySections.WriteString("\n")
+		}
+		fmt.Fprintf(&overlaySections, sec, i, o.BaseDN)
 	}
 	d := o.Dir
 	config := fmt.Sprintf(`dn: cn=config
@@ -235,11 +299,7 @@ objectClass: olcModuleList
 cn: module{0}
 olcModulePath: %[4]s
 olcModuleLoad: back_mdb
-olcModuleLoad: memberof
-olcModuleLoad: refint
-olcModuleLoad: ppolicy
-olcModuleLoad: sssvlv
-
+%[9]s
 dn: cn=schema,cn=config
 objectClass: olcSchemaConfig
 cn: schema
@@ -272,7 +332,7 @@ olcDbDirectory: %[1]s/data
 olcDbMaxSize: 268435456
 olcDbIndex: objectClass eq
 olcDbIndex: cn,uid,mail eq,sub
-olcDbIndex: member,memberOf eq
+olcDbIndex: %[11]s eq
 olcDbIndex: entryUUID eq
 olcDbIndex: pwdAccountLockedTime eq
 olcLastMod: TRUE
@@ -280,38 +340,7 @@ olcSizeLimit: unlimited
 olcAccess: {0}to attrs=userPassword by self write by anonymous auth by * none
 olcAccess: {1}to * by self read by users read by * none
 
-dn: olcOverlay={0}memberof,olcDatabase={1}mdb,cn=config
-objectClass: olcOverlayConfig
-objectClass: olcMemberOf
-olcOverlay: {0}memberof
-olcMemberOfRefInt: TRUE
-olcMemberOfGroupOC: groupOfNames
-olcMemberOfMemberAD: member
-olcMemberOfMemberOfAD: memberOf
-
-dn: olcOverlay={1}refint,olcDatabase={1}mdb,cn=config
-objectClass: olcOverlayConfig
-objectClass: olcRefintConfig
-olcOverlay: {1}refint
-olcRefintAttribute: member
-olcRefintAttribute: memberOf
-
-dn: olcOverlay={2}ppolicy,olcDatabase={1}mdb,cn=config
-objectClass: olcOverlayConfig
-objectClass: olcPPolicyConfig
-olcOverlay: {2}ppolicy
-olcPPolicyDefault: cn=default,ou=policies,%[7]s
-olcPPolicyHashCleartext: TRUE
-olcPPolicyUseLockout: TRUE
-
-dn: olcOverlay={3}sssvlv,olcDatabase={1}mdb,cn=config
-objectClass: olcOverlayConfig
-objectClass: olcSssVlvConfig
-olcOverlay: {3}sssvlv
-olcSssVlvMax: 16
-olcSssVlvMaxKeys: 4
-olcSssVlvMaxPerConn: 16
-`, d, certFile, keyFile, moduleDir, schemaDir, o.AdminDN, o.BaseDN, hash)
+%[10]s`, d, certFile, keyFile, moduleDir, schemaDir, o.AdminDN, o.BaseDN, hash, modules.String(), overlaySections.String(), indexed)
 
 	base := fmt.Sprintf(`dn: %[1]s
 objectClass: top

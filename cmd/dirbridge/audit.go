@@ -76,3 +76,28 @@ func (a auditDirectory) EnsureContainer(ctx context.Context, dn string) error {
 	a.record(ctx, "ensure_container", "", dn, nil, nil, err)
 	return err
 }
+
+// groupsLeft is the audit line of a deprovisioning's group step: the DNs of
+// the groups the user left (and, after a failure, of those it rejoined),
+// never a value of another attribute. Each group's own modify has its line
+// too; this one says why, and which groups in all.
+func (a auditDirectory) groupsLeft(ctx context.Context, ev bridge.GroupsLeft) {
+	op, extra := "leave_groups", []any{"reason", ev.Reason, "groups", nonNil(ev.Groups)}
+	if ev.Rejoined != nil || ev.Failed != nil {
+		op, extra = "rejoin_groups", []any{"reason", ev.Reason, "groups", nonNil(ev.Rejoined)}
+		if len(ev.Failed) > 0 {
+			// The undo itself failed: the directory holds a half-done
+			// deprovisioning that the log must name.
+			a.log.Error("cannot undo a partly applied change", "request_id", bridge.RequestID(ctx), "op", op,
+				"id", ev.UserID, "dn", ev.UserDN, "groups_not_rejoined", ev.Failed, "error", ev.Err)
+		}
+	}
+	a.record(ctx, op, ev.UserID, ev.UserDN, nil, extra, ev.Err)
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}

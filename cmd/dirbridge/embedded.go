@@ -11,6 +11,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"github.com/dirbridge/dirbridge/bridge"
@@ -46,6 +47,23 @@ func serveEmbedded(ctx context.Context, f embeddedFlags, stdout, stderr io.Write
 		} else if !conf.IsLoopback(host) {
 			problems = append(problems, fmt.Errorf("%s %q: the embedded default listens on loopback only (127.0.0.1 or ::1); to serve other hosts, run with --config against a real directory", l.flag, l.addr))
 		}
+	}
+	// The [users] keys about groups are honoured from the environment, as
+	// with --config, and checked as strictly.
+	stripGroups := envOr("DIRBRIDGE_USERS_STRIP_GROUPS", "all")
+	if stripGroups != "all" && stripGroups != "managed" && stripGroups != "none" {
+		problems = append(problems, fmt.Errorf("DIRBRIDGE_USERS_STRIP_GROUPS %q: want \"all\", \"managed\" or \"none\"", stripGroups))
+	}
+	stripOnDisable := false
+	if v, ok := os.LookupEnv("DIRBRIDGE_USERS_STRIP_GROUPS_ON_DISABLE"); ok {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			problems = append(problems, fmt.Errorf("DIRBRIDGE_USERS_STRIP_GROUPS_ON_DISABLE %q: want true or false", v))
+		}
+		stripOnDisable = b
+	}
+	if stripOnDisable && stripGroups == "none" {
+		problems = append(problems, errors.New("DIRBRIDGE_USERS_STRIP_GROUPS_ON_DISABLE=true with DIRBRIDGE_USERS_STRIP_GROUPS=none: there are no groups to leave"))
 	}
 	if len(problems) > 0 {
 		return usageError{errors.Join(problems...)}
@@ -91,7 +109,8 @@ func serveEmbedded(ctx context.Context, f embeddedFlags, stdout, stderr io.Write
 		Listen: f.scimListen,
 		Auth:   scimside.AuthConfig{HeaderName: "Authorization", HeaderValue: "Bearer " + token},
 	}
-	svcCfg := bridge.ServiceConfig{Lifecycle: true, LeaversDN: "ou=leavers," + dir.Suffix()}
+	svcCfg := bridge.ServiceConfig{Lifecycle: true, LeaversDN: "ou=leavers," + dir.Suffix(),
+		Memberships: memberships(stripGroups, stripOnDisable, groups)}
 	banner := func(scimAddr string) {
 		printBanner(stdout, scimAddr, ldapSrv.Addr().String(), token, dir.AdminDN(), adminPassword, users.Container(), f.dataDir)
 	}

@@ -77,7 +77,14 @@ func startEmbedded(t *testing.T) *ldapSetup {
 // documents.
 func startWithOpenLDAP(t *testing.T, extraEnv ...string) *ldapSetup {
 	t.Helper()
-	o, err := testenv.StartOpenLDAP(t, testenv.OpenLDAPOptions{})
+	return startWithOpenLDAPOptions(t, testenv.OpenLDAPOptions{}, extraEnv...)
+}
+
+// startWithOpenLDAPOptions is startWithOpenLDAP on a slapd set up as opts
+// says (fewer overlays, for one).
+func startWithOpenLDAPOptions(t *testing.T, opts testenv.OpenLDAPOptions, extraEnv ...string) *ldapSetup {
+	t.Helper()
+	o, err := testenv.StartOpenLDAP(t, opts)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -128,8 +128,33 @@ func serveConfig(ctx context.Context, cfg *conf.Config, stderr io.Writer) error 
 		LeaversDN:       cfg.Users.LeaversDN,
 		DefaultPageSize: cfg.Users.DefaultPageSize,
 		MaxPageSize:     cfg.Users.MaxPageSize,
+		Memberships:     memberships(cfg.Users.StripGroups, cfg.Users.StripGroupsOnDisable, groups),
 	}
 	return runGateway(ctx, logger, conn, users, groups, svcCfg, scimCfg, nil)
+}
+
+// memberships is where deprovisioning finds the groups a user leaves:
+// scope "all" (every group below the base DN whose member attribute names
+// the user), "managed" (the groups table's) or "none" (nil). The member
+// attribute and the placeholder are the groups table's; without one,
+// member and none.
+func memberships(scope string, onDisable bool, groups bridge.Mapper) *bridge.Memberships {
+	if scope == "none" {
+		return nil
+	}
+	m := &bridge.Memberships{Attr: "member", All: scope != "managed", OnDisable: onDisable}
+	if groups != nil {
+		m.Container, m.Filter = groups.Container(), groups.ObjectFilter()
+		if mm, ok := groups.(bridge.MemberMapper); ok {
+			if attr, ph := mm.MemberPlaceholder(); attr != "" {
+				m.Attr, m.Placeholder = attr, ph
+			}
+		}
+	}
+	if !m.All && m.Container == "" {
+		return nil // conf refuses "managed" without a groups table
+	}
+	return m
 }
 
 // runGateway wires the services over dir and serves SCIM until ctx ends.
@@ -144,6 +169,7 @@ func runGateway(ctx context.Context, logger hclog.Logger, dir bridge.Directory, 
 	m.watchReadAhead(ra)
 	svcCfg.ReadAhead = ra
 	audited := auditDirectory{Directory: meteredDirectory{Directory: dir, m: m}, log: logger.Named("audit")}
+	svcCfg.OnGroupsLeft = audited.groupsLeft
 	resolver := bridge.NewResolver(audited, 0)
 	resolver.Register(users)
 	services := scimside.Services{Users: bridge.NewService(audited, users, resolver, svcCfg), Ready: dir.Ping, Metrics: m.handler()}
