@@ -181,6 +181,12 @@ func (s *Service) leaveGroups(ctx context.Context, user *Entry, reason string) (
 	}
 	var left []membership
 	for i := range groups {
+		// Recorded before it is left: a crash between the two leaves a
+		// record of a group maybe not left, which rejoining tolerates.
+		if err = recordLeave(ctx, groups[i]); err != nil {
+			err = E(op, KindInternal, "the gateway cannot record the request in its journal", err)
+			break
+		}
 		if err = s.leaveGroup(ctx, user.DN, &groups[i]); err != nil {
 			break
 		}

@@ -20,6 +20,10 @@ type Journal interface {
 	Step(token, step string) error
 	// End forgets the intent: it is done or undone.
 	End(token string) error
+	// Handle registers the recovery of kind: h finishes or reverses a
+	// pending intent and returns nil once it is settled, or an error to be
+	// tried again later (the directory is still away).
+	Handle(kind string, h func(ctx context.Context, it Intent) error)
 }
 
 // Intent is one multi-step write as its owner recorded it.

@@ -33,6 +33,10 @@ type ServiceConfig struct {
 	// OnGroupsLeft, when set, is told what each deprovisioning did to the
 	// user's groups (the audit line).
 	OnGroupsLeft func(ctx context.Context, ev GroupsLeft)
+	// Journal, when set, records the deprovisioning writes (a DELETE, a
+	// stripping disable) before their first step, so that one cut short by
+	// the directory or a crash is finished or reversed later (journal.go).
+	Journal Journal
 }
 
 // Service provides SCIM's operations on one resource type over a Directory,
@@ -62,7 +66,12 @@ func NewService(dir Directory, m Mapper, refs Refs, cfg ServiceConfig) *Service 
 	if cfg.ReadAhead != nil {
 		dir = writesDrop{Directory: dir, ra: cfg.ReadAhead}
 	}
-	return &Service{dir: dir, m: m, refs: refs, cfg: cfg}
+	s := &Service{dir: dir, m: m, refs: refs, cfg: cfg}
+	if cfg.Journal != nil && cfg.Lifecycle {
+		cfg.Journal.Handle(s.intentKind("delete"), s.recoverDelete)
+		cfg.Journal.Handle(s.intentKind("disable"), s.recoverDisable)
+	}
+	return s
 }
 
 // ResourceType describes the service's resource type.
@@ -347,16 +356,36 @@ func (s *Service) update(ctx context.Context, cur *Entry, desired Resource) (Res
 	if err := s.ensure(ctx, plan.Containers); err != nil {
 		return Resource{}, err
 	}
-	var left []membership
 	if m := s.cfg.Memberships; m != nil && m.OnDisable && req.Disabled != nil && *req.Disabled {
 		// Everything that can refuse the request as the client's fault was
 		// checked above: leave the groups, then write the user (see
-		// deprovision.go for the order).
-		if left, err = s.leaveGroups(ctx, cur, "disable"); err != nil {
-			s.undoLeave(ctx, cur, "disable", left, err)
+		// deprovision.go for the order), journalled as one request.
+		tok, err := s.begin(ctx, "disable", cur.ID)
+		if err != nil {
 			return Resource{}, err
 		}
+		out, err := s.stripAndWrite(ctx, cur, desired, req, tok)
+		s.settle(tok, err)
+		return out, err
 	}
+	return s.write(ctx, cur, desired, req, nil)
+}
+
+// stripAndWrite leaves the user's groups, then writes it.
+func (s *Service) stripAndWrite(ctx context.Context, cur *Entry, desired Resource, req ModifyRequest, tok string) (Resource, error) {
+	left, err := s.leaveGroups(withJournal(ctx, s.cfg.Journal, tok), cur, "disable")
+	if err != nil {
+		s.undoLeave(ctx, cur, "disable", left, err)
+		return Resource{}, err
+	}
+	return s.write(ctx, cur, desired, req, left)
+}
+
+// write sends the user's own modify; left are the groups it left before,
+// rejoined when the modify fails for a reason other than the directory's
+// unavailability.
+func (s *Service) write(ctx context.Context, cur *Entry, desired Resource, req ModifyRequest, left []membership) (Resource, error) {
+	const op = "bridge.(*Service).update"
 	if req.NewRDN != "" || req.NewSuperior != "" {
 		s.forget(cur.DN)
 	}
@@ -383,6 +412,20 @@ func (s *Service) Delete(ctx context.Context, id string) error {
 	if err != nil {
 		return Wrap(op, err)
 	}
+	tok, err := s.begin(ctx, "delete", cur.ID)
+	if err != nil {
+		return Wrap(op, err)
+	}
+	err = s.delete(ctx, cur)
+	s.settle(tok, err)
+	return Wrap(op, err)
+}
+
+// delete runs DELETE's steps for cur (see deprovision.go): the leavers
+// container, the groups, the user's own write.
+func (s *Service) delete(ctx context.Context, cur *Entry) error {
+	const op = "bridge.(*Service).delete"
+	var err error
 	soft := !s.cfg.HardDelete && s.cfg.Lifecycle && s.cfg.LeaversDN != ""
 	if soft {
 		// A precondition, idempotent: before the groups, so that a

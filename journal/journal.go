@@ -39,7 +39,7 @@ var _ bridge.Journal = (*Store)(nil)
 // Handler finishes or reverses one pending intent. It returns nil when the
 // intent is settled (done or undone) and an error when it must be tried
 // again later (the directory is still away).
-type Handler func(ctx context.Context, it bridge.Intent) error
+type Handler = func(ctx context.Context, it bridge.Intent) error
 
 // Open opens (creating) the journal at path.
 func Open(path string, log hclog.Logger, now func() time.Time) (*Store, error) {
