@@ -17,6 +17,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -47,11 +48,18 @@ type OpenLDAP struct {
 	exited  chan struct{}
 	urls    string
 	stopped bool
+	// hashCleartext is olcPPolicyHashCleartext.
+	hashCleartext bool
 }
 
 // OpenLDAPOptions tunes StartOpenLDAP; the zero value is fine.
 type OpenLDAPOptions struct {
 	AdminPassword string // default "admin-secret"
+	// NoHashCleartext turns ppolicy's olcPPolicyHashCleartext off, as a
+	// slapd configured without it runs: a cleartext userPassword written
+	// by an add or modify is then stored as sent. Tests use it to prove
+	// that the gateway hashes passwords itself.
+	NoHashCleartext bool
 }
 
 // ErrNoSlapd means slapd is not installed.
@@ -146,6 +154,7 @@ func launchOpenLDAP(opts OpenLDAPOptions) (o *OpenLDAP, err error) {
 		AdminPassword: pw,
 		PeopleDN:      "ou=people," + openLDAPBase,
 		GroupsDN:      "ou=groups," + openLDAPBase,
+		hashCleartext: !opts.NoHashCleartext,
 	}
 	o.urls = fmt.Sprintf("ldap://127.0.0.1:%d/ ldaps://127.0.0.1:%d/", port, tlsPort)
 	if err := o.writeConfig(certFile, keyFile); err != nil {
@@ -301,7 +310,7 @@ objectClass: olcOverlayConfig
 objectClass: olcPPolicyConfig
 olcOverlay: {2}ppolicy
 olcPPolicyDefault: cn=default,ou=policies,%[7]s
-olcPPolicyHashCleartext: TRUE
+olcPPolicyHashCleartext: %[9]s
 olcPPolicyUseLockout: TRUE
 
 dn: olcOverlay={3}sssvlv,olcDatabase={1}mdb,cn=config
@@ -311,7 +320,7 @@ olcOverlay: {3}sssvlv
 olcSssVlvMax: 16
 olcSssVlvMaxKeys: 4
 olcSssVlvMaxPerConn: 16
-`, d, certFile, keyFile, moduleDir, schemaDir, o.AdminDN, o.BaseDN, hash)
+`, d, certFile, keyFile, moduleDir, schemaDir, o.AdminDN, o.BaseDN, hash, strings.ToUpper(strconv.FormatBool(o.hashCleartext)))
 
 	base := fmt.Sprintf(`dn: %[1]s
 objectClass: top
