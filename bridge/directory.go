@@ -39,11 +39,12 @@ type Directory interface {
 	Add(ctx context.Context, req AddRequest) (*Entry, error)
 
 	// Modify changes an entry: first a rename or move (the old RDN value is
-	// removed), then the attribute changes, then the password (only when it
+	// removed), then the attribute changes, the password (only when it
 	// differs from the current one: resending the current password changes
-	// nothing, not even Version), then the disabled state. If a later step
-	// fails, earlier ones are undone where the directory allows it. A request
-	// that changes nothing leaves Version as it was.
+	// nothing, not even Version) and the disabled state, which take effect
+	// together or not at all (one LDAP modify, one transaction). If the
+	// changes fail after a rename, the rename is undone where the directory
+	// allows it. A request that changes nothing leaves Version as it was.
 	Modify(ctx context.Context, req ModifyRequest) (*Entry, error)
 
 	// Delete removes the entry with the given id for good.

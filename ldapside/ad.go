@@ -2,6 +2,7 @@ package ldapside
 
 import (
 	"crypto/hmac"
+	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
@@ -167,32 +168,41 @@ func uacOf(e *ldap.Entry) int64 {
 	return v
 }
 
-// disableChange and enableChange set or clear bit 0x2 only: the other bits
-// (password never expires, smartcard required, ...) are an administrator's
-// and stay as they were read.
-func (activeDirectory) disableChange(e *ldap.Entry) ldap.Change {
+// uacChange sets or clears bit 0x2 only: the other bits (password never
+// expires, smartcard required, ...) are an administrator's and stay as they
+// were read.
+func uacChange(e *ldap.Entry, disabled bool) ldap.Change {
+	uac := uacOf(e) &^ uacAccountDisable
+	if disabled {
+		uac |= uacAccountDisable
+	}
 	return ldap.Change{Operation: ldap.ReplaceAttribute, Modification: ldap.PartialAttribute{Type: attrUAC,
-		Vals: []string{strconv.FormatInt(uacOf(e)|uacAccountDisable, 10)}}}
-}
-
-func (activeDirectory) enableChange(e *ldap.Entry) ldap.Change {
-	return ldap.Change{Operation: ldap.ReplaceAttribute, Modification: ldap.PartialAttribute{Type: attrUAC,
-		Vals: []string{strconv.FormatInt(uacOf(e)&^uacAccountDisable, 10)}}}
+		Vals: []string{strconv.FormatInt(uac, 10)}}}
 }
 
 func (activeDirectory) addDisabled() ldap.Attribute {
 	return ldap.Attribute{Type: attrUAC, Vals: []string{strconv.Itoa(uacNormalAccount | uacAccountDisable)}}
 }
 
-// A unicodePwd reset leaves userAccountControl alone.
-func (activeDirectory) passwordResetUnlocks() bool { return false }
-
-func (activeDirectory) lockedPassword(string) (string, error) {
+func (activeDirectory) passwordHash(string) (string, error) {
 	return "", errors.New("ldapside: AD passwords are not stored as hashes by dirbridge")
 }
 
-func (activeDirectory) lockedPasswordChanges(string) ([]ldap.Change, error) {
-	return nil, errors.New("ldapside: AD passwords are not stored as hashes by dirbridge")
+// accountChanges: the admin reset (unicodePwd replaced, with its
+// fingerprint) and the userAccountControl bit in one modify, which AD
+// applies whole or not at all: checked on Samba 4.17, where the same modify
+// with a password the domain refuses (0000052D) leaves every attribute,
+// userAccountControl included, as it was. Windows AD documents a modify as
+// atomic too.
+func (d activeDirectory) accountChanges(cur *ldap.Entry, password *string, disabled *bool) ([]ldap.Change, error) {
+	var out []ldap.Change
+	if password != nil {
+		out = append(out, d.passwordChanges(*password)...)
+	}
+	if disabled != nil {
+		out = append(out, uacChange(cur, *disabled))
+	}
+	return out, nil
 }
 
 func (d activeDirectory) passwordReadAttrs() []string {
@@ -209,12 +219,27 @@ func (d activeDirectory) samePassword(e *ldap.Entry, password string) bool {
 	if d.stateAttr == "" {
 		return false
 	}
-	guid := e.GetEqualFoldRawAttributeValue(attrObjectGUID)
-	if len(guid) != 16 {
-		return false
-	}
-	want := d.pwFingerprint(guid, password)
 	for _, v := range e.GetEqualFoldAttributeValues(d.stateAttr) {
+		var want string
+		switch {
+		case strings.HasPrefix(v, fpV2):
+			salt, _, ok := strings.Cut(strings.TrimPrefix(v, fpV2), ":")
+			raw, err := base64.RawStdEncoding.DecodeString(salt)
+			if !ok || err != nil || len(raw) != fpSaltLen {
+				continue
+			}
+			want = d.pwFingerprint(raw, password)
+		case strings.HasPrefix(v, fpV1):
+			// Written before the fingerprint carried its salt: salted
+			// with the objectGUID.
+			guid := e.GetEqualFoldRawAttributeValue(attrObjectGUID)
+			if len(guid) != 16 {
+				continue
+			}
+			want = d.pwFingerprintV1(guid, password)
+		default:
+			continue
+		}
 		if subtle.ConstantTimeCompare([]byte(v), []byte(want)) == 1 {
 			return true
 		}
@@ -222,41 +247,70 @@ func (d activeDirectory) samePassword(e *ldap.Entry, password string) bool {
 	return false
 }
 
-// passwordChanges is the admin reset: one replace of unicodePwd, and in the
-// same operation the fingerprint, so the two never disagree.
-func (d activeDirectory) passwordChanges(guid []byte, password string) []ldap.Change {
-	ch := []ldap.Change{{Operation: ldap.ReplaceAttribute, Modification: ldap.PartialAttribute{Type: attrUnicodePwd, Vals: []string{unicodePwd(password)}}}}
-	if d.stateAttr != "" && len(guid) == 16 {
-		ch = append(ch, ldap.Change{Operation: ldap.ReplaceAttribute, Modification: ldap.PartialAttribute{Type: d.stateAttr, Vals: []string{d.pwFingerprint(guid, password)}}})
+// passwordChanges is the admin reset: one replace of unicodePwd, and next to
+// it the fingerprint, so the two never disagree.
+func (d activeDirectory) passwordChanges(password string) []ldap.Change {
+	var out []ldap.Change
+	for _, a := range d.passwordAttrs(password) {
+		out = append(out, ldap.Change{Operation: ldap.ReplaceAttribute, Modification: ldap.PartialAttribute{Type: a.Type, Vals: a.Vals}})
 	}
-	return ch
+	return out
 }
 
-// deferredAttrs are attributes an Add must write after the password:
-// setting a password stamps pwdLastSet with the current time, so "must
-// change at next logon" (pwdLastSet = 0) only holds when written after it.
-func (activeDirectory) deferredAttrs() []string { return []string{attrPwdLastSet} }
+// passwordAttrs are unicodePwd and the fingerprint, for an add or (as
+// replaces) a modify.
+func (d activeDirectory) passwordAttrs(password string) []ldap.Attribute {
+	out := []ldap.Attribute{{Type: attrUnicodePwd, Vals: []string{unicodePwd(password)}}}
+	if d.stateAttr != "" {
+		salt := make([]byte, fpSaltLen)
+		if _, err := rand.Read(salt); err == nil {
+			out = append(out, ldap.Attribute{Type: d.stateAttr, Vals: []string{d.pwFingerprint(salt, password)}})
+		}
+		// Without randomness no fingerprint: the next resend sets the
+		// password again, the safe direction.
+	}
+	return out
+}
+
+const (
+	fpV1      = "dbpw1:"
+	fpV2      = "dbpw2:"
+	fpSaltLen = 16
+)
 
 // pwFingerprint answers "is this the password dirbridge set last?" without
 // binding as the user (a failed bind counts towards lockout) and without
 // anything that could give the password back:
 //
-//	"dbpw1:" + base64(HMAC-SHA256(key, argon2id(password, salt = objectGUID)))
+//	"dbpw2:" + base64(salt) + ":" + base64(HMAC-SHA256(key, argon2id(password, salt)))
 //
 // The key is derived from the service account's password, which only the
 // gateway holds; argon2id makes guessing costly even for someone who holds
 // that password too (such a person can reset passwords, but should not
-// learn them). The objectGUID as salt makes the same password differ
-// between users. Limits: a password changed in AD by other means (the user
-// at Ctrl-Alt-Del, an admin) is not seen, so Okta resending the password it
-// last pushed still counts as unchanged; rotating the service password makes
-// every fingerprint stale, so the next push of each user's password is
-// written once more (harmless).
-func (d activeDirectory) pwFingerprint(guid []byte, password string) string {
-	stretched := argon2.IDKey([]byte(password), guid, 1, 16*1024, 1, 32)
+// learn them). The salt is random per write and stored with the
+// fingerprint, so the same password differs between users and between
+// writes, and the fingerprint can travel in the very add that creates the
+// user (the objectGUID, the salt of version 1, exists only after it).
+// Limits: a password changed in AD by other means (the user at
+// Ctrl-Alt-Del, an admin) is not seen, so Okta resending the password it
+// last pushed still counts as unchanged; rotating the service password
+// makes every fingerprint stale, so the next push of each user's password
+// is written once more (harmless).
+func (d activeDirectory) pwFingerprint(salt []byte, password string) string {
+	return fpV2 + base64.RawStdEncoding.EncodeToString(salt) + ":" + d.mac(salt, password)
+}
+
+// pwFingerprintV1 is version 1, salted with the objectGUID: still read, no
+// longer written.
+func (d activeDirectory) pwFingerprintV1(guid []byte, password string) string {
+	return fpV1 + d.mac(guid, password)
+}
+
+func (d activeDirectory) mac(salt []byte, password string) string {
+	stretched := argon2.IDKey([]byte(password), salt, 1, 16*1024, 1, 32)
 	m := hmac.New(sha256.New, d.key)
 	m.Write(stretched)
-	return "dbpw1:" + base64.RawStdEncoding.EncodeToString(m.Sum(nil))
+	return base64.RawStdEncoding.EncodeToString(m.Sum(nil))
 }
 
 // fingerprintKey derives the fingerprint key from the service password.

@@ -191,7 +191,7 @@ func TestADRangeRetrieval(t *testing.T) {
 	err = c.with(ctx, nil, func(pc *pconn) error {
 		return c.modifyIdempotent(pc, gdn, []ldap.Change{
 			{Operation: ldap.AddAttribute, Modification: ldap.PartialAttribute{Type: "member", Vals: []string{dns[7]}}},
-		}, []bridge.Change{{Op: bridge.ChangeAdd, Attr: "member", Values: []string{dns[7]}}})
+		}, []bridge.Change{{Op: bridge.ChangeAdd, Attr: "member", Values: []string{dns[7]}}}, nil, nil)
 	})
 	if err != nil {
 		t.Errorf("adding a present member: %v", err)
@@ -199,7 +199,7 @@ func TestADRangeRetrieval(t *testing.T) {
 	err = c.with(ctx, nil, func(pc *pconn) error {
 		return c.modifyIdempotent(pc, gdn, []ldap.Change{
 			{Operation: ldap.DeleteAttribute, Modification: ldap.PartialAttribute{Type: "member", Vals: []string{dns[1100]}}},
-		}, []bridge.Change{{Op: bridge.ChangeDelete, Attr: "member", Values: []string{dns[1100]}}})
+		}, []bridge.Change{{Op: bridge.ChangeDelete, Attr: "member", Values: []string{dns[1100]}}}, nil, nil)
 	})
 	if err != nil {
 		t.Errorf("removing an absent member: %v", err)

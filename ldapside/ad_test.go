@@ -214,7 +214,7 @@ func TestADPasswordSteps(t *testing.T) {
 		t.Fatalf("after create: userAccountControl %s, disabled %t", got, e.Disabled)
 	}
 	if got := adminSearch(t, s, people, "(cn="+cn+")", "pwdLastSet")[0].GetAttributeValue("pwdLastSet"); got != "0" {
-		t.Fatalf("pwdLastSet = %s, want 0 (must change at next logon), written after the password", got)
+		t.Fatalf("pwdLastSet = %s, want 0 (must change at next logon), kept in the add that sets the password", got)
 	}
 	yes := true
 	if _, err := c.Modify(tctx(t), bridge.ModifyRequest{ID: e.ID, Disabled: &yes}); err != nil {

@@ -57,7 +57,7 @@ var (
 
 // caps is what the root DSE of a server says it supports.
 type caps struct {
-	vlv, sort, paged, permissive, passwordModify, matchedValues, assertion, postRead bool
+	vlv, sort, paged, permissive, matchedValues, assertion, postRead bool
 }
 
 // Open validates cfg and returns a Conn. It does not dial: connections are
@@ -203,7 +203,7 @@ func dialFailure(op string, err error) error {
 
 func readCaps(l *ldap.Conn) (caps, error) {
 	res, err := l.Search(ldap.NewSearchRequest("", ldap.ScopeBaseObject, ldap.NeverDerefAliases, 1, 0, false,
-		filterAll, []string{"supportedControl", "supportedExtension"}, nil))
+		filterAll, []string{"supportedControl"}, nil))
 	if err != nil {
 		return caps{}, err
 	}
@@ -225,11 +225,6 @@ func readCaps(l *ldap.Conn) (caps, error) {
 				cp.assertion = true
 			case oidPostRead:
 				cp.postRead = true
-			}
-		}
-		for _, oid := range res.Entries[0].GetAttributeValues("supportedExtension") {
-			if oid == oidPasswordModify {
-				cp.passwordModify = true
 			}
 		}
 	}

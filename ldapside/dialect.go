@@ -2,6 +2,7 @@ package ldapside
 
 import (
 	"crypto/rand"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -37,28 +38,23 @@ type dialect interface {
 	secretAttr(attr string) bool
 	// fill sets ID, Created, Modified, Version and Disabled from e.
 	fill(out *bridge.Entry, e *ldap.Entry)
-	// disableChange and enableChange are the modifications that disable and
-	// enable an account; addDisabled is the attribute an Add carries to
-	// create it disabled.
-	// cur is the entry as read before the change, with the
-	// operational attributes.
-	disableChange(cur *ldap.Entry) ldap.Change
-	enableChange(cur *ldap.Entry) ldap.Change
+	// addDisabled is the attribute an Add carries to create an account
+	// disabled.
 	addDisabled() ldap.Attribute
 	// passwordReadAttrs are read before a password change so that
 	// samePassword can tell whether the password is the current one.
 	passwordReadAttrs() []string
 	samePassword(e *ldap.Entry, password string) bool
-	// passwordResetUnlocks reports whether setting a password as the
-	// service account also removes the disabled state (OpenLDAP's ppolicy
-	// clears pwdAccountLockedTime on a Password Modify). Then a disabled
-	// account gets its password as lockedPassword's value, written in the
-	// same operation as the lock, so it can never bind in between.
-	passwordResetUnlocks() bool
-	lockedPassword(password string) (string, error)
-	// lockedPasswordChanges set the password of a disabled account and
-	// keep it disabled, in one modify operation.
-	lockedPasswordChanges(password string) ([]ldap.Change, error)
+	// passwordHash is the userPassword value an Add carries for password:
+	// hashed here, so that no directory stores it in cleartext.
+	passwordHash(password string) (string, error)
+	// accountChanges are the modifications that set the password (unless
+	// password is nil) and the disabled state (unless disabled is nil) of
+	// cur, the entry as read with operationalAttrs and passwordReadAttrs.
+	// Modify sends them in the same modify operation as the attribute
+	// changes: one request, one operation, which the directory applies
+	// whole or not at all. cur may be nil when password is nil.
+	accountChanges(cur *ldap.Entry, password *string, disabled *bool) ([]ldap.Change, error)
 }
 
 var dialects = map[string]dialect{
@@ -67,14 +63,12 @@ var dialects = map[string]dialect{
 }
 
 // attrPasswords is implemented by dialects whose password is an attribute
-// written with a modify operation (AD's unicodePwd) rather than a hash
-// that ldapside can read back: Add creates the entry disabled, sets the
-// password, then enables it (see addInSteps).
+// that only an encrypted connection may carry and that cannot be read back
+// (AD's unicodePwd): Modify and Add refuse to send it in the clear, and Add
+// writes it and the account's state in the add itself (see addAccount).
 type attrPasswords interface {
-	// passwordChanges set the password of the entry with the raw id.
-	passwordChanges(rawID []byte, password string) []ldap.Change
-	// deferredAttrs are written only after the password.
-	deferredAttrs() []string
+	// passwordAttrs are the attributes an add carries to set password.
+	passwordAttrs(password string) []ldap.Attribute
 }
 
 // valueRenderer turns binary attribute values into text for an Entry.
@@ -172,11 +166,11 @@ func (openLDAP) samePassword(e *ldap.Entry, password string) bool {
 	return anyPasswordMatches(e.GetEqualFoldRawAttributeValues(attrUserPassword), password)
 }
 
-func (openLDAP) disableChange(*ldap.Entry) ldap.Change {
+func (openLDAP) disableChange() ldap.Change {
 	return ldap.Change{Operation: ldap.ReplaceAttribute, Modification: ldap.PartialAttribute{Type: attrLockedTime, Vals: []string{lockedForever}}}
 }
 
-func (openLDAP) enableChange(*ldap.Entry) ldap.Change {
+func (openLDAP) enableChange() ldap.Change {
 	// A replace with no values removes the attribute and, unlike a delete,
 	// is not an error when it is absent.
 	return ldap.Change{Operation: ldap.ReplaceAttribute, Modification: ldap.PartialAttribute{Type: attrLockedTime, Vals: []string{}}}
@@ -186,11 +180,12 @@ func (openLDAP) addDisabled() ldap.Attribute {
 	return ldap.Attribute{Type: attrLockedTime, Vals: []string{lockedForever}}
 }
 
-func (openLDAP) passwordResetUnlocks() bool { return true }
-
-// lockedPassword hashes as slapd's default olcPasswordHash does ({SSHA}),
-// the one salted scheme every slapd verifies without extra modules.
-func (openLDAP) lockedPassword(password string) (string, error) {
+// passwordHash hashes as slapd's default olcPasswordHash does ({SSHA},
+// with a random salt), the one salted scheme every slapd verifies without
+// extra modules. The gateway hashes because a userPassword written by a
+// modify is stored as sent unless slapd runs ppolicy with
+// olcPPolicyHashCleartext, which dirbridge cannot see from outside.
+func (openLDAP) passwordHash(password string) (string, error) {
 	salt := make([]byte, 8)
 	if _, err := rand.Read(salt); err != nil {
 		return "", err
@@ -198,18 +193,53 @@ func (openLDAP) lockedPassword(password string) (string, error) {
 	return hashPassword("SSHA", password, salt), nil
 }
 
-// lockedPasswordChanges: ppolicy drops an existing lock when the password
-// changes, unless the same operation deletes and adds the lock itself.
-func (d openLDAP) lockedPasswordChanges(password string) ([]ldap.Change, error) {
-	h, err := d.lockedPassword(password)
+// accountChanges: the password is a replace of userPassword with its hash,
+// so that it travels in the same modify as everything else (the Password
+// Modify extended operation would be a second operation, and a failure
+// between the two leaves half a request applied). ppolicy treats such a
+// replace as a password change: it stamps pwdChangedTime, keeps pwdHistory
+// when the policy asks for it and clears pwdFailureTime, all inside this
+// operation.
+//
+// ppolicy also removes any pwdAccountLockedTime of an account whose
+// password changes - it appends a delete of it to the modify - unless the
+// modify itself deletes pwdAccountLockedTime. So with a new password a
+// present lock is deleted here explicitly (a second delete would fail with
+// noSuchAttribute, and a replace does not count), and the lock is added
+// back in the same operation when the account is to stay or become
+// disabled. Checked on slapd 2.5: a replace of the lock alone next to a
+// new password leaves the account unlocked.
+func (d openLDAP) accountChanges(cur *ldap.Entry, password *string, disabled *bool) ([]ldap.Change, error) {
+	if password == nil {
+		switch {
+		case disabled == nil:
+			return nil, nil
+		case *disabled:
+			return []ldap.Change{d.disableChange()}, nil
+		default:
+			return []ldap.Change{d.enableChange()}, nil
+		}
+	}
+	h, err := d.passwordHash(*password)
 	if err != nil {
 		return nil, err
 	}
-	return []ldap.Change{
-		{Operation: ldap.DeleteAttribute, Modification: ldap.PartialAttribute{Type: attrLockedTime, Vals: []string{}}},
-		{Operation: ldap.ReplaceAttribute, Modification: ldap.PartialAttribute{Type: attrUserPassword, Vals: []string{h}}},
-		{Operation: ldap.AddAttribute, Modification: ldap.PartialAttribute{Type: attrLockedTime, Vals: []string{lockedForever}}},
-	}, nil
+	out := []ldap.Change{{Operation: ldap.ReplaceAttribute, Modification: ldap.PartialAttribute{Type: attrUserPassword, Vals: []string{h}}}}
+	var locks []string
+	if cur != nil {
+		locks = cur.GetEqualFoldAttributeValues(attrLockedTime)
+	}
+	keep := slices.Contains(locks, lockedForever)
+	if disabled != nil {
+		keep = *disabled
+	}
+	if len(locks) > 0 {
+		out = append(out, ldap.Change{Operation: ldap.DeleteAttribute, Modification: ldap.PartialAttribute{Type: attrLockedTime, Vals: []string{}}})
+	}
+	if keep {
+		out = append(out, ldap.Change{Operation: ldap.AddAttribute, Modification: ldap.PartialAttribute{Type: attrLockedTime, Vals: []string{lockedForever}}})
+	}
+	return out, nil
 }
 
 // parseGeneralizedTime reads the GeneralizedTime forms OpenLDAP and AD write

@@ -100,15 +100,19 @@ func postReadEntry(ctrls []ldap.Control) *ldap.Entry {
 // again: the modify carries an assertion that the entry is still at
 // Current's version, so changes planned on a stale state are refused by
 // the server rather than applied, and a Post-Read control that returns the
-// entry as written. The disabled state goes into the same operation.
+// entry as written. The password and the disabled state go into the same
+// operation. A password needs what Current never carries (the stored hash,
+// to tell a resent password from a new one, and the lock values): those
+// are read first, with the entry's version, and a version that moved since
+// Current sends Modify down the reading path.
 //
 // It reports false (and has written nothing) when req is not one it can do
-// this way (a rename, a password, AD, a server without the controls, an
-// entry that changed or moved since): Modify then takes the reading path.
+// this way (a rename, AD, a server without the controls, an entry that
+// changed or moved since): Modify then takes the reading path.
 func (c *Conn) modifyCurrent(pc *pconn, req bridge.ModifyRequest, partial map[string][]string) (*bridge.Entry, bool, error) {
 	cur := req.Current
 	if cur == nil || cur.ID != req.ID || cur.Version == "" || cur.DN == "" || !pc.caps.assertion ||
-		req.Password != nil || req.NewRDN != "" || req.NewSuperior != "" || len(partial) > 0 {
+		req.NewRDN != "" || req.NewSuperior != "" || len(partial) > 0 {
 		return nil, false, nil
 	}
 	d, ok := c.d.(openLDAP)
@@ -127,13 +131,34 @@ func (c *Conn) modifyCurrent(pc *pconn, req bridge.ModifyRequest, partial map[st
 		vals.set(ch.Attr, cur.Values(ch.Attr))
 	}
 	mods := planChanges(req.Changes, vals)
-	if req.Disabled != nil && *req.Disabled != cur.Disabled {
-		if *req.Disabled {
-			mods = append(mods, d.disableChange(nil))
-		} else {
-			mods = append(mods, d.enableChange(nil))
+	var state *ldap.Entry
+	var pw *string
+	if req.Password != nil {
+		e, err := c.findOne(pc, cur.DN, ldap.ScopeBaseObject, filterAll,
+			append(d.passwordReadAttrs(), attrEntryCSN, attrLockedTime))
+		if err != nil {
+			if bridge.KindOf(err) == bridge.KindNotFound {
+				return nil, false, nil // moved or gone: the reading path tells which
+			}
+			return nil, true, err
+		}
+		if e.GetEqualFoldAttributeValue(attrEntryCSN) != cur.Version {
+			return nil, false, nil
+		}
+		state = e
+		if !d.samePassword(e, *req.Password) {
+			pw = req.Password
 		}
 	}
+	var dis *bool
+	if req.Disabled != nil && *req.Disabled != cur.Disabled {
+		dis = req.Disabled
+	}
+	acc, err := d.accountChanges(state, pw, dis)
+	if err != nil {
+		return nil, true, err
+	}
+	mods = append(mods, acc...)
 	if len(mods) == 0 {
 		return nil, false, nil
 	}
@@ -163,6 +188,9 @@ func (c *Conn) modifyCurrent(pc *pconn, req bridge.ModifyRequest, partial map[st
 				return nil, false, nil
 			}
 		}
+		if pw != nil {
+			return nil, true, passwordRefusal("ldapside.(*Conn).modifyCurrent", err)
+		}
 		return nil, true, err
 	}
 	c.onCurrent.Add(1)
@@ -182,7 +210,7 @@ func (c *Conn) modifyCurrent(pc *pconn, req bridge.ModifyRequest, partial map[st
 	for _, m := range mods {
 		names = append(names, m.Modification.Type)
 	}
-	c.log.Debug("entry modified", "dn", cur.DN, "id", req.ID, "renamed", false, "attrs", names, "password_set", false,
-		"disabled_changed", req.Disabled != nil && *req.Disabled != cur.Disabled, "planned_on", "current")
+	c.log.Debug("entry modified", "dn", cur.DN, "id", req.ID, "renamed", false, "attrs", names, "password_set", pw != nil,
+		"disabled_changed", dis != nil, "planned_on", "current")
 	return out, true, nil
 }

@@ -192,6 +192,49 @@ func TestPasswordMatches(t *testing.T) {
 	}
 }
 
+// TestADFingerprint: fingerprints carry their own random salt (so they can
+// travel in the add that creates the user), differ between writes of the
+// same password, and the objectGUID-salted ones written before still count.
+func TestADFingerprint(t *testing.T) {
+	d := activeDirectory{stateAttr: DefaultADPasswordStateAttr, key: fingerprintKey("svc-secret")}
+	guid := []byte("0123456789abcdef")
+	entry := func(fp string) *ldap.Entry {
+		return &ldap.Entry{Attributes: []*ldap.EntryAttribute{
+			{Name: attrObjectGUID, Values: []string{string(guid)}, ByteValues: [][]byte{guid}},
+			ldap.NewEntryAttribute(DefaultADPasswordStateAttr, []string{fp}),
+		}}
+	}
+	attrs := d.passwordAttrs("Secret-1")
+	if len(attrs) != 2 || attrs[0].Type != attrUnicodePwd || attrs[1].Type != DefaultADPasswordStateAttr {
+		t.Fatalf("passwordAttrs = %v", attrs)
+	}
+	fp := attrs[1].Vals[0]
+	if !strings.HasPrefix(fp, fpV2) || strings.Contains(fp, "Secret-1") {
+		t.Fatalf("fingerprint %q", fp)
+	}
+	if again := d.passwordAttrs("Secret-1")[1].Vals[0]; again == fp {
+		t.Errorf("two writes of one password gave the same fingerprint: the salt is not random")
+	}
+	if !d.samePassword(entry(fp), "Secret-1") || d.samePassword(entry(fp), "Secret-2") {
+		t.Errorf("version 2 does not tell the password apart")
+	}
+	if (activeDirectory{stateAttr: d.stateAttr, key: fingerprintKey("rotated")}).samePassword(entry(fp), "Secret-1") {
+		t.Errorf("a fingerprint matches under another key")
+	}
+	v1 := d.pwFingerprintV1(guid, "Secret-1")
+	if !d.samePassword(entry(v1), "Secret-1") || d.samePassword(entry(v1), "Secret-2") {
+		t.Errorf("version 1 (objectGUID-salted) is no longer read right")
+	}
+	for _, broken := range []string{"", "dbpw2:", "dbpw2:!!:x", "dbpw2:c2FsdA:" + strings.Repeat("A", 43), "dbpw9:x"} {
+		if d.samePassword(entry(broken), "Secret-1") {
+			t.Errorf("%q matches", broken)
+		}
+	}
+	if (activeDirectory{}).samePassword(entry(fp), "Secret-1") {
+		t.Errorf("with the fingerprint turned off a password counts as the same")
+	}
+}
+
 func TestTranslate(t *testing.T) {
 	const op = "ldapside.test"
 	dnInDiag := "uid=secret-person,ou=people,dc=example,dc=com"

@@ -18,7 +18,6 @@ const (
 	oidPagedResults     = "1.2.840.113556.1.4.319"
 	oidPermissiveModify = "1.2.840.113556.1.4.1413"
 	oidMatchedValues    = "1.2.826.0.1.3344810.2.3"
-	oidPasswordModify   = "1.3.6.1.4.1.4203.1.11.1"
 	oidStartTLS         = "1.3.6.1.4.1.1466.20037"
 )
 

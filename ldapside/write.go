@@ -19,8 +19,8 @@ const attrUserPassword = "userPassword"
 const cleanupTimeout = 30 * time.Second
 
 // checkAttrs refuses attribute names that are not attribute descriptions
-// and passwords passed as attributes (they would bypass Password Modify or
-// the AD password steps).
+// and passwords passed as attributes (they would bypass the hashing, the
+// same-password check and AD's encrypted-connection rule).
 func checkAttrs(op string, d dialect, names []string) error {
 	for _, n := range names {
 		if !bridge.ValidAttrDescription(n) {
@@ -37,40 +37,6 @@ func checkAttrs(op string, d dialect, names []string) error {
 // not encrypted, even where the server would take it (Samba does).
 var errCleartextPassword = errors.New("refusing to send a password over an unencrypted LDAP connection")
 
-// setPassword sets dn's password as the service account: with the Password
-// Modify extended operation (RFC 3062) where the server offers it, so that
-// the server hashes it by its own policy; in AD as an admin reset of
-// unicodePwd (rawID is the entry's objectGUID, for the fingerprint).
-func (c *Conn) setPassword(pc *pconn, dn string, rawID []byte, password string) error {
-	const op = "ldapside.(*Conn).setPassword"
-	var err error
-	if ap, ok := c.d.(attrPasswords); ok {
-		if !pc.secure {
-			return c.cleartextRefused(op, dn)
-		}
-		m := ldap.NewModifyRequest(dn, nil)
-		m.Changes = ap.passwordChanges(rawID, password)
-		err = pc.l.Modify(m)
-	} else if pc.caps.passwordModify {
-		_, err = pc.l.PasswordModify(ldap.NewPasswordModifyRequest(dn, "", password))
-	} else {
-		m := ldap.NewModifyRequest(dn, nil)
-		m.Replace(attrUserPassword, []string{password})
-		err = pc.l.Modify(m)
-	}
-	if err == nil {
-		return nil
-	}
-	if t := translate(op, err); bridge.KindOf(t) == bridge.KindInvalidValue {
-		msg := "the directory's password policy refused the password"
-		if _, ok := c.d.(attrPasswords); ok {
-			msg = "the password does not meet the domain's policy"
-		}
-		return bridge.E(op, bridge.KindInvalidValue, msg, err)
-	}
-	return err
-}
-
 func (c *Conn) cleartextRefused(op, dn string) error {
 	c.log.Error("refusing to send a password over an unencrypted connection: use an ldaps:// URL or set start_tls = true (with ca_file)",
 		"dn", dn, "urls", c.cfg.URLs)
@@ -78,11 +44,11 @@ func (c *Conn) cleartextRefused(op, dn string) error {
 }
 
 // Add creates the entry in ONE add operation: the lock of a disabled account
-// and the password's hash travel with it. A password set by a second
-// operation (Password Modify) would leave a window in which a failure - the
-// directory restarting, say - strands an account without its password that
-// no undo can reach while the directory is down; one add is all or nothing.
-// Password changes later go through Password Modify (see Modify).
+// and the password's hash (on AD unicodePwd and userAccountControl, see
+// addAccount) travel with it. A password set by a second operation would
+// leave a window in which a failure - the directory restarting, say -
+// strands an account without its password that no undo can reach while the
+// directory is down; one add is all or nothing.
 func (c *Conn) Add(ctx context.Context, req bridge.AddRequest) (*bridge.Entry, error) {
 	const op = "ldapside.(*Conn).Add"
 	if _, err := parseDN(req.DN); err != nil {
@@ -97,7 +63,7 @@ func (c *Conn) Add(ctx context.Context, req bridge.AddRequest) (*bridge.Entry, e
 		return nil, err
 	}
 	if ap, ok := c.d.(attrPasswords); ok && isAccount(req.Attrs) {
-		return c.addInSteps(ctx, req, ap, names)
+		return c.addAccount(ctx, req, ap, names)
 	}
 	ar := ldap.NewAddRequest(req.DN, nil)
 	for _, n := range names {
@@ -110,7 +76,7 @@ func (c *Conn) Add(ctx context.Context, req bridge.AddRequest) (*bridge.Entry, e
 		ar.Attribute(a.Type, a.Vals)
 	}
 	if req.Password != "" {
-		h, err := c.d.lockedPassword(req.Password)
+		h, err := c.d.passwordHash(req.Password)
 		if err != nil {
 			return nil, bridge.E(op, bridge.KindInternal, "", err)
 		}
@@ -125,10 +91,10 @@ func (c *Conn) Add(ctx context.Context, req bridge.AddRequest) (*bridge.Entry, e
 	})
 }
 
-// runAdd runs steps (the add and whatever completes it) on one connection,
-// reads the new entry back, and deletes it again when anything after the add
-// failed, so that every dialect's add is all or nothing. steps calls added
-// once the entry exists.
+// runAdd runs steps (the one add) on one connection, reads the new entry
+// back, and deletes it again when that read fails, so that a create the
+// client is told failed does not stay behind. steps calls added once the
+// entry exists.
 func (c *Conn) runAdd(ctx context.Context, op string, req bridge.AddRequest, names []string, steps func(pc *pconn, added func()) error) (*bridge.Entry, error) {
 	var out *bridge.Entry
 	added := false
@@ -319,11 +285,13 @@ func planChanges(changes []bridge.Change, cur valueSet) []ldap.Change {
 	return out
 }
 
-// Modify applies req in the order the contract gives: rename or move, the
-// attribute changes in one modify operation, the password, the disabled
-// state. It writes nothing when nothing would change. When a step fails, the
-// steps before it are undone: attributes get their old values back, the
-// stored password hash is put back, the entry is renamed back.
+// Modify applies req: a rename or move first (LDAP has no operation that
+// renames and changes attributes at once), then the attribute changes, the
+// password and the disabled state together in ONE modify operation, which
+// the directory applies whole or not at all: a failure or a cut connection
+// can never leave, say, the new password set and the account still
+// enabled. It writes nothing when nothing would change. When the modify
+// fails after a rename, the rename is undone.
 func (c *Conn) Modify(ctx context.Context, req bridge.ModifyRequest) (*bridge.Entry, error) {
 	const op = "ldapside.(*Conn).Modify"
 	if !c.d.validID(req.ID) {
@@ -370,7 +338,8 @@ func (c *Conn) Modify(ctx context.Context, req bridge.ModifyRequest) (*bridge.En
 	partial := c.valueLevel(req.Changes, newRDN != nil)
 
 	var out *bridge.Entry
-	var undos []func(pc *pconn) error // newest last
+	var undoRename func(pc *pconn) error
+	written := false // every write of the request is done
 	var dn string
 	err := c.with(ctx, nil, func(pc *pconn) error {
 		if !pc.caps.matchedValues {
@@ -438,6 +407,21 @@ func (c *Conn) Modify(ctx context.Context, req bridge.ModifyRequest) (*bridge.En
 		mods := planChanges(req.Changes, cur)
 		setPw := req.Password != nil && !c.d.samePassword(e, *req.Password)
 		changeDisabled := req.Disabled != nil && *req.Disabled != was.Disabled
+		if _, ap := c.d.(attrPasswords); ap && setPw && !pc.secure {
+			// Refused before anything is written, the rename too.
+			return c.cleartextRefused(op, e.DN)
+		}
+		var pw *string
+		if setPw {
+			pw = req.Password
+		}
+		var dis *bool
+		if changeDisabled {
+			dis = req.Disabled
+		}
+		account := func(e *ldap.Entry, mods []ldap.Change) ([]ldap.Change, error) {
+			return c.withAccount(e, mods, pw, dis)
+		}
 
 		if rename {
 			// deleteoldrdn: the contract says the old RDN value goes.
@@ -458,85 +442,31 @@ func (c *Conn) Modify(ctx context.Context, req bridge.ModifyRequest) (*bridge.En
 					keepNew = false
 				}
 			}
-			undos = append(undos, func(pc *pconn) error {
+			undoRename = func(pc *pconn) error {
 				sup := ""
 				if req.NewSuperior != "" {
 					sup = oldParent
 				}
 				return pc.l.ModifyDN(ldap.NewModifyDNRequest(newDN, oldRDN, !keepNew, sup))
-			})
+			}
 			dn = newDN
 		}
-		if len(mods) > 0 {
-			if err := c.modifyIdempotent(pc, dn, mods, req.Changes); err != nil {
+		if len(mods) > 0 || setPw || changeDisabled {
+			all, err := account(e, mods)
+			if err != nil {
 				return err
 			}
-			rdnTypes := targetRDN.Attributes
-			undos = append(undos, func(pc *pconn) error {
-				m := ldap.NewModifyRequest(dn, nil)
-				seen := map[string]bool{}
-				for i := len(mods) - 1; i >= 0; i-- {
-					ch := mods[i]
-					t := strings.ToLower(ch.Modification.Type)
-					if _, p := partial[t]; p {
-						// Only some values were read: undo the
-						// values written, not the attribute.
-						vals := append([]string{}, ch.Modification.Vals...)
-						if ch.Operation == ldap.AddAttribute {
-							m.Delete(ch.Modification.Type, vals)
-						} else {
-							m.Add(ch.Modification.Type, vals)
-						}
-						continue
-					}
-					if seen[t] || slices.ContainsFunc(rdnTypes, func(a *ldap.AttributeTypeAndValue) bool { return strings.EqualFold(a.Type, t) }) {
-						continue // the rename back restores the naming attribute
-					}
-					seen[t] = true
-					m.Replace(ch.Modification.Type, append([]string{}, before.get(t)...))
+			if err := c.modifyIdempotent(pc, dn, all, req.Changes, read, account); err != nil {
+				if setPw {
+					return passwordRefusal(op, err)
 				}
-				if len(m.Changes) == 0 {
-					return nil
-				}
-				return pc.l.Modify(m)
-			})
-		}
-		if setPw {
-			staysDisabled := was.Disabled && (req.Disabled == nil || *req.Disabled)
-			if staysDisabled && c.d.passwordResetUnlocks() {
-				// Password Modify would unlock the account: write the
-				// hash and the lock in one operation instead.
-				changes, err := c.d.lockedPasswordChanges(*req.Password)
-				if err != nil {
-					return err
-				}
-				m := ldap.NewModifyRequest(dn, nil)
-				m.Changes = changes
-				if err := pc.l.Modify(m); err != nil {
-					return err
-				}
-			} else if err := c.setPassword(pc, dn, e.GetEqualFoldRawAttributeValue(c.d.idAttr()), *req.Password); err != nil {
-				return err
-			}
-			if old := before.get(attrUserPassword); len(old) > 0 {
-				undos = append(undos, func(pc *pconn) error {
-					m := ldap.NewModifyRequest(dn, nil)
-					m.Replace(attrUserPassword, old) // the stored hashes, as they were
-					return pc.l.Modify(m)
-				})
-			}
-		}
-		if changeDisabled {
-			m := ldap.NewModifyRequest(dn, nil)
-			if *req.Disabled {
-				m.Changes = append(m.Changes, c.d.disableChange(e))
-			} else {
-				m.Changes = append(m.Changes, c.d.enableChange(e))
-			}
-			if err := pc.l.Modify(m); err != nil {
 				return err
 			}
 		}
+		// From here on the request has taken full effect: a failure to
+		// read the entry back undoes nothing (the client that retries
+		// finds its change made).
+		written = true
 		got, err := c.findOne(pc, dn, ldap.ScopeBaseObject, filterAll, c.wantAttrs(req.Return))
 		if err != nil {
 			return err
@@ -553,14 +483,8 @@ func (c *Conn) Modify(ctx context.Context, req bridge.ModifyRequest) (*bridge.En
 		}
 		return nil
 	})
-	if err != nil && len(undos) > 0 {
-		c.undo(ctx, "modify", dn, func(pc *pconn) error {
-			var errs []error
-			for i := len(undos) - 1; i >= 0; i-- {
-				errs = append(errs, undos[i](pc))
-			}
-			return errors.Join(errs...)
-		})
+	if err != nil && undoRename != nil && !written {
+		c.undo(ctx, "rename", dn, undoRename)
 	}
 	if err != nil {
 		c.advise("modify", dn, req.NewSuperior, err)
@@ -569,11 +493,68 @@ func (c *Conn) Modify(ctx context.Context, req bridge.ModifyRequest) (*bridge.En
 	return out, nil
 }
 
+// withAccount returns mods, the attribute changes planned on e, followed by
+// the dialect's changes of the password (unless pw is nil) and the disabled
+// state (unless dis is nil), for one modify operation. A replace in mods of
+// the attribute that holds the disabled state (a table that maps AD's
+// userAccountControl) becomes the value the disabled-state change starts
+// from, instead of a second replace of the same attribute: Samba 4.17 does
+// not apply two replaces of one attribute in one modify in order (the
+// first wins).
+func (c *Conn) withAccount(e *ldap.Entry, mods []ldap.Change, pw *string, dis *bool) ([]ldap.Change, error) {
+	if pw == nil && dis == nil {
+		return mods, nil
+	}
+	state := e
+	if attr, ok := c.d.virtualAttr(bridge.VirtualDisabled); ok && dis != nil {
+		i := slices.IndexFunc(mods, func(m ldap.Change) bool {
+			return m.Operation == ldap.ReplaceAttribute && strings.EqualFold(m.Modification.Type, attr)
+		})
+		if i >= 0 {
+			state = withValues(e, attr, mods[i].Modification.Vals)
+			mods = slices.Delete(slices.Clone(mods), i, i+1)
+		}
+	}
+	acc, err := c.d.accountChanges(state, pw, dis)
+	if err != nil {
+		return nil, err
+	}
+	return append(slices.Clip(mods), acc...), nil
+}
+
+// withValues is a copy of e with attr holding vals.
+func withValues(e *ldap.Entry, attr string, vals []string) *ldap.Entry {
+	out := &ldap.Entry{DN: e.DN}
+	for _, a := range e.Attributes {
+		if !strings.EqualFold(a.Name, attr) {
+			out.Attributes = append(out.Attributes, a)
+		}
+	}
+	out.Attributes = append(out.Attributes, ldap.NewEntryAttribute(attr, vals))
+	return out
+}
+
+// passwordRefusal names the password policy when the modify that carried a
+// password failed with a constraint violation that names no attribute: that
+// is ppolicy's answer ("Password fails quality checking policy", "Password
+// is in history of old passwords", "Password is too young to change").
+// AD's password refusals carry 0000052D, which translate names already.
+func passwordRefusal(op string, err error) error {
+	var le *ldap.Error
+	if errors.As(err, &le) && le.ResultCode == ldap.LDAPResultConstraintViolation &&
+		adExtendedCode(le.Err) == "" && attrInDiag(le.Err) == "" {
+		return bridge.E(op, bridge.KindInvalidValue, "the directory's password policy refused the password", err)
+	}
+	return err
+}
+
 // modifyIdempotent sends mods in one modify operation. Adding a present
 // value and deleting an absent one must not fail: with the Permissive
 // Modify control the server ignores them; without it, a refusal for exactly
-// that reason makes us re-read the entry, re-plan and try once more (another
-// writer changed the entry between our read and our write).
+// that reason makes us re-read the entry (changes' attributes and
+// stateAttrs), re-plan changes, add account's changes for the fresh state
+// (account may be nil) and try once more (another writer changed the entry
+// between our read and our write).
 //
 // The retry also runs when the control was sent: Samba 4.17 advertises it
 // but still refuses a present value of a linked attribute (member) with
@@ -581,7 +562,8 @@ func (c *Conn) Modify(ctx context.Context, req bridge.ModifyRequest) (*bridge.En
 // unwillingToPerform (53, "already deleted"), rather than ignoring them.
 // Those codes are only taken for that when the re-read shows nothing left
 // to do; otherwise the retry's own answer stands.
-func (c *Conn) modifyIdempotent(pc *pconn, dn string, mods []ldap.Change, changes []bridge.Change) error {
+func (c *Conn) modifyIdempotent(pc *pconn, dn string, mods []ldap.Change, changes []bridge.Change, stateAttrs []string,
+	account func(e *ldap.Entry, mods []ldap.Change) ([]ldap.Change, error)) error {
 	var ctrls []ldap.Control
 	if pc.caps.permissive {
 		ctrls = append(ctrls, ldap.NewControlString(oidPermissiveModify, false, ""))
@@ -595,7 +577,7 @@ func (c *Conn) modifyIdempotent(pc *pconn, dn string, mods []ldap.Change, change
 			le.ResultCode != ldap.LDAPResultEntryAlreadyExists && le.ResultCode != ldap.LDAPResultUnwillingToPerform) {
 		return err
 	}
-	var attrs []string
+	attrs := slices.Clone(stateAttrs)
 	for _, ch := range changes {
 		attrs = append(attrs, ch.Attr)
 	}
@@ -608,6 +590,11 @@ func (c *Conn) modifyIdempotent(pc *pconn, dn string, mods []ldap.Change, change
 		cur.set(a.Name, a.Values)
 	}
 	again := planChanges(changes, cur)
+	if account != nil {
+		if again, rerr = account(e, again); rerr != nil {
+			return rerr
+		}
+	}
 	if len(again) == 0 {
 		return nil
 	}

@@ -18,6 +18,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -48,6 +49,8 @@ type OpenLDAP struct {
 	exited  chan struct{}
 	urls    string
 	stopped bool
+	// hashCleartext is olcPPolicyHashCleartext.
+	hashCleartext bool
 }
 
 // OpenLDAPOptions tunes StartOpenLDAP; the zero value is fine.
@@ -58,6 +61,11 @@ type OpenLDAPOptions struct {
 	// up differently (no memberOf, no referential integrity), as
 	// shared/recipes/openldap.sh's OLDAP_OVERLAYS does.
 	Overlays []string
+	// NoHashCleartext turns ppolicy's olcPPolicyHashCleartext off, as a
+	// slapd configured without it runs: a cleartext userPassword written
+	// by an add or modify is then stored as sent. Tests use it to prove
+	// that the gateway hashes passwords itself.
+	NoHashCleartext bool
 }
 
 // ErrNoSlapd means slapd is not installed.
@@ -152,6 +160,7 @@ func launchOpenLDAP(opts OpenLDAPOptions) (o *OpenLDAP, err error) {
 		AdminPassword: pw,
 		PeopleDN:      "ou=people," + openLDAPBase,
 		GroupsDN:      "ou=groups," + openLDAPBase,
+		hashCleartext: !opts.NoHashCleartext,
 	}
 	o.urls = fmt.Sprintf("ldap://127.0.0.1:%d/ ldaps://127.0.0.1:%d/", port, tlsPort)
 	if err := o.writeConfig(certFile, keyFile, opts.Overlays); err != nil {
@@ -252,7 +261,7 @@ objectClass: olcOverlayConfig
 objectClass: olcPPolicyConfig
 olcOverlay: {%[1]d}ppolicy
 olcPPolicyDefault: cn=default,ou=policies,%[2]s
-olcPPolicyHashCleartext: TRUE
+olcPPolicyHashCleartext: %[3]s
 olcPPolicyUseLockout: TRUE
 `,
 		"sssvlv": `dn: olcOverlay={%[1]d}sssvlv,olcDatabase={1}mdb,cn=config
@@ -282,7 +291,7 @@ olcSssVlvMaxPerConn: 16
 		if i > 0 {
 			overlaySections.WriteString("\n")
 		}
-		fmt.Fprintf(&overlaySections, sec, i, o.BaseDN)
+		fmt.Fprintf(&overlaySections, sec, i, o.BaseDN, strings.ToUpper(strconv.FormatBool(o.hashCleartext)))
 	}
 	d := o.Dir
 	config := fmt.Sprintf(`dn: cn=config
