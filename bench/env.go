@@ -68,6 +68,7 @@ type gateway struct {
 	auth   string // Authorization header value
 	pprof  string // pprof address, when asked for
 	done   chan struct{}
+	state  string // its journal's folder, removed by stop
 	mu     sync.Mutex
 	output strings.Builder // the process's log (warnings and errors only)
 }
@@ -115,8 +116,12 @@ func startGateway(ctx context.Context, o gatewayOptions) (*gateway, error) {
 		return nil, err
 	}
 	g := &gateway{auth: "Bearer " + hex.EncodeToString(tok), done: make(chan struct{})}
+	if g.state, err = os.MkdirTemp("", "dirbridge-bench-state-"); err != nil {
+		return nil, err
+	}
 	g.cmd = exec.Command(o.bin, "serve", "--config", o.config)
 	env := append(os.Environ(),
+		"DIRBRIDGE_STATE_DIR="+g.state,
 		"DIRBRIDGE_LDAP_URLS="+o.ldap.URL,
 		"DIRBRIDGE_LDAP_BIND_DN="+o.ldap.AdminDN,
 		"DIRBRIDGE_LDAP_BIND_PASSWORD="+o.ldap.AdminPassword,
@@ -210,6 +215,7 @@ func (g *gateway) pid() int { return g.cmd.Process.Pid }
 
 // stop ends the gateway by its PID: SIGTERM, then SIGKILL after 15s.
 func (g *gateway) stop() {
+	defer os.RemoveAll(g.state)
 	select {
 	case <-g.done:
 		return

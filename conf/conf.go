@@ -125,6 +125,9 @@ type State struct {
 	// $STATE_DIRECTORY (what systemd's StateDirectory= sets), else "var"
 	// next to the config file.
 	Dir string `toml:"dir"`
+	// RecoveryInterval is how often writes cut short are retried while
+	// some are pending (default 5s).
+	RecoveryInterval Duration `toml:"recovery_interval"`
 }
 
 // Log is the [log] section.
@@ -325,6 +328,9 @@ func (c *Config) Resolve() (*Config, error) {
 	out.applyDefaults()
 	if out.State.Dir == "" {
 		out.State.Dir = "var"
+	}
+	if out.State.RecoveryInterval.Duration <= 0 {
+		out.State.RecoveryInterval.Duration = 5 * time.Second
 	}
 	for _, p := range []*string{&out.State.Dir, &out.Mapping.Users, &out.Mapping.Groups, &out.LDAP.CAFile, &out.SCIM.TLSCertFile, &out.SCIM.TLSKeyFile} {
 		if *p != "" {

@@ -25,8 +25,9 @@ var bucket = []byte("intents")
 // Store is a bridge.Journal in a bbolt file. Every Begin, Step and End is a
 // committed bbolt transaction, which bbolt fsyncs before it returns.
 type Store struct {
-	db  *bolt.DB
-	now func() time.Time
+	db       *bolt.DB
+	now      func() time.Time
+	interval time.Duration // of Run's retries
 
 	mu       sync.Mutex
 	handlers map[string]Handler
@@ -41,8 +42,9 @@ var _ bridge.Journal = (*Store)(nil)
 // again later (the directory is still away).
 type Handler = func(ctx context.Context, it bridge.Intent) error
 
-// Open opens (creating) the journal at path.
-func Open(path string, log hclog.Logger, now func() time.Time) (*Store, error) {
+// Open opens (creating) the journal at path; Run retries pending intents
+// every interval (default 5s).
+func Open(path string, log hclog.Logger, now func() time.Time, interval time.Duration) (*Store, error) {
 	const op = "journal.Open"
 	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 5 * time.Second})
 	if err != nil {
@@ -55,7 +57,10 @@ func Open(path string, log hclog.Logger, now func() time.Time) (*Store, error) {
 	if now == nil {
 		now = time.Now
 	}
-	return &Store{db: db, now: now, handlers: map[string]Handler{}, stats: map[string]int{}, log: log}, nil
+	if interval <= 0 {
+		interval = 5 * time.Second
+	}
+	return &Store{db: db, now: now, interval: interval, handlers: map[string]Handler{}, stats: map[string]int{}, log: log}, nil
 }
 
 // Close closes the file.
@@ -181,8 +186,8 @@ func (s *Store) RecoverOnce(ctx context.Context) (int, error) {
 }
 
 // Run recovers at once and then every interval until ctx ends.
-func (s *Store) Run(ctx context.Context, interval time.Duration) {
-	t := time.NewTicker(interval)
+func (s *Store) Run(ctx context.Context) {
+	t := time.NewTicker(s.interval)
 	defer t.Stop()
 	for {
 		if _, err := s.RecoverOnce(ctx); err != nil && ctx.Err() == nil {

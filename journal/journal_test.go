@@ -16,7 +16,7 @@ func TestIntentsSurviveAReopenAndAreRecoveredInOrder(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "journal.db")
 	clock := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
 	now := func() time.Time { clock = clock.Add(time.Second); return clock }
-	s, err := Open(path, hclog.NewNullLogger(), now)
+	s, err := Open(path, hclog.NewNullLogger(), now, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -36,7 +36,7 @@ func TestIntentsSurviveAReopenAndAreRecoveredInOrder(t *testing.T) {
 	s.Close()
 
 	// As after a crash: a new process opens the same file.
-	s, err = Open(path, hclog.NewNullLogger(), now)
+	s, err = Open(path, hclog.NewNullLogger(), now, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,7 +76,7 @@ func TestIntentsSurviveAReopenAndAreRecoveredInOrder(t *testing.T) {
 
 // An intent of a kind no handler claims is kept, not dropped.
 func TestUnknownKindsAreKept(t *testing.T) {
-	s, err := Open(filepath.Join(t.TempDir(), "j.db"), hclog.NewNullLogger(), nil)
+	s, err := Open(filepath.Join(t.TempDir(), "j.db"), hclog.NewNullLogger(), nil, 0)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -50,6 +50,11 @@ type Config struct {
 	// OpTimeout bounds each LDAP operation (default 30s); the request's
 	// context can end it sooner.
 	OpTimeout time.Duration
+	// Journal, when set, records a rename or move and the modify after it
+	// (two operations: LDAP has none that does both) before the first, so
+	// that one cut short is settled later (journal.go). Open registers its
+	// recovery handler.
+	Journal bridge.Journal
 }
 
 const (

@@ -82,6 +82,9 @@ func Open(cfg Config, logger hclog.Logger) (*Conn, error) {
 		c.d = ad
 	}
 	c.baseDN, _ = parseDN(cfg.BaseDN)
+	if cfg.Journal != nil {
+		cfg.Journal.Handle(kindRename, c.recoverRename)
+	}
 	if cfg.CAFile != "" {
 		pem, err := os.ReadFile(cfg.CAFile)
 		if err != nil {

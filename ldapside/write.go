@@ -123,12 +123,18 @@ func (c *Conn) runAdd(ctx context.Context, op string, req bridge.AddRequest, nam
 // undo runs a compensating step on a connection of its own, also when the
 // request's context has ended, and logs when it fails: then the directory
 // holds what the failed request half made.
-func (c *Conn) undo(ctx context.Context, what, dn string, fn func(pc *pconn) error) {
+func (c *Conn) undo(ctx context.Context, what, dn string, fn func(pc *pconn) error) error {
 	uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
 	defer cancel()
-	if err := c.with(uctx, nil, fn); err != nil {
-		c.log.Error("cannot undo a partly applied change", "step", what, "dn", dn, "error", err)
+	err := c.with(uctx, nil, fn)
+	if err != nil {
+		msg := "cannot undo a partly applied change"
+		if c.cfg.Journal != nil && what == "rename" {
+			msg += "; the journal keeps it and it is undone once the directory is back"
+		}
+		c.log.Error(msg, "step", what, "dn", dn, "error", err)
 	}
+	return err
 }
 
 // Delete removes the entry with the given id.
@@ -340,6 +346,7 @@ func (c *Conn) Modify(ctx context.Context, req bridge.ModifyRequest) (*bridge.En
 	var out *bridge.Entry
 	var undoRename func(pc *pconn) error
 	written := false // every write of the request is done
+	journalTok := "" // the journal's record of a rename and its modify
 	var dn string
 	err := c.with(ctx, nil, func(pc *pconn) error {
 		if !pc.caps.matchedValues {
@@ -423,14 +430,17 @@ func (c *Conn) Modify(ctx context.Context, req bridge.ModifyRequest) (*bridge.En
 			return c.withAccount(e, mods, pw, dis)
 		}
 
+		var all []ldap.Change
+		if len(mods) > 0 || setPw || changeDisabled {
+			if all, err = account(e, mods); err != nil {
+				return err
+			}
+		}
 		if rename {
 			// deleteoldrdn: the contract says the old RDN value goes.
 			newParent := ""
 			if req.NewSuperior != "" {
 				newParent = targetParent.String()
-			}
-			if err := pc.l.ModifyDN(ldap.NewModifyDNRequest(e.DN, targetRDN.String(), true, newParent)); err != nil {
-				return err
 			}
 			oldRDN, oldParent := curDN.RDNs[0].String(), (&ldap.DN{RDNs: curDN.RDNs[1:]}).String()
 			newDN := target.String()
@@ -442,6 +452,18 @@ func (c *Conn) Modify(ctx context.Context, req bridge.ModifyRequest) (*bridge.En
 					keepNew = false
 				}
 			}
+			if len(all) > 0 {
+				ri := renameIntent{OldRDN: oldRDN, NewDN: newDN, KeepNew: keepNew}
+				if req.NewSuperior != "" {
+					ri.OldParent = oldParent
+				}
+				if journalTok, err = c.beginRename(ctx, req.ID, ri, all); err != nil {
+					return bridge.E(op, bridge.KindInternal, "the gateway cannot record the request in its journal", err)
+				}
+			}
+			if err := pc.l.ModifyDN(ldap.NewModifyDNRequest(e.DN, targetRDN.String(), true, newParent)); err != nil {
+				return err
+			}
 			undoRename = func(pc *pconn) error {
 				sup := ""
 				if req.NewSuperior != "" {
@@ -451,11 +473,7 @@ func (c *Conn) Modify(ctx context.Context, req bridge.ModifyRequest) (*bridge.En
 			}
 			dn = newDN
 		}
-		if len(mods) > 0 || setPw || changeDisabled {
-			all, err := account(e, mods)
-			if err != nil {
-				return err
-			}
+		if len(all) > 0 {
 			if err := c.modifyIdempotent(pc, dn, all, req.Changes, read, account); err != nil {
 				if setPw {
 					return passwordRefusal(op, err)
@@ -483,8 +501,13 @@ func (c *Conn) Modify(ctx context.Context, req bridge.ModifyRequest) (*bridge.En
 		}
 		return nil
 	})
+	settled := err == nil || written
 	if err != nil && undoRename != nil && !written {
-		c.undo(ctx, "rename", dn, undoRename)
+		settled = c.undo(ctx, "rename", dn, undoRename) == nil
+	}
+	if journalTok != "" && settled {
+		// Unsettled, the record stays for recovery (recoverRename).
+		_ = c.cfg.Journal.End(journalTok)
 	}
 	if err != nil {
 		c.advise("modify", dn, req.NewSuperior, err)

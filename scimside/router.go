@@ -42,13 +42,14 @@ type route struct {
 type router struct {
 	s         *Server
 	ready     func(context.Context) error
+	detail    func() []string
 	mounts    []mount
 	endpoints map[string]*endpoint // by lower-case endpoint name: "users"
 }
 
 func newRouter(s *Server, svcs Services) (*router, error) {
 	const op = "scimside.newRouter"
-	rt := &router{s: s, ready: svcs.Ready, endpoints: map[string]*endpoint{}}
+	rt := &router{s: s, ready: svcs.Ready, detail: svcs.Detail, endpoints: map[string]*endpoint{}}
 	info := &discoveryInfo{auth: s.cfg.Auth, maxBody: s.cfg.MaxBodyBytes, passwordSync: !s.cfg.DisablePasswordSync, groups: svcs.Groups != nil}
 	for _, svc := range []ResourceService{svcs.Users, svcs.Groups} {
 		if svc == nil {
@@ -237,10 +238,21 @@ func (rt *router) readyz(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Retry-After", strconv.Itoa(retryAfterSeconds))
 			w.WriteHeader(http.StatusServiceUnavailable)
 			_, _ = w.Write([]byte("not ready\n"))
+			rt.writeDetail(w)
 			return
 		}
 	}
 	_, _ = w.Write([]byte("ready\n"))
+	rt.writeDetail(w)
+}
+
+func (rt *router) writeDetail(w http.ResponseWriter) {
+	if rt.detail == nil {
+		return
+	}
+	for _, l := range rt.detail() {
+		_, _ = w.Write([]byte(l + "\n"))
+	}
 }
 
 // writeError answers a failed request and logs it: the one place where a

@@ -49,6 +49,9 @@ type Services struct {
 	// Ready reports whether the directory is reachable and bound, for
 	// /readyz. nil means always ready.
 	Ready func(ctx context.Context) error
+	// Detail, when set, adds lines to /readyz's answer (counts only: the
+	// endpoint needs no credentials), e.g. the writes awaiting recovery.
+	Detail func() []string
 }
 
 // Option customises a Server.

@@ -109,8 +109,13 @@ func serveEmbedded(ctx context.Context, f embeddedFlags, stdout, stderr io.Write
 		Listen: f.scimListen,
 		Auth:   scimside.AuthConfig{HeaderName: "Authorization", HeaderValue: "Bearer " + token},
 	}
+	jr, err := openJournal(f.dataDir, 0, logger)
+	if err != nil {
+		return err
+	}
+	defer jr.Close()
 	svcCfg := bridge.ServiceConfig{Lifecycle: true, LeaversDN: "ou=leavers," + dir.Suffix(),
-		Memberships: memberships(stripGroups, stripOnDisable, groups)}
+		Memberships: memberships(stripGroups, stripOnDisable, groups), Journal: jr}
 	banner := func(scimAddr string) {
 		printBanner(stdout, scimAddr, ldapSrv.Addr().String(), token, dir.AdminDN(), adminPassword, users.Container(), f.dataDir)
 	}

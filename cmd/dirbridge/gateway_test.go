@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -85,6 +86,10 @@ func startGateway(t *testing.T, env []string, args ...string) *gateway {
 	t.Helper()
 	g := &gateway{t: t, output: &syncBuffer{}, done: make(chan struct{})}
 	g.cmd = exec.Command(binPath, args...)
+	if slices.Contains(args, "--config") && !slices.ContainsFunc(env, func(kv string) bool { return strings.HasPrefix(kv, "DIRBRIDGE_STATE_DIR=") }) {
+		// Every gateway keeps its own journal.
+		env = append(env, "DIRBRIDGE_STATE_DIR="+t.TempDir())
+	}
 	g.cmd.Env = append(os.Environ(), env...)
 	pr, pw := io.Pipe()
 	g.cmd.Stdout = g.output

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/dirbridge/dirbridge/bridge"
+	"github.com/dirbridge/dirbridge/journal"
 	"github.com/dirbridge/dirbridge/ldapside"
 	"github.com/dirbridge/dirbridge/scimside"
 	"github.com/prometheus/client_golang/prometheus"
@@ -146,4 +147,30 @@ func (d meteredDirectory) Delete(ctx context.Context, id string) error {
 	err := d.Directory.Delete(ctx, id)
 	d.done("delete", start, err)
 	return err
+}
+
+// watchJournal exports the journal: writes waiting for recovery, and
+// recovery attempts by kind and outcome.
+func (m *metrics) watchJournal(j *journal.Store) {
+	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "dirbridge_journal_pending", Help: "Multi-step writes cut short and not yet finished or reversed.",
+	}, func() float64 {
+		p, _ := j.Pending()
+		return float64(len(p))
+	}))
+	m.reg.MustRegister(&journalCollector{j: j, desc: prometheus.NewDesc("dirbridge_journal_recoveries_total",
+		"Recovery attempts of writes cut short, by kind and outcome (settled, retry).", []string{"kind", "outcome"}, nil)})
+}
+
+type journalCollector struct {
+	j    *journal.Store
+	desc *prometheus.Desc
+}
+
+func (c *journalCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+
+func (c *journalCollector) Collect(ch chan<- prometheus.Metric) {
+	for k, v := range c.j.Stats() {
+		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.CounterValue, float64(v), k[0], k[1])
+	}
 }

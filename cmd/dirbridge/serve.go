@@ -8,10 +8,12 @@ import (
 	"io"
 	"net"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/dirbridge/dirbridge/bridge"
 	"github.com/dirbridge/dirbridge/conf"
+	"github.com/dirbridge/dirbridge/journal"
 	"github.com/dirbridge/dirbridge/ldapside"
 	"github.com/dirbridge/dirbridge/mapping"
 	"github.com/dirbridge/dirbridge/scimside"
@@ -76,7 +78,13 @@ func serveConfig(ctx context.Context, cfg *conf.Config, stderr io.Writer) error 
 	if cfg.Users.LeaversDN != "" && bridge.IsUnder(cfg.Users.LeaversDN, users.Container()) {
 		return fmt.Errorf("users.leavers_dn %q lies inside the users container %q: leavers would stay visible to SCIM", cfg.Users.LeaversDN, users.Container())
 	}
+	jr, err := openJournal(cfg.State.Dir, cfg.State.RecoveryInterval.Duration, logger)
+	if err != nil {
+		return err
+	}
+	defer jr.Close()
 	conn, err := ldapside.Open(ldapside.Config{
+		Journal:            jr,
 		URLs:               cfg.LDAP.URLs,
 		BindDN:             cfg.LDAP.BindDN,
 		BindPassword:       cfg.LDAP.BindPassword,
@@ -129,6 +137,7 @@ func serveConfig(ctx context.Context, cfg *conf.Config, stderr io.Writer) error 
 		DefaultPageSize: cfg.Users.DefaultPageSize,
 		MaxPageSize:     cfg.Users.MaxPageSize,
 		Memberships:     memberships(cfg.Users.StripGroups, cfg.Users.StripGroupsOnDisable, groups),
+		Journal:         jr,
 	}
 	return runGateway(ctx, logger, conn, users, groups, svcCfg, scimCfg, nil)
 }
@@ -157,6 +166,19 @@ func memberships(scope string, onDisable bool, groups bridge.Mapper) *bridge.Mem
 	return m
 }
 
+// openJournal opens the journal of multi-step writes in dir (made if
+// missing, private to the gateway's user).
+func openJournal(dir string, interval time.Duration, logger hclog.Logger) (*journal.Store, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("state.dir %q cannot be made (set [state] dir, or DIRBRIDGE_STATE_DIR, to a folder this user may write): %w", dir, err)
+	}
+	jr, err := journal.Open(filepath.Join(dir, "journal.db"), logger.Named("journal"), time.Now, interval)
+	if err != nil {
+		return nil, fmt.Errorf("%w (is another dirbridge using state.dir %q? every gateway needs its own)", err, dir)
+	}
+	return jr, nil
+}
+
 // runGateway wires the services over dir and serves SCIM until ctx ends.
 // started, when set, is called with the SCIM address once it listens.
 func runGateway(ctx context.Context, logger hclog.Logger, dir bridge.Directory, users, groups bridge.Mapper,
@@ -179,6 +201,19 @@ func runGateway(ctx context.Context, logger hclog.Logger, dir bridge.Directory, 
 		services.Groups = bridge.NewService(audited, groups, resolver, bridge.ServiceConfig{
 			DefaultPageSize: svcCfg.DefaultPageSize, MaxPageSize: svcCfg.MaxPageSize, ReadAhead: ra,
 		})
+	}
+	if jr, ok := svcCfg.Journal.(*journal.Store); ok && jr != nil {
+		m.watchJournal(jr)
+		services.Detail = func() []string {
+			p, err := jr.Pending()
+			if err != nil {
+				return []string{"pending_recoveries unknown"}
+			}
+			return []string{fmt.Sprintf("pending_recoveries %d", len(p))}
+		}
+		// Pending writes are settled at once and then every interval while
+		// the gateway runs: the directory may come back at any time.
+		go jr.Run(ctx)
 	}
 	srv, err := scimside.New(scimCfg, services, logger, scimside.WithObserver(m.observe))
 	if err != nil {

@@ -1,0 +1,195 @@
+package main
+
+import (
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/dirbridge/dirbridge/testenv"
+)
+
+// The directory cut away between two LDAP steps of one request: a proxy
+// between the gateway and slapd drops every connection right after the
+// Nth LDAP response of the request, for every N the request has, and the
+// directory is then checked directly (not through the proxy) once the
+// gateway's journal has settled what was in flight: all of the request or
+// none of it, never a part.
+
+type cutSetup struct {
+	*ldapSetup
+	proxy *testenv.FaultProxy
+}
+
+func startCuttable(t *testing.T) *cutSetup {
+	t.Helper()
+	o, err := testenv.StartOpenLDAP(t, testenv.OpenLDAPOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := testenv.StartFaultProxy(t, strings.TrimPrefix(o.URL, "ldap://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	token := "Bearer " + randHex(16)
+	gw := startGateway(t, []string{
+		"DIRBRIDGE_SCIM_LISTEN=127.0.0.1:0",
+		"DIRBRIDGE_SCIM_AUTH_HEADER_VALUE=" + token,
+		"DIRBRIDGE_LDAP_URLS=" + p.URL(),
+		"DIRBRIDGE_LDAP_BIND_DN=" + o.AdminDN,
+		"DIRBRIDGE_LDAP_BIND_PASSWORD=" + o.AdminPassword,
+		"DIRBRIDGE_LDAP_BASE_DN=" + o.BaseDN,
+		"DIRBRIDGE_LDAP_OP_TIMEOUT=3s",
+		"DIRBRIDGE_LDAP_DIAL_TIMEOUT=1s",
+		"DIRBRIDGE_STATE_RECOVERY_INTERVAL=300ms",
+	}, "serve", "--config", "../../conf/examples/openldap.toml")
+	gw.auth = token
+	return &cutSetup{ldapSetup: &ldapSetup{gw: gw, URL: o.URL, BaseDN: o.BaseDN, AdminDN: o.AdminDN, AdminPassword: o.AdminPassword,
+		PeopleDN: o.PeopleDN, GroupsDN: o.GroupsDN}, proxy: p}
+}
+
+// settle waits until the directory is back and the journal holds nothing.
+func (s *cutSetup) settle(t *testing.T) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		if !s.proxy.Down() {
+			if st, body := s.readyz(); st == http.StatusOK && strings.Contains(body, "pending_recoveries 0") {
+				return
+			}
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	_, body := s.readyz()
+	t.Fatalf("the journal did not settle: %s", body)
+}
+
+// readyz is /readyz's status and text.
+func (s *cutSetup) readyz() (int, string) {
+	resp, err := http.Get(s.gw.base + "/readyz")
+	if err != nil {
+		return 0, err.Error()
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// cuts runs setup (unarmed), then the request with the directory cut after
+// response n, for every n the request has (and two more, as reconnects can
+// shift them), and check on the settled directory.
+func (s *cutSetup) cuts(t *testing.T, setup func(i int) any, request func(state any) response, check func(state any, r response)) {
+	t.Helper()
+	state := setup(0)
+	s.proxy.Arm(0, 0)
+	request(state)
+	n := s.proxy.Responses()
+	if n < 2 {
+		t.Fatalf("the request takes %d LDAP responses: nothing to cut", n)
+	}
+	for i := 1; i <= n+2; i++ {
+		s.settle(t)
+		state := setup(i)
+		s.readyz() // warm the pool after the last outage
+		s.proxy.Arm(i, time.Second)
+		r := request(state)
+		if r.Status != http.StatusServiceUnavailable && (r.Status < 200 || r.Status > 299) {
+			t.Errorf("cut after response %d: status %d %s", i, r.Status, r.Raw)
+		}
+		cut := s.proxy.Cuts()
+		s.proxy.Arm(0, 0)
+		s.settle(t)
+		t.Logf("cut after response %d of %d: answer %d (cuts so far %d)", i, n, r.Status, cut)
+		check(state, r)
+	}
+	if s.proxy.Cuts() == 0 {
+		t.Fatal("the proxy never cut")
+	}
+}
+
+// A rename (userName is the RDN) with attributes, password and lock: two
+// LDAP operations.
+func TestCutRenameAndModify(t *testing.T) {
+	s := startCuttable(t)
+	g := s.gw
+	type user struct{ id, old, new string }
+	s.cuts(t, func(i int) any {
+		name := "cut" + randHex(3)
+		body := oktaUser(name, "Cut", "Here", "Old-Pa55-"+randHex(3))
+		return user{id: g.do("POST", "/v2/Users", body).must(t, 201, "create").str("id"), old: name, new: name + "-renamed"}
+	}, func(st any) response {
+		u := st.(user)
+		return g.do("PATCH", "/v2/Users/"+u.id, patchBody(
+			map[string]any{"op": "replace", "path": "userName", "value": u.new},
+			map[string]any{"op": "replace", "path": "title", "value": "Moved"},
+			map[string]any{"op": "replace", "path": "password", "value": "New-Pa55-" + randHex(3)},
+			map[string]any{"op": "replace", "path": "active", "value": false}))
+	}, func(st any, r response) {
+		u := st.(user)
+		old := s.search(t, s.PeopleDN, "(uid="+u.old+")", "title", "pwdAccountLockedTime")
+		renamed := s.search(t, s.PeopleDN, "(uid="+u.new+")", "title", "pwdAccountLockedTime")
+		switch {
+		case len(renamed) == 1 && len(old) == 0:
+			if renamed[0].first("title") != "Moved" || renamed[0].first("pwdAccountLockedTime") == "" {
+				t.Errorf("renamed but not modified (answer %d): %+v", r.Status, renamed[0].Attrs)
+			}
+		case len(old) == 1 && len(renamed) == 0:
+			if r.Status/100 == 2 {
+				t.Errorf("answered %d but nothing applied", r.Status)
+			}
+			if old[0].first("title") == "Moved" || old[0].first("pwdAccountLockedTime") != "" {
+				t.Errorf("modified but not renamed (answer %d): %+v", r.Status, old[0].Attrs)
+			}
+		default:
+			t.Errorf("old %d, renamed %d entries", len(old), len(renamed))
+		}
+	})
+}
+
+// A DELETE of a user in two groups: the groups, the move, the disable.
+func TestCutDelete(t *testing.T) {
+	s := startCuttable(t)
+	g := s.gw
+	type user struct{ id, name string }
+	s.cuts(t, func(i int) any {
+		name := "leaver" + randHex(3)
+		id := g.do("POST", "/v2/Users", oktaUser(name, "Lea", "Ver", "")).must(t, 201, "create").str("id")
+		for _, gn := range []string{"a", "b"} {
+			g.do("POST", "/v2/Groups", map[string]any{"schemas": []string{groupURN}, "displayName": name + "-" + gn,
+				"members": []any{map[string]any{"value": id}}}).must(t, 201, "group")
+		}
+		return user{id, name}
+	}, func(st any) response {
+		return g.do("DELETE", "/v2/Users/"+st.(user).id, nil)
+	}, func(st any, r response) {
+		u := st.(user)
+		inPeople := s.search(t, s.PeopleDN, "(uid="+u.name+")", "pwdAccountLockedTime")
+		leavers := s.search(t, s.BaseDN, "(&(uid="+u.name+")(!(entryDN:dnSubtreeMatch:="+s.PeopleDN+")))", "pwdAccountLockedTime")
+		named := s.search(t, s.GroupsDN, "(member=*uid="+u.name+"*)", "cn")
+		naming := 0
+		for _, e := range s.search(t, s.GroupsDN, "(cn="+u.name+"-*)", "member") {
+			for _, m := range e.Attrs["member"] {
+				if strings.Contains(strings.ToLower(m), "uid="+u.name+",") {
+					naming++
+				}
+			}
+		}
+		_ = named
+		switch {
+		case len(inPeople) == 0 && len(leavers) == 1:
+			if leavers[0].first("pwdAccountLockedTime") == "" || naming != 0 {
+				t.Errorf("deleted but not whole (answer %d): locked %q, %d groups still name it", r.Status, leavers[0].first("pwdAccountLockedTime"), naming)
+			}
+		case len(inPeople) == 1 && len(leavers) == 0:
+			if r.Status/100 == 2 {
+				t.Errorf("answered %d but nothing applied", r.Status)
+			}
+			if inPeople[0].first("pwdAccountLockedTime") != "" || naming != 2 {
+				t.Errorf("still in scope but changed (answer %d): locked %q, in %d of 2 groups", r.Status, inPeople[0].first("pwdAccountLockedTime"), naming)
+			}
+		default:
+			t.Errorf("in people %d, in leavers %d", len(inPeople), len(leavers))
+		}
+	})
+}
