@@ -47,6 +47,10 @@ type OpenLDAP struct {
 	exited  chan struct{}
 	urls    string
 	stopped bool
+
+	// repl, when set, makes this instance one provider of a multi-provider
+	// set (see StartReplicatedOpenLDAP).
+	repl *replication
 }
 
 // OpenLDAPOptions tunes StartOpenLDAP; the zero value is fine.
@@ -106,6 +110,27 @@ func StartOpenLDAP(tb testing.TB, opts OpenLDAPOptions) (*OpenLDAP, error) {
 }
 
 func launchOpenLDAP(opts OpenLDAPOptions) (o *OpenLDAP, err error) {
+	o, err = newOpenLDAP(opts)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			_ = os.RemoveAll(o.Dir)
+		}
+	}()
+	if err := o.writeConfig(); err != nil {
+		return nil, err
+	}
+	if err := o.start(); err != nil {
+		return nil, err
+	}
+	return o, nil
+}
+
+// newOpenLDAP makes an instance's directory, certificate and ports; it
+// writes no configuration and starts nothing.
+func newOpenLDAP(opts OpenLDAPOptions) (o *OpenLDAP, err error) {
 	pw := opts.AdminPassword
 	if pw == "" {
 		pw = "admin-secret"
@@ -148,12 +173,6 @@ func launchOpenLDAP(opts OpenLDAPOptions) (o *OpenLDAP, err error) {
 		GroupsDN:      "ou=groups," + openLDAPBase,
 	}
 	o.urls = fmt.Sprintf("ldap://127.0.0.1:%d/ ldaps://127.0.0.1:%d/", port, tlsPort)
-	if err := o.writeConfig(certFile, keyFile); err != nil {
-		return nil, err
-	}
-	if err := o.start(); err != nil {
-		return nil, err
-	}
 	return o, nil
 }
 
@@ -215,12 +234,17 @@ func sshaHash(pw string) (string, error) {
 	return "{SSHA}" + base64.StdEncoding.EncodeToString(append(h.Sum(nil), salt...)), nil
 }
 
-func (o *OpenLDAP) writeConfig(certFile, keyFile string) error {
+func (o *OpenLDAP) writeConfig() error {
 	hash, err := sshaHash(o.AdminPassword)
 	if err != nil {
 		return err
 	}
 	d := o.Dir
+	certFile, keyFile := o.CAFile, filepath.Join(d, "key.pem")
+	var r replicationLDIF
+	if o.repl != nil {
+		r = o.repl.ldif(o)
+	}
 	config := fmt.Sprintf(`dn: cn=config
 objectClass: olcGlobal
 cn: config
@@ -229,7 +253,7 @@ olcArgsFile: %[1]s/run/slapd.args
 olcLogLevel: none
 olcTLSCertificateFile: %[2]s
 olcTLSCertificateKeyFile: %[3]s
-
+%[9]s
 dn: cn=module{0},cn=config
 objectClass: olcModuleList
 cn: module{0}
@@ -239,7 +263,7 @@ olcModuleLoad: memberof
 olcModuleLoad: refint
 olcModuleLoad: ppolicy
 olcModuleLoad: sssvlv
-
+%[10]s
 dn: cn=schema,cn=config
 objectClass: olcSchemaConfig
 cn: schema
@@ -279,7 +303,7 @@ olcLastMod: TRUE
 olcSizeLimit: unlimited
 olcAccess: {0}to attrs=userPassword by self write by anonymous auth by * none
 olcAccess: {1}to * by self read by users read by * none
-
+%[11]s
 dn: olcOverlay={0}memberof,olcDatabase={1}mdb,cn=config
 objectClass: olcOverlayConfig
 objectClass: olcMemberOf
@@ -311,7 +335,7 @@ olcOverlay: {3}sssvlv
 olcSssVlvMax: 16
 olcSssVlvMaxKeys: 4
 olcSssVlvMaxPerConn: 16
-`, d, certFile, keyFile, moduleDir, schemaDir, o.AdminDN, o.BaseDN, hash)
+%[12]s`, d, certFile, keyFile, moduleDir, schemaDir, o.AdminDN, o.BaseDN, hash, r.global, r.modules, r.database, r.overlays)
 
 	base := fmt.Sprintf(`dn: %[1]s
 objectClass: top
@@ -353,9 +377,16 @@ pwdCheckQuality: 0
 	if err := os.WriteFile(baseFile, []byte(base), 0o600); err != nil {
 		return err
 	}
+	data := []string{slapaddBin, "-n1", "-F", filepath.Join(d, "slapd.d"), "-l", baseFile}
+	if o.repl != nil {
+		// -S stamps the CSNs with this server's id and -w writes the
+		// contextCSN, so that a peer loaded from the same export starts
+		// in sync instead of replicating (and conflicting on) every entry.
+		data = []string{slapaddBin, "-n1", "-F", filepath.Join(d, "slapd.d"), "-q", "-w", "-S", fmt.Sprint(o.repl.serverID), "-l", r.seed}
+	}
 	for _, step := range [][]string{
 		{slapaddBin, "-n0", "-F", filepath.Join(d, "slapd.d"), "-l", cfgFile},
-		{slapaddBin, "-n1", "-F", filepath.Join(d, "slapd.d"), "-l", baseFile},
+		data,
 	} {
 		if out, err := exec.Command(step[0], step[1:]...).CombinedOutput(); err != nil {
 			return fmt.Errorf("testenv: %s: %v: %s", strings.Join(step, " "), err, out)
