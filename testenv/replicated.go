@@ -62,12 +62,18 @@ func (r *replication) ldif(o *OpenLDAP) replicationLDIF {
 	}
 	b.WriteString("olcMultiProvider: TRUE\n")
 	out.database = b.String()
+	// olcSpCheckpoint 1 1: the contextCSN is written to the database after
+	// every write. slapd 2.5 otherwise keeps it in memory until a
+	// checkpoint or a clean shutdown; after a kill -9 it starts again with
+	// an older one, and the writes it acknowledged since are not sent to
+	// the other providers (their cookie equals its contextCSN) until its
+	// next write: acknowledged writes missing from the replicas. Seen here.
 	out.overlays = `
 dn: olcOverlay={4}syncprov,olcDatabase={1}mdb,cn=config
 objectClass: olcOverlayConfig
 objectClass: olcSyncProvConfig
 olcOverlay: {4}syncprov
-olcSpCheckpoint: 100 1
+olcSpCheckpoint: 1 1
 olcSpSessionlog: 1000
 `
 	return out

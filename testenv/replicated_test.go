@@ -117,6 +117,27 @@ func TestReplicatedOpenLDAP(t *testing.T) {
 	if a, b := entryUUIDOf(t, p1, "while.p1.down"), entryUUIDOf(t, p2, "while.p1.down"); a == "" || a != b {
 		t.Errorf("after restart: entryUUID %q on p1, %q on p2", a, b)
 	}
+	// A provider killed right after acknowledging a write its peer could
+	// not receive (the peer was down) sends it once both are back.
+	if err := p2.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	addPerson(t, p1, "just.before.crash")
+	if err := p1.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	if err := p2.Restart(); err != nil {
+		t.Fatal(err)
+	}
+	if err := p1.Restart(); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.WaitInSync(syncCtx(t)); err != nil {
+		t.Fatal(err)
+	}
+	if entryUUIDOf(t, p2, "just.before.crash") == "" {
+		t.Error("a write acknowledged just before a kill -9 never reached the other provider")
+	}
 	// And it replicates again the other way.
 	addPerson(t, p1, "after.restart")
 	if err := r.WaitInSync(syncCtx(t)); err != nil {
