@@ -50,12 +50,21 @@ type Config struct {
 	// OpTimeout bounds each LDAP operation (default 30s); the request's
 	// context can end it sooner.
 	OpTimeout time.Duration
+	// FailbackDelay is how long a more preferred server (earlier in URLs)
+	// must have answered, and on OpenLDAP have held every change the
+	// active server holds, before connections go back to it (default
+	// 10s). See failover.go.
+	FailbackDelay time.Duration
 }
 
 const (
 	defaultPoolSize    = 8
 	defaultDialTimeout = 10 * time.Second
 	defaultOpTimeout   = 30 * time.Second
+	// defaultFailbackDelay leaves a restarted server time to settle (and
+	// AD, which says nothing comparable about its replication state,
+	// time to replicate) before it takes the load back.
+	defaultFailbackDelay = 10 * time.Second
 )
 
 // String describes the configuration for logs; it never shows the password.
@@ -80,6 +89,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.OpTimeout == 0 {
 		c.OpTimeout = defaultOpTimeout
+	}
+	if c.FailbackDelay == 0 {
+		c.FailbackDelay = defaultFailbackDelay
 	}
 	return c
 }
@@ -135,6 +147,9 @@ func (c Config) validate() error {
 	}
 	if c.OpTimeout < 0 {
 		errs = append(errs, errors.New("op_timeout: negative"))
+	}
+	if c.FailbackDelay < 0 {
+		errs = append(errs, errors.New("failback_delay: negative"))
 	}
 	return errors.Join(errs...)
 }
