@@ -100,7 +100,8 @@ func (c *Conn) startProber() {
 func (c *Conn) probeLoop() {
 	t := time.NewTicker(probeInterval)
 	defer t.Stop()
-	since := make([]time.Time, len(c.cfg.URLs)) // since when each has answered, zero: not now
+	since := make([]time.Time, len(c.cfg.URLs))     // since when each has answered, zero: not now
+	prev := make([]map[int]string, len(c.cfg.URLs)) // the active server's state at the last probe of each
 	for {
 		select {
 		case <-c.closed:
@@ -125,7 +126,9 @@ func (c *Conn) probeLoop() {
 		}
 		for i := 0; i < cur; i++ {
 			now := time.Now()
-			if err := c.probe(i, cur); err != nil {
+			want, err := c.probe(i, cur, prev[i])
+			prev[i] = want
+			if err != nil {
 				if !since[i].IsZero() {
 					c.log.Debug("preferred directory server not ready", "url", c.cfg.URLs[i], "error", err)
 				}
@@ -138,6 +141,7 @@ func (c *Conn) probeLoop() {
 			}
 			if now.Sub(since[i]) >= c.cfg.FailbackDelay && c.setActive(cur, i, "the preferred server is back and up to date") {
 				clear(since)
+				clear(prev)
 				break
 			}
 		}
@@ -145,26 +149,26 @@ func (c *Conn) probeLoop() {
 }
 
 // probe reports why server i cannot take over from server cur yet: it
-// cannot be dialed or bound, or it has not received everything cur has.
-func (c *Conn) probe(i, cur int) error {
+// cannot be dialed or bound, or it has not received everything cur held at
+// the previous probe (prev; at the first, what cur holds now). It returns
+// cur's state now, for the next probe. The allowance of one probe
+// interval is what lets a provider take the load back while the other is
+// still written to: under a steady load it is always some milliseconds
+// behind, and once the writes come to it the rest arrives.
+func (c *Conn) probe(i, cur int, prev map[int]string) (map[int]string, error) {
 	const op = "ldapside.(*Conn).probe"
 	ctx, cancel := context.WithTimeout(context.Background(), c.cfg.DialTimeout)
 	defer cancel()
 	l, err := c.connectURL(ctx, c.cfg.URLs[i])
 	if err != nil {
-		return bridge.E(op, bridge.KindUnavailable, "", err)
+		return nil, bridge.E(op, bridge.KindUnavailable, "", err)
 	}
 	defer l.Close()
 	if err := l.Bind(c.cfg.BindDN, c.cfg.BindPassword); err != nil {
-		return bridge.E(op, bridge.KindUnavailable, "", err)
+		return nil, bridge.E(op, bridge.KindUnavailable, "", err)
 	}
-	have, err := contextCSNs(l, c.cfg.BaseDN)
-	if err != nil {
-		return bridge.E(op, bridge.KindUnavailable, "", err)
-	}
-	if have == nil {
-		return nil // no replication state to compare (AD, or not replicated): the delay decides
-	}
+	// The active server's state first, the candidate's after, so that
+	// "now" is not newer on the active side than on the candidate's.
 	var want map[int]string
 	err = c.with(ctx, nil, func(pc *pconn) error {
 		if pc.url != c.cfg.URLs[cur] {
@@ -175,12 +179,23 @@ func (c *Conn) probe(i, cur int) error {
 		return err
 	})
 	if err != nil {
-		return bridge.E(op, bridge.KindUnavailable, "", err)
+		return nil, bridge.E(op, bridge.KindUnavailable, "", err)
 	}
-	if sid, ok := missing(have, want); ok {
-		return bridge.Errorf(op, bridge.KindUnavailable, "has not yet received the changes of server id %d", sid)
+	have, err := contextCSNs(l, c.cfg.BaseDN)
+	if err != nil {
+		return want, bridge.E(op, bridge.KindUnavailable, "", err)
 	}
-	return nil
+	if have == nil && want == nil {
+		return nil, nil // no replication state to compare (AD, or not replicated): the delay decides
+	}
+	target := prev
+	if target == nil {
+		target = want
+	}
+	if sid, ok := missing(have, target); ok {
+		return want, bridge.Errorf(op, bridge.KindUnavailable, "has not yet received the changes of server id %d", sid)
+	}
+	return want, nil
 }
 
 // contextCSNs reads the contextCSN values of the naming context that holds
