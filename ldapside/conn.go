@@ -52,12 +52,13 @@ type Conn struct {
 
 	// active is the index in cfg.URLs of the server every pooled
 	// connection goes to (see failover.go); failovers counts its changes.
-	active    atomic.Int32
-	failovers atomic.Int64
-	probeMu   sync.Mutex
-	probing   bool          // the fail-back prober runs
-	closed    chan struct{} // closed by Close: stops the prober
-	closeOnce sync.Once
+	active              atomic.Int32
+	failovers           atomic.Int64
+	probeMu             sync.Mutex
+	probing             bool          // the fail-back prober runs
+	probeEvery, rywWait time.Duration // probeInterval and rywWait at Open
+	closed              chan struct{} // closed by Close: stops the prober
+	closeOnce           sync.Once
 	// written is what this gateway had acknowledged, to never answer
 	// "not found" from a replica that has not received it.
 	written writes
@@ -85,7 +86,8 @@ func Open(cfg Config, logger hclog.Logger) (*Conn, error) {
 	if logger == nil {
 		logger = hclog.NewNullLogger()
 	}
-	c := &Conn{cfg: cfg, log: logger.Named("ldap"), d: dialects[strings.ToLower(cfg.Dialect)], closed: make(chan struct{})}
+	c := &Conn{cfg: cfg, log: logger.Named("ldap"), d: dialects[strings.ToLower(cfg.Dialect)], closed: make(chan struct{}),
+		probeEvery: probeInterval, rywWait: rywWait}
 	if ad, ok := c.d.(activeDirectory); ok {
 		ad.stateAttr = cfg.PasswordStateAttr
 		if strings.EqualFold(ad.stateAttr, "none") {

@@ -41,12 +41,15 @@ import (
 // found" (404). That covers the window a failover opens (a provider killed
 // right after acknowledging a write it had not yet replicated).
 
-// probeInterval is how often the prober tries the preferred servers.
-var probeInterval = time.Second
-
+// probeInterval is how often the prober tries the preferred servers, and
 // rywWait bounds how long a lookup waits for its server to receive this
-// gateway's writes before it answers unavailable.
-var rywWait = 3 * time.Second
+// gateway's writes before it answers unavailable. Open copies both (tests
+// shorten them before Open; a prober left from another test never reads
+// them).
+var (
+	probeInterval = time.Second
+	rywWait       = 3 * time.Second
+)
 
 // activeURL is the URL every pooled connection must be to.
 func (c *Conn) activeURL() string {
@@ -98,7 +101,7 @@ func (c *Conn) startProber() {
 }
 
 func (c *Conn) probeLoop() {
-	t := time.NewTicker(probeInterval)
+	t := time.NewTicker(c.probeEvery)
 	defer t.Stop()
 	since := make([]time.Time, len(c.cfg.URLs))     // since when each has answered, zero: not now
 	prev := make([]map[int]string, len(c.cfg.URLs)) // the active server's state at the last probe of each
@@ -344,7 +347,7 @@ func (c *Conn) awaitWrites(pc *pconn) (again bool, err error) {
 	if want == nil {
 		return false, nil
 	}
-	deadline := time.Now().Add(min(rywWait, c.cfg.OpTimeout))
+	deadline := time.Now().Add(min(c.rywWait, c.cfg.OpTimeout))
 	for waited := false; ; waited = true {
 		have, err := contextCSNs(pc.l, c.cfg.BaseDN)
 		if err != nil {
