@@ -92,6 +92,9 @@ type LDAP struct {
 	PoolSize           int      `toml:"pool_size"`
 	DialTimeout        Duration `toml:"dial_timeout"`
 	OpTimeout          Duration `toml:"op_timeout"`
+	// FailbackDelay: how long the first server of urls must have answered
+	// (and, on OpenLDAP, caught up) before the gateway goes back to it.
+	FailbackDelay Duration `toml:"failback_delay"`
 }
 
 // Mapping is the [mapping] section: the mapping tables, one file per
@@ -473,6 +476,9 @@ func (c *Config) validate() []error {
 	}
 	if c.LDAP.BaseDN == "" {
 		add("ldap.base_dn is required")
+	}
+	if c.LDAP.FailbackDelay.Duration < 0 {
+		add("ldap.failback_delay must not be negative")
 	}
 	if c.LDAP.PoolSize < 1 || c.LDAP.PoolSize > 256 {
 		add("ldap.pool_size must be between 1 and 256")

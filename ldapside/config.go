@@ -55,12 +55,21 @@ type Config struct {
 	// that one cut short is settled later (journal.go). Open registers its
 	// recovery handler.
 	Journal bridge.Journal
+	// FailbackDelay is how long a more preferred server (earlier in URLs)
+	// must have answered, and on OpenLDAP have held every change the
+	// active server holds, before connections go back to it (default
+	// 10s). See failover.go.
+	FailbackDelay time.Duration
 }
 
 const (
 	defaultPoolSize    = 8
 	defaultDialTimeout = 10 * time.Second
 	defaultOpTimeout   = 30 * time.Second
+	// defaultFailbackDelay leaves a restarted server time to settle (and
+	// AD, which says nothing comparable about its replication state,
+	// time to replicate) before it takes the load back.
+	defaultFailbackDelay = 10 * time.Second
 )
 
 // String describes the configuration for logs; it never shows the password.
@@ -85,6 +94,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.OpTimeout == 0 {
 		c.OpTimeout = defaultOpTimeout
+	}
+	if c.FailbackDelay == 0 {
+		c.FailbackDelay = defaultFailbackDelay
 	}
 	return c
 }
@@ -140,6 +152,9 @@ func (c Config) validate() error {
 	}
 	if c.OpTimeout < 0 {
 		errs = append(errs, errors.New("op_timeout: negative"))
+	}
+	if c.FailbackDelay < 0 {
+		errs = append(errs, errors.New("failback_delay: negative"))
 	}
 	return errors.Join(errs...)
 }

@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -48,6 +49,19 @@ type Conn struct {
 	onCurrent, postRead atomic.Int64
 	// singleReads counts reads of one entry (findOne), for tests.
 	singleReads atomic.Int64
+
+	// active is the index in cfg.URLs of the server every pooled
+	// connection goes to (see failover.go); failovers counts its changes.
+	active              atomic.Int32
+	failovers           atomic.Int64
+	probeMu             sync.Mutex
+	probing             bool          // the fail-back prober runs
+	probeEvery, rywWait time.Duration // probeInterval and rywWait at Open
+	closed              chan struct{} // closed by Close: stops the prober
+	closeOnce           sync.Once
+	// written is what this gateway had acknowledged, to never answer
+	// "not found" from a replica that has not received it.
+	written writes
 }
 
 var (
@@ -72,7 +86,8 @@ func Open(cfg Config, logger hclog.Logger) (*Conn, error) {
 	if logger == nil {
 		logger = hclog.NewNullLogger()
 	}
-	c := &Conn{cfg: cfg, log: logger.Named("ldap"), d: dialects[strings.ToLower(cfg.Dialect)]}
+	c := &Conn{cfg: cfg, log: logger.Named("ldap"), d: dialects[strings.ToLower(cfg.Dialect)], closed: make(chan struct{}),
+		probeEvery: probeInterval, rywWait: rywWait}
 	if ad, ok := c.d.(activeDirectory); ok {
 		ad.stateAttr = cfg.PasswordStateAttr
 		if strings.EqualFold(ad.stateAttr, "none") {
@@ -99,6 +114,9 @@ func Open(cfg Config, logger hclog.Logger) (*Conn, error) {
 		c.log.Warn("certificate verification of the directory is turned off", "urls", cfg.URLs)
 	}
 	c.pool = newPool(cfg.PoolSize, c.dial)
+	// A connection to a server other than the active one is not reused:
+	// one server at a time (failover.go).
+	c.pool.usable = func(pc *pconn) bool { return pc.url == c.activeURL() }
 	c.log.Debug("opened", "urls", cfg.URLs, "bind_dn", cfg.BindDN, "base_dn", cfg.BaseDN, "pool_size", cfg.PoolSize, "dialect", cfg.Dialect)
 	return c, nil
 }
@@ -106,6 +124,7 @@ func Open(cfg Config, logger hclog.Logger) (*Conn, error) {
 // Close closes the pool's connections. Calls in flight finish (or fail) and
 // close theirs; later calls fail with KindUnavailable.
 func (c *Conn) Close() error {
+	c.closeOnce.Do(func() { close(c.closed) })
 	c.pool.close()
 	return nil
 }
@@ -121,44 +140,55 @@ func (c *Conn) tlsConfig(u *url.URL) *tls.Config {
 	}
 }
 
-// connect dials the first URL that answers (failover in order) and secures
-// the connection; it does not bind.
+// connect dials the active server, or when it does not answer the others
+// in configured order (failover), and secures the connection; it does not
+// bind. Landing on another server makes it the active one.
 func (c *Conn) connect(ctx context.Context) (*ldap.Conn, string, error) {
 	var errs []error
-	for _, raw := range c.cfg.URLs {
+	order := c.dialOrder()
+	for _, i := range order {
 		if err := ctx.Err(); err != nil {
 			return nil, "", err
 		}
-		if c.dialHook != nil {
-			c.dialHook(raw)
-		}
-		u, err := url.Parse(raw)
+		raw := c.cfg.URLs[i]
+		l, err := c.connectURL(ctx, raw)
 		if err != nil {
 			errs = append(errs, err)
 			continue
 		}
-		dialer := &net.Dialer{Timeout: c.cfg.DialTimeout}
-		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < c.cfg.DialTimeout {
-			dialer.Timeout = time.Until(dl)
-		}
-		l, err := ldap.DialURL(raw, ldap.DialWithDialer(dialer), ldap.DialWithTLSConfig(c.tlsConfig(u)))
-		if err != nil {
-			c.log.Warn("cannot reach directory server", "url", raw, "error", err)
-			errs = append(errs, err)
-			continue
-		}
-		l.SetTimeout(c.cfg.DialTimeout)
-		if c.cfg.StartTLS && u.Scheme == "ldap" {
-			if err := l.StartTLS(c.tlsConfig(u)); err != nil {
-				_ = l.Close()
-				c.log.Warn("StartTLS failed", "url", raw, "error", err)
-				errs = append(errs, err)
-				continue
-			}
-		}
+		c.setActive(order[0], i, "the active server does not answer")
 		return l, raw, nil
 	}
 	return nil, "", errors.Join(errs...)
+}
+
+// connectURL dials raw and secures the connection.
+func (c *Conn) connectURL(ctx context.Context, raw string) (*ldap.Conn, error) {
+	if c.dialHook != nil {
+		c.dialHook(raw)
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return nil, err
+	}
+	dialer := &net.Dialer{Timeout: c.cfg.DialTimeout}
+	if dl, ok := ctx.Deadline(); ok && time.Until(dl) < c.cfg.DialTimeout {
+		dialer.Timeout = time.Until(dl)
+	}
+	l, err := ldap.DialURL(raw, ldap.DialWithDialer(dialer), ldap.DialWithTLSConfig(c.tlsConfig(u)))
+	if err != nil {
+		c.log.Warn("cannot reach directory server", "url", raw, "error", err)
+		return nil, err
+	}
+	l.SetTimeout(c.cfg.DialTimeout)
+	if c.cfg.StartTLS && u.Scheme == "ldap" {
+		if err := l.StartTLS(c.tlsConfig(u)); err != nil {
+			_ = l.Close()
+			c.log.Warn("StartTLS failed", "url", raw, "error", err)
+			return nil, err
+		}
+	}
+	return l, nil
 }
 
 // dial makes a new pooled connection: connect, service bind, read the root

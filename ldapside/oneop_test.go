@@ -119,7 +119,7 @@ func (p *opCounter) take() map[int]int {
 
 // writes reports the write operations of counts: modify, add, delete,
 // modify DN and extended (Password Modify is one).
-func writes(counts map[int]int) string {
+func writeCounts(counts map[int]int) string {
 	return fmt.Sprintf("modify=%d add=%d delete=%d modifyDN=%d extended=%d",
 		counts[opModify], counts[opAdd], counts[opDelete], counts[opModDN], counts[opExtended])
 }
@@ -128,7 +128,7 @@ func writes(counts map[int]int) string {
 // want (in the form of writes).
 func wantWrites(t *testing.T, p *opCounter, what, want string) {
 	t.Helper()
-	if got := writes(p.take()); got != want {
+	if got := writeCounts(p.take()); got != want {
 		t.Errorf("%s sent %s, want %s", what, got, want)
 	}
 }

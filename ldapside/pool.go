@@ -68,6 +68,9 @@ const vlvIdle = 30 * time.Second
 type pool struct {
 	tokens chan struct{} // one per connection that may exist
 	dial   func(ctx context.Context) (*pconn, error)
+	// usable, when set, says whether a connection may still be used (it
+	// goes to the active server): others are closed instead of lent.
+	usable func(*pconn) bool
 
 	mu     sync.Mutex
 	idle   []*pconn // most recently used last
@@ -114,6 +117,7 @@ func (p *pool) getScored(ctx context.Context, score func(*pconn) int) (*pconn, e
 		return nil, bridge.E(op, bridge.KindUnavailable, "", errPoolClosed)
 	}
 	stale := p.takeExpiredLocked(time.Now())
+	stale = append(stale, p.takeUnusableLocked()...)
 	if score == nil {
 		// Leave the connections that keep a walk's state to the walk's
 		// next page while others are idle.
@@ -169,7 +173,7 @@ func (p *pool) put(pc *pconn, err error) {
 		pc.retire = true
 	}
 	p.mu.Lock()
-	if p.closed || pc.retire || pc.l.IsClosing() {
+	if p.closed || pc.retire || pc.l.IsClosing() || p.usable != nil && !p.usable(pc) {
 		p.mu.Unlock()
 		// Closed now, not later: the server frees what it keeps per
 		// connection (sort contexts, paged cookies) only when it ends.
@@ -202,6 +206,37 @@ func (p *pool) takeExpiredLocked(now time.Time) []*pconn {
 	clear(p.idle[len(keep):])
 	p.idle = keep
 	return out
+}
+
+// takeUnusableLocked removes from idle the connections usable refuses and
+// returns them, to be closed.
+func (p *pool) takeUnusableLocked() []*pconn {
+	if p.usable == nil {
+		return nil
+	}
+	var out []*pconn
+	keep := p.idle[:0]
+	for _, pc := range p.idle {
+		if !p.usable(pc) {
+			out = append(out, pc)
+			continue
+		}
+		keep = append(keep, pc)
+	}
+	clear(p.idle[len(keep):])
+	p.idle = keep
+	return out
+}
+
+// dropUnusable closes the idle connections usable refuses: after a
+// failover, so that none lingers on the server given up.
+func (p *pool) dropUnusable() {
+	p.mu.Lock()
+	drop := p.takeUnusableLocked()
+	p.mu.Unlock()
+	for _, pc := range drop {
+		_ = pc.l.Close()
+	}
 }
 
 // reap closes the idle connections whose sort context expired, and runs

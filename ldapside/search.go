@@ -108,6 +108,17 @@ func (c *Conn) findByID(pc *pconn, base, id string, attrs []string) (*ldap.Entry
 		return nil, bridge.E(op, bridge.KindNotFound, "", err)
 	}
 	e, err := c.findOne(pc, base, ldap.ScopeWholeSubtree, c.d.idFilter(id), attrs)
+	if bridge.KindOf(err) == bridge.KindNotFound {
+		// Not found may only mean that this replica has not yet received
+		// the entry this gateway wrote through another server.
+		again, werr := c.awaitWrites(pc)
+		if werr != nil {
+			return nil, bridge.Wrap(op, werr)
+		}
+		if again {
+			e, err = c.findOne(pc, base, ldap.ScopeWholeSubtree, c.d.idFilter(id), attrs)
+		}
+	}
 	return e, bridge.Wrap(op, err)
 }
 

@@ -5,11 +5,16 @@ type PoolStats struct {
 	Size  int // connections that may exist at most
 	InUse int // connections lent out to requests now
 	Idle  int // bound connections waiting for a request
+	// Server is the index in the configured URLs of the server in use
+	// (0: the preferred one); Switches counts failovers and fail-backs.
+	Server   int
+	Switches int
 }
 
 // PoolStats reports the pool's use now.
 func (c *Conn) PoolStats() PoolStats {
 	p := c.pool
 	size := cap(p.tokens)
-	return PoolStats{Size: size, InUse: size - len(p.tokens), Idle: p.idleCount()}
+	return PoolStats{Size: size, InUse: size - len(p.tokens), Idle: p.idleCount(),
+		Server: int(c.active.Load()), Switches: int(c.failovers.Load())}
 }

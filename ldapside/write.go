@@ -116,6 +116,7 @@ func (c *Conn) runAdd(ctx context.Context, op string, req bridge.AddRequest, nam
 		c.advise("add", req.DN, "", err)
 		return nil, translate(op, err)
 	}
+	c.noteWrite(out)
 	c.log.Debug("entry added", "dn", req.DN, "id", out.ID, "attrs", names, "password_set", req.Password != "", "disabled", req.Disabled)
 	return out, nil
 }
@@ -513,6 +514,7 @@ func (c *Conn) Modify(ctx context.Context, req bridge.ModifyRequest) (*bridge.En
 		c.advise("modify", dn, req.NewSuperior, err)
 		return nil, translate(op, err)
 	}
+	c.noteWrite(out)
 	return out, nil
 }
 

@@ -51,6 +51,12 @@ type OpenLDAP struct {
 	stopped bool
 	// hashCleartext is olcPPolicyHashCleartext.
 	hashCleartext bool
+
+	// repl, when set, makes this instance one provider of a multi-provider
+	// set (see StartReplicatedOpenLDAP).
+	repl *replication
+	// overlays are OpenLDAPOptions.Overlays.
+	overlays []string
 }
 
 // OpenLDAPOptions tunes StartOpenLDAP; the zero value is fine.
@@ -120,6 +126,27 @@ func StartOpenLDAP(tb testing.TB, opts OpenLDAPOptions) (*OpenLDAP, error) {
 }
 
 func launchOpenLDAP(opts OpenLDAPOptions) (o *OpenLDAP, err error) {
+	o, err = newOpenLDAP(opts)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			_ = os.RemoveAll(o.Dir)
+		}
+	}()
+	if err := o.writeConfig(); err != nil {
+		return nil, err
+	}
+	if err := o.start(); err != nil {
+		return nil, err
+	}
+	return o, nil
+}
+
+// newOpenLDAP makes an instance's directory, certificate and ports; it
+// writes no configuration and starts nothing.
+func newOpenLDAP(opts OpenLDAPOptions) (o *OpenLDAP, err error) {
 	pw := opts.AdminPassword
 	if pw == "" {
 		pw = "admin-secret"
@@ -163,12 +190,7 @@ func launchOpenLDAP(opts OpenLDAPOptions) (o *OpenLDAP, err error) {
 		hashCleartext: !opts.NoHashCleartext,
 	}
 	o.urls = fmt.Sprintf("ldap://127.0.0.1:%d/ ldaps://127.0.0.1:%d/", port, tlsPort)
-	if err := o.writeConfig(certFile, keyFile, opts.Overlays); err != nil {
-		return nil, err
-	}
-	if err := o.start(); err != nil {
-		return nil, err
-	}
+	o.overlays = opts.Overlays
 	return o, nil
 }
 
@@ -230,11 +252,12 @@ func sshaHash(pw string) (string, error) {
 	return "{SSHA}" + base64.StdEncoding.EncodeToString(append(h.Sum(nil), salt...)), nil
 }
 
-func (o *OpenLDAP) writeConfig(certFile, keyFile string, overlays []string) error {
+func (o *OpenLDAP) writeConfig() error {
 	hash, err := sshaHash(o.AdminPassword)
 	if err != nil {
 		return err
 	}
+	overlays := o.overlays
 	if overlays == nil {
 		overlays = []string{"memberof", "refint", "ppolicy", "sssvlv"}
 	}
@@ -294,6 +317,11 @@ olcSssVlvMaxPerConn: 16
 		fmt.Fprintf(&overlaySections, sec, i, o.BaseDN, strings.ToUpper(strconv.FormatBool(o.hashCleartext)))
 	}
 	d := o.Dir
+	certFile, keyFile := o.CAFile, filepath.Join(d, "key.pem")
+	var r replicationLDIF
+	if o.repl != nil {
+		r = o.repl.ldif(o)
+	}
 	config := fmt.Sprintf(`dn: cn=config
 objectClass: olcGlobal
 cn: config
@@ -302,13 +330,13 @@ olcArgsFile: %[1]s/run/slapd.args
 olcLogLevel: none
 olcTLSCertificateFile: %[2]s
 olcTLSCertificateKeyFile: %[3]s
-
+%[9]s
 dn: cn=module{0},cn=config
 objectClass: olcModuleList
 cn: module{0}
 olcModulePath: %[4]s
 olcModuleLoad: back_mdb
-%[9]s
+%[10]s
 dn: cn=schema,cn=config
 objectClass: olcSchemaConfig
 cn: schema
@@ -348,8 +376,9 @@ olcLastMod: TRUE
 olcSizeLimit: unlimited
 olcAccess: {0}to attrs=userPassword by self write by anonymous auth by * none
 olcAccess: {1}to * by self read by users read by * none
-
-%[10]s`, d, certFile, keyFile, moduleDir, schemaDir, o.AdminDN, o.BaseDN, hash, modules.String(), overlaySections.String(), indexed)
+%[12]s
+%[13]s%[14]s`, d, certFile, keyFile, moduleDir, schemaDir, o.AdminDN, o.BaseDN, hash, r.global, modules.String()+r.modules, indexed, r.database,
+		overlaySections.String(), strings.ReplaceAll(r.overlays, "{4}", fmt.Sprintf("{%d}", len(overlays))))
 
 	base := fmt.Sprintf(`dn: %[1]s
 objectClass: top
@@ -391,9 +420,16 @@ pwdCheckQuality: 0
 	if err := os.WriteFile(baseFile, []byte(base), 0o600); err != nil {
 		return err
 	}
+	data := []string{slapaddBin, "-n1", "-F", filepath.Join(d, "slapd.d"), "-l", baseFile}
+	if o.repl != nil {
+		// -S stamps the CSNs with this server's id and -w writes the
+		// contextCSN, so that a peer loaded from the same export starts
+		// in sync instead of replicating (and conflicting on) every entry.
+		data = []string{slapaddBin, "-n1", "-F", filepath.Join(d, "slapd.d"), "-q", "-w", "-S", fmt.Sprint(o.repl.serverID), "-l", r.seed}
+	}
 	for _, step := range [][]string{
 		{slapaddBin, "-n0", "-F", filepath.Join(d, "slapd.d"), "-l", cfgFile},
-		{slapaddBin, "-n1", "-F", filepath.Join(d, "slapd.d"), "-l", baseFile},
+		data,
 	} {
 		if out, err := exec.Command(step[0], step[1:]...).CombinedOutput(); err != nil {
 			return fmt.Errorf("testenv: %s: %v: %s", strings.Join(step, " "), err, out)

@@ -70,6 +70,9 @@ func (m *metrics) watchPool(dir bridge.Directory) {
 		gauge("dirbridge_ldap_pool_size", "Connections the LDAP pool may hold.", func(s ldapside.PoolStats) int { return s.Size }),
 		gauge("dirbridge_ldap_pool_in_use", "LDAP connections lent to requests now.", func(s ldapside.PoolStats) int { return s.InUse }),
 		gauge("dirbridge_ldap_pool_idle", "Bound LDAP connections waiting.", func(s ldapside.PoolStats) int { return s.Idle }),
+		gauge("dirbridge_ldap_server_index", "Position in ldap.urls of the directory server in use (0: the first).", func(s ldapside.PoolStats) int { return s.Server }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "dirbridge_ldap_server_switches_total", Help: "Failovers to another directory server and fail-backs."},
+			func() float64 { return float64(p.PoolStats().Switches) }),
 	)
 }
 

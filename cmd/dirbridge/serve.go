@@ -97,6 +97,7 @@ func serveConfig(ctx context.Context, cfg *conf.Config, stderr io.Writer) error 
 		PoolSize:           cfg.LDAP.PoolSize,
 		DialTimeout:        cfg.LDAP.DialTimeout.Duration,
 		OpTimeout:          cfg.LDAP.OpTimeout.Duration,
+		FailbackDelay:      cfg.LDAP.FailbackDelay.Duration,
 	}, logger.Named("ldap"))
 	if err != nil {
 		return err
