@@ -2,7 +2,10 @@ package main
 
 import (
 	"context"
+	"os"
 	"sort"
+	"strconv"
+	"sync/atomic"
 
 	"github.com/dirbridge/dirbridge/bridge"
 	"github.com/hashicorp/go-hclog"
@@ -15,6 +18,9 @@ import (
 type auditDirectory struct {
 	bridge.Directory
 	log hclog.Logger
+	// afterWrite, when set, is called after every write the directory
+	// acknowledged (the tests' crash hook, crashAfterWrites).
+	afterWrite func()
 }
 
 var _ bridge.Directory = auditDirectory{}
@@ -29,6 +35,13 @@ func (a auditDirectory) record(ctx context.Context, op, id, dn string, attrs []s
 	a.log.Info("directory write", kv...)
 }
 
+// wrote runs the crash hook after a write the directory acknowledged.
+func (a auditDirectory) wrote(err error) {
+	if err == nil && a.afterWrite != nil {
+		a.afterWrite()
+	}
+}
+
 func (a auditDirectory) Add(ctx context.Context, req bridge.AddRequest) (*bridge.Entry, error) {
 	e, err := a.Directory.Add(ctx, req)
 	names := make([]string, 0, len(req.Attrs))
@@ -41,6 +54,7 @@ func (a auditDirectory) Add(ctx context.Context, req bridge.AddRequest) (*bridge
 		id = e.ID
 	}
 	a.record(ctx, "add", id, req.DN, names, []any{"password_set", req.Password != "", "disabled", req.Disabled}, err)
+	a.wrote(err)
 	return e, err
 }
 
@@ -62,12 +76,14 @@ func (a auditDirectory) Modify(ctx context.Context, req bridge.ModifyRequest) (*
 		extra = append(extra, "renamed", true)
 	}
 	a.record(ctx, "modify", req.ID, dn, names, extra, err)
+	a.wrote(err)
 	return e, err
 }
 
 func (a auditDirectory) Delete(ctx context.Context, id string) error {
 	err := a.Directory.Delete(ctx, id)
 	a.record(ctx, "delete", id, "", nil, nil, err)
+	a.wrote(err)
 	return err
 }
 
@@ -100,4 +116,25 @@ func nonNil(s []string) []string {
 		return []string{}
 	}
 	return s
+}
+
+// crashEnv makes the gateway exit at once, as kill -9 would (no shutdown, no
+// deferred cleanup), right after its nth acknowledged directory write: the
+// tests use it to kill the process between two writes of one request and
+// check that the journal settles the request at the next start. Never set
+// it in production.
+const crashEnv = "DIRBRIDGE_TEST_CRASH_AFTER_WRITES"
+
+func crashAfterWrites(logger hclog.Logger) func() {
+	n, err := strconv.Atoi(os.Getenv(crashEnv))
+	if err != nil || n <= 0 {
+		return nil
+	}
+	logger.Warn("test hook set: the process exits after this many directory writes", "env", crashEnv, "writes", n)
+	var count atomic.Int64
+	return func() {
+		if count.Add(1) == int64(n) {
+			os.Exit(86)
+		}
+	}
 }

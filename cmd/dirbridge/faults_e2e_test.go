@@ -49,25 +49,30 @@ func startCuttable(t *testing.T) *cutSetup {
 		PeopleDN: o.PeopleDN, GroupsDN: o.GroupsDN}, proxy: p}
 }
 
+func (s *cutSetup) cuts(t *testing.T, setup func(i int) any, request func(state any) response, check func(state any, r response)) {
+	t.Helper()
+	runCuts(t, s.gw, s.proxy, setup, request, check)
+}
+
 // settle waits until the directory is back and the journal holds nothing.
-func (s *cutSetup) settle(t *testing.T) {
+func settle(t *testing.T, gw *gateway, p *testenv.FaultProxy) {
 	t.Helper()
 	deadline := time.Now().Add(60 * time.Second)
 	for time.Now().Before(deadline) {
-		if !s.proxy.Down() {
-			if st, body := s.readyz(); st == http.StatusOK && strings.Contains(body, "pending_recoveries 0") {
+		if !p.Down() {
+			if st, body := readyz(gw); st == http.StatusOK && strings.Contains(body, "pending_recoveries 0") {
 				return
 			}
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	_, body := s.readyz()
+	_, body := readyz(gw)
 	t.Fatalf("the journal did not settle: %s", body)
 }
 
 // readyz is /readyz's status and text.
-func (s *cutSetup) readyz() (int, string) {
-	resp, err := http.Get(s.gw.base + "/readyz")
+func readyz(gw *gateway) (int, string) {
+	resp, err := http.Get(gw.base + "/readyz")
 	if err != nil {
 		return 0, err.Error()
 	}
@@ -76,34 +81,34 @@ func (s *cutSetup) readyz() (int, string) {
 	return resp.StatusCode, string(b)
 }
 
-// cuts runs setup (unarmed), then the request with the directory cut after
-// response n, for every n the request has (and two more, as reconnects can
-// shift them), and check on the settled directory.
-func (s *cutSetup) cuts(t *testing.T, setup func(i int) any, request func(state any) response, check func(state any, r response)) {
+// runCuts runs setup (unarmed), then the request with the directory cut
+// after response n, for every n the request has (and two more, as
+// reconnects can shift them), and check on the settled directory.
+func runCuts(t *testing.T, gw *gateway, p *testenv.FaultProxy, setup func(i int) any, request func(state any) response, check func(state any, r response)) {
 	t.Helper()
 	state := setup(0)
-	s.proxy.Arm(0, 0)
+	p.Arm(0, 0)
 	request(state)
-	n := s.proxy.Responses()
+	n := p.Responses()
 	if n < 2 {
 		t.Fatalf("the request takes %d LDAP responses: nothing to cut", n)
 	}
 	for i := 1; i <= n+2; i++ {
-		s.settle(t)
+		settle(t, gw, p)
 		state := setup(i)
-		s.readyz() // warm the pool after the last outage
-		s.proxy.Arm(i, time.Second)
+		readyz(gw) // warm the pool after the last outage
+		p.Arm(i, time.Second)
 		r := request(state)
 		if r.Status != http.StatusServiceUnavailable && (r.Status < 200 || r.Status > 299) {
 			t.Errorf("cut after response %d: status %d %s", i, r.Status, r.Raw)
 		}
-		cut := s.proxy.Cuts()
-		s.proxy.Arm(0, 0)
-		s.settle(t)
+		cut := p.Cuts()
+		p.Arm(0, 0)
+		settle(t, gw, p)
 		t.Logf("cut after response %d of %d: answer %d (cuts so far %d)", i, n, r.Status, cut)
 		check(state, r)
 	}
-	if s.proxy.Cuts() == 0 {
+	if p.Cuts() == 0 {
 		t.Fatal("the proxy never cut")
 	}
 }
@@ -190,6 +195,43 @@ func TestCutDelete(t *testing.T) {
 			}
 		default:
 			t.Errorf("in people %d, in leavers %d", len(inPeople), len(leavers))
+		}
+	})
+}
+
+// On AD a placement rule moves a user whose department changes: the move
+// and the modify are two operations. Plain ldap:// through the proxy (the
+// proxy cannot frame TLS; this request carries no password).
+func TestADCutMoveAndModify(t *testing.T) {
+	sa := testenv.SharedSambaAD(t)
+	p, err := testenv.StartFaultProxy(t, strings.TrimPrefix(sa.URL, "ldap://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := startWithAD(t, "DIRBRIDGE_LDAP_URLS="+p.URL(), "DIRBRIDGE_LDAP_OP_TIMEOUT=3s", "DIRBRIDGE_LDAP_DIAL_TIMEOUT=1s",
+		"DIRBRIDGE_STATE_RECOVERY_INTERVAL=300ms")
+	g := s.gw
+	type user struct{ id, name string }
+	runCuts(t, g, p, func(i int) any {
+		un := "cutmove." + randHex(4) + "@example.com"
+		body := adUserBody(un, "Cut", "Mover"+randHex(2), "")
+		delete(body, "password")
+		body[enterpriseURN] = map[string]any{"department": "Sales"}
+		return user{g.do("POST", "/v2/Users", body).must(t, 201, "create in Sales").str("id"), un}
+	}, func(st any) response {
+		return g.do("PATCH", "/v2/Users/"+st.(user).id, patchBody(
+			map[string]any{"op": "replace", "path": enterpriseURN + ":department", "value": "Engineering"},
+			map[string]any{"op": "replace", "path": "title", "value": "Moved"}))
+	}, func(st any, r response) {
+		e := s.byUserName(t, st.(user).name, "department", "title")
+		inEng := strings.Contains(strings.ToLower(e.DN), ",ou=engineering,ou=people,")
+		switch {
+		case inEng && (e.first("department") != "Engineering" || e.first("title") != "Moved"):
+			t.Errorf("moved but not modified (answer %d): %s %v", r.Status, e.DN, e.Attrs)
+		case !inEng && (e.first("department") != "Sales" || e.first("title") == "Moved"):
+			t.Errorf("modified but not moved (answer %d): %s %v", r.Status, e.DN, e.Attrs)
+		case !inEng && r.Status/100 == 2:
+			t.Errorf("answered %d but nothing applied: %s", r.Status, e.DN)
 		}
 	})
 }

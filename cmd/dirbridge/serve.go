@@ -191,7 +191,7 @@ func runGateway(ctx context.Context, logger hclog.Logger, dir bridge.Directory, 
 	ra := bridge.NewReadAhead(10*time.Second, 8, time.Now)
 	m.watchReadAhead(ra)
 	svcCfg.ReadAhead = ra
-	audited := auditDirectory{Directory: meteredDirectory{Directory: dir, m: m}, log: logger.Named("audit")}
+	audited := auditDirectory{Directory: meteredDirectory{Directory: dir, m: m}, log: logger.Named("audit"), afterWrite: crashAfterWrites(logger)}
 	svcCfg.OnGroupsLeft = audited.groupsLeft
 	resolver := bridge.NewResolver(audited, 0)
 	resolver.Register(users)
