@@ -20,6 +20,10 @@ type Journal interface {
 	Step(token, step string) error
 	// End forgets the intent: it is done or undone.
 	End(token string) error
+	// Release hands a pending intent to recovery: its request has given up
+	// on it (the directory went away). Until End or Release, an intent is
+	// its request's, and recovery leaves it alone.
+	Release(token string)
 	// Handle registers the recovery of kind: h finishes or reverses a
 	// pending intent and returns nil once it is settled, or an error to be
 	// tried again later (the directory is still away).

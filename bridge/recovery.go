@@ -44,9 +44,15 @@ func (s *Service) begin(ctx context.Context, what, id string) (string, error) {
 	return tok, nil
 }
 
-// settle ends tok's record unless err leaves the request for recovery.
+// settle ends tok's record unless err leaves the request for recovery: the
+// directory went away (or the entry was not where a step expected it, which
+// only recovery, looking at the directory afresh, can sort out).
 func (s *Service) settle(tok string, err error) {
-	if tok == "" || KindOf(err) == KindUnavailable {
+	if tok == "" {
+		return
+	}
+	if k := KindOf(err); err != nil && (k == KindUnavailable || k == KindNotFound) {
+		s.cfg.Journal.Release(tok)
 		return
 	}
 	// A record that cannot be ended is harmless: recovery finds the

@@ -30,6 +30,7 @@ type Store struct {
 	interval time.Duration // of Run's retries
 
 	mu       sync.Mutex
+	inFlight map[string]bool // begun here and still their request's
 	handlers map[string]Handler
 	stats    map[string]int // "kind|outcome" → count
 	log      hclog.Logger
@@ -60,7 +61,7 @@ func Open(path string, log hclog.Logger, now func() time.Time, interval time.Dur
 	if interval <= 0 {
 		interval = 5 * time.Second
 	}
-	return &Store{db: db, now: now, interval: interval, handlers: map[string]Handler{}, stats: map[string]int{}, log: log}, nil
+	return &Store{db: db, now: now, interval: interval, inFlight: map[string]bool{}, handlers: map[string]Handler{}, stats: map[string]int{}, log: log}, nil
 }
 
 // Close closes the file.
@@ -78,10 +79,21 @@ func (s *Store) Begin(ctx context.Context, it bridge.Intent) (string, error) {
 	it.Started = s.now().UTC()
 	it.Token = it.Started.Format("20060102T150405.000000000") + "-" + hex.EncodeToString(b)
 	it.Steps = nil
+	s.mu.Lock()
+	s.inFlight[it.Token] = true
+	s.mu.Unlock()
 	if err := s.put(it); err != nil {
+		s.Release(it.Token)
 		return "", bridge.E(op, bridge.KindInternal, "", err)
 	}
 	return it.Token, nil
+}
+
+// Release implements bridge.Journal.
+func (s *Store) Release(token string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.inFlight, token)
 }
 
 // Step implements bridge.Journal.
@@ -113,6 +125,7 @@ func (s *Store) Step(token, step string) error {
 // End implements bridge.Journal.
 func (s *Store) End(token string) error {
 	const op = "journal.(*Store).End"
+	defer s.Release(token)
 	if err := s.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucket).Delete([]byte(token)) }); err != nil {
 		return bridge.E(op, bridge.KindInternal, "", err)
 	}
@@ -161,8 +174,13 @@ func (s *Store) RecoverOnce(ctx context.Context) (int, error) {
 	left := 0
 	for _, it := range pending {
 		s.mu.Lock()
-		h := s.handlers[it.Kind]
+		h, busy := s.handlers[it.Kind], s.inFlight[it.Token]
 		s.mu.Unlock()
+		if busy {
+			// Its request is still running (and may still finish it).
+			left++
+			continue
+		}
 		if h == nil {
 			// A kind nobody handles (a journal from another version):
 			// keep it, visible to the operator, rather than guess.

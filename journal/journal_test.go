@@ -88,3 +88,26 @@ func TestUnknownKindsAreKept(t *testing.T) {
 		t.Fatalf("left %d, %v", left, err)
 	}
 }
+
+// An intent its request still runs is not recovered under it: only once
+// the request ends or releases it.
+func TestInFlightIntentsAreLeftToTheirRequest(t *testing.T) {
+	s, err := Open(filepath.Join(t.TempDir(), "j.db"), hclog.NewNullLogger(), nil, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	handled := 0
+	s.Handle("k", func(context.Context, bridge.Intent) error { handled++; return nil })
+	tok, err := s.Begin(context.Background(), bridge.Intent{Kind: "k"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if left, _ := s.RecoverOnce(context.Background()); left != 1 || handled != 0 {
+		t.Fatalf("an in-flight intent was recovered: left %d, handled %d", left, handled)
+	}
+	s.Release(tok)
+	if left, _ := s.RecoverOnce(context.Background()); left != 0 || handled != 1 {
+		t.Fatalf("a released intent: left %d, handled %d", left, handled)
+	}
+}

@@ -506,9 +506,13 @@ func (c *Conn) Modify(ctx context.Context, req bridge.ModifyRequest) (*bridge.En
 	if err != nil && undoRename != nil && !written {
 		settled = c.undo(ctx, "rename", dn, undoRename) == nil
 	}
-	if journalTok != "" && settled {
-		// Unsettled, the record stays for recovery (recoverRename).
-		_ = c.cfg.Journal.End(journalTok)
+	if journalTok != "" {
+		if settled {
+			_ = c.cfg.Journal.End(journalTok)
+		} else {
+			// The record stays, for recovery (recoverRename).
+			c.cfg.Journal.Release(journalTok)
+		}
 	}
 	if err != nil {
 		c.advise("modify", dn, req.NewSuperior, err)
