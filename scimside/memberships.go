@@ -2,6 +2,7 @@ package scimside
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strings"
 
@@ -128,7 +129,10 @@ func (m membershipChange) ops(userID string) []bridge.PatchOp {
 
 // applyMemberships makes the changes in order. On a failure it undoes those
 // already made and returns the failure.
-func (ep *endpoint) applyMemberships(ctx context.Context, userID string, changes []membershipChange) (undo func(), err error) {
+//
+// With journalled set, an unavailable directory undoes nothing: the
+// journal's record finishes the changes once it is back.
+func (ep *endpoint) applyMemberships(ctx context.Context, userID string, changes []membershipChange, journalled bool) (undo func(), err error) {
 	const op = "scimside.(*endpoint).applyMemberships"
 	var done []membershipChange
 	undo = func() {
@@ -141,6 +145,12 @@ func (ep *endpoint) applyMemberships(ctx context.Context, userID string, changes
 	}
 	for _, ch := range changes {
 		if err := ep.patchGroup(ctx, ch.group, ch.ops(userID)); err != nil {
+			if journalled && bridge.KindOf(err) == bridge.KindUnavailable {
+				return nil, bridge.Wrap(op, err)
+			}
+			if journalled && bridge.KindOf(err) == bridge.KindNotFound && !ch.add {
+				continue // a group it was to leave is gone: left already
+			}
 			undo()
 			if bridge.KindOf(err) == bridge.KindNotFound {
 				// The group went away after it was checked.
@@ -162,7 +172,9 @@ func (ep *endpoint) patchGroup(ctx context.Context, id string, ops []bridge.Patc
 }
 
 // joinNewUser adds a user just created to its groups; on failure the user
-// is deleted again.
+// is deleted again, unless the directory went away: then the journal's
+// record finishes the memberships once it is back (a retried POST finds
+// the user whole: 409).
 func (ep *endpoint) joinNewUser(ctx context.Context, user bridge.Resource, groups []string) (bridge.Resource, error) {
 	const op = "scimside.(*endpoint).joinNewUser"
 	if len(groups) == 0 {
@@ -172,12 +184,25 @@ func (ep *endpoint) joinNewUser(ctx context.Context, user bridge.Resource, group
 	for _, g := range groups {
 		changes = append(changes, membershipChange{group: g, add: true})
 	}
-	if _, err := ep.applyMemberships(ctx, user.ID, changes); err != nil {
+	tok, err := ep.beginMemberships(ctx, membershipIntent{User: user.ID, Created: true, Changes: intentChanges(changes)})
+	if err != nil {
 		if derr := ep.svc.Delete(context.WithoutCancel(ctx), user.ID); derr != nil {
 			ep.log.Error("could not remove a user whose groups could not be written", "request_id", bridge.RequestID(ctx), "user", user.ID, "error", derr.Error())
 		}
 		return bridge.Resource{}, bridge.Wrap(op, err)
 	}
+	if _, err := ep.applyMemberships(ctx, user.ID, changes, tok != ""); err != nil {
+		if tok != "" && bridge.KindOf(err) == bridge.KindUnavailable {
+			ep.journal.Release(tok)
+			return bridge.Resource{}, bridge.Wrap(op, err)
+		}
+		ep.endMemberships(tok)
+		if derr := ep.svc.Delete(context.WithoutCancel(ctx), user.ID); derr != nil {
+			ep.log.Error("could not remove a user whose groups could not be written", "request_id", bridge.RequestID(ctx), "user", user.ID, "error", derr.Error())
+		}
+		return bridge.Resource{}, bridge.Wrap(op, err)
+	}
+	ep.endMemberships(tok)
 	// Read back, so that the answer shows the groups.
 	res, err := ep.svc.Get(ctx, user.ID)
 	if err != nil {
@@ -215,14 +240,132 @@ func (ep *endpoint) replaceWithGroups(ctx context.Context, id string, in bridge.
 			changes = append(changes, membershipChange{group: g, add: true})
 		}
 	}
-	undo, err := ep.applyMemberships(ctx, id, changes)
+	if ep.journal == nil || len(changes) == 0 {
+		undo, err := ep.applyMemberships(ctx, id, changes, false)
+		if err != nil {
+			return bridge.Resource{}, err
+		}
+		res, err := ep.svc.Replace(ctx, id, in)
+		if err != nil {
+			undo()
+			return bridge.Resource{}, bridge.Wrap(op, err)
+		}
+		return res, nil
+	}
+	// With a journal the user goes first and the memberships after it: a
+	// user write the directory refuses then leaves nothing to undo, and
+	// memberships cut short are finished by recovery (value by value, no
+	// secrets in the record), so that the request takes full effect.
+	tok, err := ep.beginMemberships(ctx, membershipIntent{User: id, Version: cur.Meta.Version, Changes: intentChanges(changes)})
 	if err != nil {
-		return bridge.Resource{}, err
+		return bridge.Resource{}, bridge.Wrap(op, err)
 	}
 	res, err := ep.svc.Replace(ctx, id, in)
 	if err != nil {
-		undo()
+		if bridge.KindOf(err) == bridge.KindUnavailable {
+			ep.journal.Release(tok)
+		} else {
+			ep.endMemberships(tok)
+		}
 		return bridge.Resource{}, bridge.Wrap(op, err)
 	}
+	if err := ep.journal.Step(tok, stepUserWritten); err != nil {
+		ep.journal.Release(tok)
+		return bridge.Resource{}, bridge.E(op, bridge.KindUnavailable, "the gateway cannot record the request in its journal", err)
+	}
+	if _, err := ep.applyMemberships(ctx, id, changes, true); err != nil {
+		if bridge.KindOf(err) == bridge.KindUnavailable {
+			ep.journal.Release(tok)
+			return bridge.Resource{}, bridge.Wrap(op, err)
+		}
+		// A group refused the change (it went away since it was checked,
+		// or the service account may not write it): applyMemberships has
+		// undone the changes it made; the user's own write stays, and the
+		// log and the answer say which group.
+		ep.endMemberships(tok)
+		return bridge.Resource{}, bridge.Wrap(op, err)
+	}
+	ep.endMemberships(tok)
+	// Read back, so that the answer shows the groups.
+	if got, gerr := ep.svc.Get(ctx, id); gerr == nil {
+		res = got
+	}
 	return res, nil
+}
+
+const kindMemberships = "scimside.memberships"
+
+const stepUserWritten = "user written"
+
+// membershipIntent is a 1.1 body's membership changes as the journal keeps
+// them: the user, its version before the write (PUT), the changes.
+type membershipIntent struct {
+	User    string             `json:"user"`
+	Version string             `json:"version,omitempty"`
+	Created bool               `json:"created,omitempty"`
+	Changes []membershipRecord `json:"changes"`
+}
+
+type membershipRecord struct {
+	Group string `json:"group"`
+	Add   bool   `json:"add"`
+}
+
+func intentChanges(cs []membershipChange) []membershipRecord {
+	out := make([]membershipRecord, len(cs))
+	for i, c := range cs {
+		out[i] = membershipRecord{Group: c.group, Add: c.add}
+	}
+	return out
+}
+
+// beginMemberships records it; "" without a journal.
+func (ep *endpoint) beginMemberships(ctx context.Context, mi membershipIntent) (string, error) {
+	if ep.journal == nil {
+		return "", nil
+	}
+	data, err := json.Marshal(mi)
+	if err != nil {
+		return "", bridge.E("scimside.(*endpoint).beginMemberships", bridge.KindInternal, "", err)
+	}
+	tok, err := ep.journal.Begin(ctx, bridge.Intent{Kind: kindMemberships, ID: mi.User, Data: data})
+	if err != nil {
+		return "", bridge.E("scimside.(*endpoint).beginMemberships", bridge.KindInternal, "the gateway cannot record the request in its journal", err)
+	}
+	return tok, nil
+}
+
+func (ep *endpoint) endMemberships(tok string) {
+	if tok != "" {
+		_ = ep.journal.End(tok)
+	}
+}
+
+// recoverMemberships finishes the memberships of a request cut short: when
+// the user's write happened (recorded, or its version moved since), every
+// recorded change is made again (value-level, so what was made already is
+// no change); when it did not, nothing was changed and nothing is done.
+func (ep *endpoint) recoverMemberships(ctx context.Context, it bridge.Intent) error {
+	var mi membershipIntent
+	if err := json.Unmarshal(it.Data, &mi); err != nil {
+		return nil
+	}
+	cur, err := ep.svc.Get(ctx, mi.User)
+	if bridge.KindOf(err) == bridge.KindNotFound {
+		return nil // gone since
+	}
+	if err != nil {
+		return err
+	}
+	if !mi.Created && !it.Done(stepUserWritten) && cur.Meta.Version == mi.Version {
+		return nil // the user's write never happened, and nothing after it
+	}
+	for _, ch := range mi.Changes {
+		c := membershipChange{group: ch.Group, add: ch.Add}
+		if err := ep.patchGroup(ctx, c.group, c.ops(mi.User)); err != nil && bridge.KindOf(err) != bridge.KindNotFound {
+			return err
+		}
+	}
+	ep.log.Info("finished the group memberships of a request cut short", "user", mi.User, "changes", len(mi.Changes))
+	return nil
 }

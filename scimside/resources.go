@@ -25,6 +25,10 @@ type endpoint struct {
 	// groups, on the users endpoint, is the Groups service through which a
 	// SCIM 1.1 user body's groups are written; nil when groups are off.
 	groups ResourceService
+	// journal, when set, records a 1.1 body's membership changes before
+	// they are made, so that a request cut short finishes them later
+	// (memberships.go).
+	journal bridge.Journal
 	// noPasswords drops passwords from bodies: password sync is off.
 	noPasswords bool
 	log         hclog.Logger

@@ -75,6 +75,10 @@ func newRouter(s *Server, svcs Services) (*router, error) {
 	// A user body's groups (SCIM 1.1) are written through the groups.
 	if users, ok := rt.endpoints[strings.ToLower(strings.Trim(svcs.Users.ResourceType().Endpoint, "/"))]; ok && svcs.Groups != nil {
 		users.groups = svcs.Groups
+		if svcs.Journal != nil {
+			users.journal = svcs.Journal
+			svcs.Journal.Handle(kindMemberships, users.recoverMemberships)
+		}
 	}
 	// Bulk operations are dispatched through these same endpoints.
 	info.bulk, info.bulkMaxOps, info.bulkMaxPayload = rt.serveBulk, s.cfg.BulkMaxOperations, s.cfg.BulkMaxPayloadBytes

@@ -49,6 +49,10 @@ type Services struct {
 	// Ready reports whether the directory is reachable and bound, for
 	// /readyz. nil means always ready.
 	Ready func(ctx context.Context) error
+	// Journal, when set, records the membership changes of a SCIM 1.1 user
+	// body before they are made (see memberships.go); its recovery loop is
+	// the caller's to run.
+	Journal bridge.Journal
 	// Detail, when set, adds lines to /readyz's answer (counts only: the
 	// endpoint needs no credentials), e.g. the writes awaiting recovery.
 	Detail func() []string

@@ -235,3 +235,53 @@ func TestADCutMoveAndModify(t *testing.T) {
 		}
 	})
 }
+
+// Okta's agent's 1.1 PUT carries the user's groups: the user's write and
+// then one write per group changed.
+func TestCutV1PutWithGroups(t *testing.T) {
+	s := startCuttable(t)
+	g := s.gw
+	type user struct{ id, name, a, b string }
+	body := func(u user, title string, groups ...string) map[string]any {
+		var gs []any
+		for _, id := range groups {
+			gs = append(gs, map[string]any{"value": id})
+		}
+		return map[string]any{"schemas": []string{"urn:scim:schemas:core:1.0"}, "userName": u.name,
+			"name": map[string]any{"givenName": "Put", "familyName": "Groups"}, "title": title, "groups": gs}
+	}
+	s.cuts(t, func(i int) any {
+		u := user{name: "v1put" + randHex(3)}
+		u.id = g.do("POST", "/v2/Users", oktaUser(u.name, "Put", "Groups", "")).must(t, 201, "create").str("id")
+		for _, gn := range []*string{&u.a, &u.b} {
+			*gn = g.do("POST", "/v2/Groups", map[string]any{"schemas": []string{groupURN}, "displayName": u.name + "-" + randHex(2)}).must(t, 201, "group").str("id")
+		}
+		g.do("PUT", "/Users/"+u.id, body(u, "Before", u.a)).must(t, 200, "join a")
+		return u
+	}, func(st any) response {
+		u := st.(user)
+		return g.do("PUT", "/Users/"+u.id, body(u, "After", u.b))
+	}, func(st any, r response) {
+		u := st.(user)
+		got := g.do("GET", "/v2/Users/"+u.id, nil).must(t, 200, "get")
+		var in []string
+		for _, x := range asList(got.get("groups")) {
+			in = append(in, x.(map[string]any)["value"].(string))
+		}
+		title := got.str("title")
+		switch {
+		case title == "After" && len(in) == 1 && in[0] == u.b:
+		case title == "Before" && len(in) == 1 && in[0] == u.a:
+			if r.Status/100 == 2 {
+				t.Errorf("answered %d but nothing applied", r.Status)
+			}
+		default:
+			t.Errorf("half applied (answer %d): title %q, groups %v (a %s, b %s)", r.Status, title, in, u.a, u.b)
+		}
+	})
+}
+
+func asList(v any) []any {
+	l, _ := v.([]any)
+	return l
+}

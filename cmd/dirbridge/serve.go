@@ -204,6 +204,7 @@ func runGateway(ctx context.Context, logger hclog.Logger, dir bridge.Directory, 
 		})
 	}
 	if jr, ok := svcCfg.Journal.(*journal.Store); ok && jr != nil {
+		services.Journal = jr
 		m.watchJournal(jr)
 		services.Detail = func() []string {
 			p, err := jr.Pending()
