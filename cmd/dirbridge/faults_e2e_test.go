@@ -3,6 +3,7 @@ package main
 import (
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -22,7 +23,7 @@ type cutSetup struct {
 	proxy *testenv.FaultProxy
 }
 
-func startCuttable(t *testing.T) *cutSetup {
+func startCuttable(t *testing.T, extraEnv ...string) *cutSetup {
 	t.Helper()
 	o, err := testenv.StartOpenLDAP(t, testenv.OpenLDAPOptions{})
 	if err != nil {
@@ -33,7 +34,7 @@ func startCuttable(t *testing.T) *cutSetup {
 		t.Fatal(err)
 	}
 	token := "Bearer " + randHex(16)
-	gw := startGateway(t, []string{
+	gw := startGateway(t, append([]string{
 		"DIRBRIDGE_SCIM_LISTEN=127.0.0.1:0",
 		"DIRBRIDGE_SCIM_AUTH_HEADER_VALUE=" + token,
 		"DIRBRIDGE_LDAP_URLS=" + p.URL(),
@@ -43,7 +44,7 @@ func startCuttable(t *testing.T) *cutSetup {
 		"DIRBRIDGE_LDAP_OP_TIMEOUT=3s",
 		"DIRBRIDGE_LDAP_DIAL_TIMEOUT=1s",
 		"DIRBRIDGE_STATE_RECOVERY_INTERVAL=300ms",
-	}, "serve", "--config", "../../conf/examples/openldap.toml")
+	}, extraEnv...), "serve", "--config", "../../conf/examples/openldap.toml")
 	gw.auth = token
 	return &cutSetup{ldapSetup: &ldapSetup{gw: gw, URL: o.URL, BaseDN: o.BaseDN, AdminDN: o.AdminDN, AdminPassword: o.AdminPassword,
 		PeopleDN: o.PeopleDN, GroupsDN: o.GroupsDN}, proxy: p}
@@ -284,4 +285,84 @@ func TestCutV1PutWithGroups(t *testing.T) {
 func asList(v any) []any {
 	l, _ := v.([]any)
 	return l
+}
+
+// With strip_groups_on_disable, active: false leaves the groups first,
+// then disables the user.
+func TestCutDisableThatStripsGroups(t *testing.T) {
+	s := startCuttable(t, "DIRBRIDGE_USERS_STRIP_GROUPS_ON_DISABLE=true")
+	g := s.gw
+	type user struct{ id, name string }
+	s.cuts(t, func(i int) any {
+		name := "strip" + randHex(3)
+		id := g.do("POST", "/v2/Users", oktaUser(name, "Str", "Ip", "")).must(t, 201, "create").str("id")
+		for _, gn := range []string{"a", "b"} {
+			g.do("POST", "/v2/Groups", map[string]any{"schemas": []string{groupURN}, "displayName": name + "-" + gn,
+				"members": []any{map[string]any{"value": id}}}).must(t, 201, "group")
+		}
+		return user{id, name}
+	}, func(st any) response {
+		return g.do("PATCH", "/v2/Users/"+st.(user).id, patchBody(map[string]any{"op": "replace", "path": "active", "value": false}))
+	}, func(st any, r response) {
+		u := st.(user)
+		e := s.search(t, s.PeopleDN, "(uid="+u.name+")", "pwdAccountLockedTime")
+		naming := 0
+		for _, grp := range s.search(t, s.GroupsDN, "(cn="+u.name+"-*)", "member") {
+			for _, m := range grp.Attrs["member"] {
+				if strings.Contains(strings.ToLower(m), "uid="+u.name+",") {
+					naming++
+				}
+			}
+		}
+		locked := len(e) == 1 && e[0].first("pwdAccountLockedTime") != ""
+		switch {
+		case len(e) != 1:
+			t.Errorf("%d entries", len(e))
+		case locked && naming != 0:
+			t.Errorf("disabled but still in %d groups (answer %d)", naming, r.Status)
+		case !locked && naming != 2:
+			t.Errorf("enabled but in %d of 2 groups (answer %d)", naming, r.Status)
+		case !locked && r.Status/100 == 2:
+			t.Errorf("answered %d but nothing applied", r.Status)
+		}
+	})
+}
+
+// On AD a DELETE leaves the groups, then disables and moves the user.
+func TestADCutDelete(t *testing.T) {
+	sa := testenv.SharedSambaAD(t)
+	p, err := testenv.StartFaultProxy(t, strings.TrimPrefix(sa.URL, "ldap://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := startWithADGroups(t, "DIRBRIDGE_LDAP_URLS="+p.URL(), "DIRBRIDGE_LDAP_OP_TIMEOUT=3s", "DIRBRIDGE_LDAP_DIAL_TIMEOUT=1s",
+		"DIRBRIDGE_STATE_RECOVERY_INTERVAL=300ms")
+	g := s.gw
+	type user struct{ id, name string }
+	runCuts(t, g, p, func(i int) any {
+		un := "cutdel." + randHex(4) + "@example.com"
+		body := adUserBody(un, "Cut", "Leaver"+randHex(2), "")
+		delete(body, "password")
+		id := g.do("POST", "/v2/Users", body).must(t, 201, "create").str("id")
+		for _, gn := range []string{"a", "b"} {
+			g.do("POST", "/v2/Groups", map[string]any{"schemas": []string{groupURN}, "displayName": "cutdel-" + randHex(3) + gn,
+				"members": []any{map[string]any{"value": id}}}).must(t, 201, "group")
+		}
+		return user{id, un}
+	}, func(st any) response {
+		return g.do("DELETE", "/v2/Users/"+st.(user).id, nil)
+	}, func(st any, r response) {
+		e := s.byUserName(t, st.(user).name, "memberOf", "userAccountControl")
+		uac, _ := strconv.Atoi(e.first("userAccountControl"))
+		disabled, left := uac&2 != 0, strings.Contains(strings.ToLower(e.DN), "ou=leavers,")
+		groups := len(e.Attrs["memberof"])
+		switch {
+		case left && (!disabled || groups != 0):
+			t.Errorf("moved but not whole (answer %d): disabled %v, in %d groups", r.Status, disabled, groups)
+		case !left && (disabled || groups != 2):
+			t.Errorf("not moved but changed (answer %d): disabled %v, in %d of 2 groups", r.Status, disabled, groups)
+		case !left && r.Status/100 == 2:
+			t.Errorf("answered %d but nothing applied", r.Status)
+		}
+	})
 }
