@@ -183,12 +183,8 @@ func (t *Table) hideDerived(e *bridge.Entry, attrs map[string]any) {
 		if h == nil {
 			continue
 		}
-		var m map[string]any
 		if r.path.sub != "" {
-			m, _ = h[r.path.top.Name].(map[string]any)
-			if m == nil {
-				continue
-			}
+			m, _ := h[r.path.top.Name].(map[string]any)
 			if _, ok := m[r.path.sub]; !ok {
 				continue
 			}
@@ -196,8 +192,13 @@ func (t *Table) hideDerived(e *bridge.Entry, attrs map[string]any) {
 			continue
 		}
 		// The fallback is computed as writing would: over the resource
-		// without this row's own value.
-		without := withoutRowValue(attrs, r, t.coreURN)
+		// without this row's own value. This runs on every read (imports
+		// walk the whole directory), so the copy is made only when a
+		// template names the row's own attribute.
+		without := attrs
+		if r.reads(r.path.top.Name) {
+			without = withoutRowValue(attrs, r, t.coreURN)
+		}
 		var derived []string
 		for _, tm := range r.tmpls {
 			s, err := tm.render(t, without)
@@ -208,7 +209,7 @@ func (t *Table) hideDerived(e *bridge.Entry, attrs map[string]any) {
 				break
 			}
 		}
-		if len(derived) == 0 || derived[0] != stored[0] || t.needed(e, r, attrs, without) {
+		if len(derived) == 0 || derived[0] != stored[0] || t.needed(e, r, attrs, withoutRowValue(attrs, r, t.coreURN)) {
 			continue
 		}
 		t.dropValue(attrs, r)
