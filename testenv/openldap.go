@@ -95,6 +95,14 @@ func StartOpenLDAP(tb testing.TB, opts OpenLDAPOptions) (*OpenLDAP, error) {
 	if tb != nil {
 		tb.Helper()
 	}
+	return startSlapd(tb, func() (*OpenLDAP, error) { return launchOpenLDAP(opts) })
+}
+
+// startSlapd launches slapd instances: a missing slapd skips tb (fails it
+// under CI), a launch is tried up to three times, and with tb what was
+// started is stopped when the test ends.
+func startSlapd[T interface{ Stop() error }](tb testing.TB, launch func() (T, error)) (T, error) {
+	var zero T
 	if _, err := os.Stat(slapdBin); err != nil {
 		if tb != nil {
 			if os.Getenv("CI") != "" {
@@ -102,20 +110,20 @@ func StartOpenLDAP(tb testing.TB, opts OpenLDAPOptions) (*OpenLDAP, error) {
 			}
 			tb.Skipf("%v", ErrNoSlapd)
 		}
-		return nil, ErrNoSlapd
+		return zero, ErrNoSlapd
 	}
 	// The ports come from binding :0 and letting go; on a busy machine
 	// another process can take one before slapd binds it, and slapd exits.
 	// A fresh instance on fresh ports then starts fine.
-	var o *OpenLDAP
+	var o T
 	var err error
 	for attempt := 0; attempt < 3; attempt++ {
-		if o, err = launchOpenLDAP(opts); err == nil {
+		if o, err = launch(); err == nil {
 			break
 		}
 	}
 	if err != nil {
-		return nil, err
+		return zero, err
 	}
 	if tb != nil {
 		tb.Cleanup(func() {

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
@@ -93,38 +92,10 @@ func StartReplicatedOpenLDAP(tb testing.TB, n int, opts OpenLDAPOptions) (*Repli
 	if tb != nil {
 		tb.Helper()
 	}
-	if _, err := os.Stat(slapdBin); err != nil {
-		if tb != nil {
-			if os.Getenv("CI") != "" {
-				tb.Fatalf("%v; CI must run every directory test", ErrNoSlapd)
-			}
-			tb.Skipf("%v", ErrNoSlapd)
-		}
-		return nil, ErrNoSlapd
-	}
 	if n < 2 {
 		return nil, errors.New("testenv: replication needs at least 2 providers")
 	}
-	var r *Replicated
-	var err error
-	// As in StartOpenLDAP: a port taken between choosing and binding it
-	// makes a slapd exit; fresh ports then do.
-	for attempt := 0; attempt < 3; attempt++ {
-		if r, err = launchReplicated(n, opts); err == nil {
-			break
-		}
-	}
-	if err != nil {
-		return nil, err
-	}
-	if tb != nil {
-		tb.Cleanup(func() {
-			if err := r.Stop(); err != nil {
-				tb.Errorf("stopping slapd: %v", err)
-			}
-		})
-	}
-	return r, nil
+	return startSlapd(tb, func() (*Replicated, error) { return launchReplicated(n, opts) })
 }
 
 func launchReplicated(n int, opts OpenLDAPOptions) (r *Replicated, err error) {
