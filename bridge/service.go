@@ -385,7 +385,7 @@ func (s *Service) stripAndWrite(ctx context.Context, cur *Entry, desired Resourc
 // rejoined when the modify fails for a reason other than the directory's
 // unavailability.
 func (s *Service) write(ctx context.Context, cur *Entry, desired Resource, req ModifyRequest, left []membership) (Resource, error) {
-	const op = "bridge.(*Service).update"
+	const op = "bridge.(*Service).write"
 	if req.NewRDN != "" || req.NewSuperior != "" {
 		s.forget(cur.DN)
 	}

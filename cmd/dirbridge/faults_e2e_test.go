@@ -172,7 +172,6 @@ func TestCutDelete(t *testing.T) {
 		u := st.(user)
 		inPeople := s.search(t, s.PeopleDN, "(uid="+u.name+")", "pwdAccountLockedTime")
 		leavers := s.search(t, s.BaseDN, "(&(uid="+u.name+")(!(entryDN:dnSubtreeMatch:="+s.PeopleDN+")))", "pwdAccountLockedTime")
-		named := s.search(t, s.GroupsDN, "(member=*uid="+u.name+"*)", "cn")
 		naming := 0
 		for _, e := range s.search(t, s.GroupsDN, "(cn="+u.name+"-*)", "member") {
 			for _, m := range e.Attrs["member"] {
@@ -181,7 +180,6 @@ func TestCutDelete(t *testing.T) {
 				}
 			}
 		}
-		_ = named
 		switch {
 		case len(inPeople) == 0 && len(leavers) == 1:
 			if leavers[0].first("pwdAccountLockedTime") == "" || naming != 0 {
