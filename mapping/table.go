@@ -12,6 +12,7 @@ import (
 	"github.com/BurntSushi/toml"
 
 	"github.com/dirbridge/dirbridge/bridge"
+	"github.com/dirbridge/dirbridge/internal/tomlfile"
 )
 
 // Options adjust a table to a deployment when it is loaded.
@@ -265,11 +266,23 @@ func compile(name string, data []byte, opts Options) (*Table, error) {
 	var ft fileTable
 	md, err := toml.NewDecoder(bytes.NewReader(data)).Decode(&ft)
 	if err != nil {
-		var pe toml.ParseError
-		if errors.As(err, &pe) {
-			add(pe.Position.Line, "%s", pe.Message)
-		} else {
-			add(0, "%v", err)
+		// The decoder stops at the first wrong value and places a row's
+		// value at the last row's line; a key-by-key check finds them all,
+		// each at its own line.
+		if p := tomlfile.SyntaxError(data); p != nil {
+			add(p.Line, "%s", p.Msg)
+			return nil, le
+		}
+		for _, p := range tomlfile.Check(data, &ft) {
+			add(p.Line, "%s: %s", p.Key, p.Msg)
+		}
+		if len(le.Problems) == 0 {
+			var pe toml.ParseError
+			if errors.As(err, &pe) {
+				add(pe.Position.Line, "%s", pe.Message)
+			} else {
+				add(0, "%v", err)
+			}
 		}
 		return nil, le
 	}

@@ -572,3 +572,43 @@ nested = true
 		t.Fatalf("a plain groups row asks for nested groups")
 	}
 }
+
+// A value of the wrong type is reported at its own row's line, and every
+// one of them at once: the decoder alone stops at the first and places a
+// row's key at the last row's line.
+func TestLoadTypeErrorsAreLocated(t *testing.T) {
+	src := head + `[[attribute]]
+scim = "userName"
+ldap = "uid"
+required = "yes"
+[[attribute]]
+scim = "title"
+ldap = 5
+[[attribute]]
+scim = "displayName"
+ldap = "displayName"
+[[attribute]]
+scim = "nickName"
+ldap = "initials"
+`
+	_, err := Parse("users.toml", []byte(src), withStandard(Options{}))
+	var le *LoadError
+	if !errors.As(err, &le) {
+		t.Fatalf("err = %v, want a *LoadError", err)
+	}
+	want := []struct {
+		line int
+		text string
+	}{
+		{8, "attribute[0].required: want true or false"},
+		{11, "attribute[1].ldap: want a string"},
+	}
+	if len(le.Problems) != len(want) {
+		t.Fatalf("%d problems, want %d:\n%v", len(le.Problems), len(want), err)
+	}
+	for i, w := range want {
+		if p := le.Problems[i]; p.Line != w.line || !strings.Contains(p.Msg, w.text) {
+			t.Errorf("problem %d: %d %q, want %d %q", i, p.Line, p.Msg, w.line, w.text)
+		}
+	}
+}
