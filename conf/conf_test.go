@@ -7,8 +7,11 @@ import (
 	"testing"
 )
 
-func envMap(m map[string]string) func(string) (string, bool) {
-	return func(k string) (string, bool) { v, ok := m[k]; return v, ok }
+func envMap(m map[string]string) Env {
+	if m == nil {
+		return Env{}
+	}
+	return Env(m)
 }
 
 func writeFile(t *testing.T, dir, name, body string) string {
@@ -74,6 +77,7 @@ func TestEnvironmentOverridesUseDocumentedNames(t *testing.T) {
 	p := writeFile(t, dir, "c.toml", `[mapping]
 users = "users.toml"
 `)
+	ca, _ := writeCert(t, dir, "ca")
 	env := envMap(map[string]string{
 		"DIRBRIDGE_SCIM_LISTEN":              "127.0.0.1:9999",
 		"DIRBRIDGE_SCIM_AUTH_BASIC_USER":     "okta",
@@ -84,7 +88,7 @@ users = "users.toml"
 		"DIRBRIDGE_LDAP_BIND_DN":             "cn=admin,dc=example,dc=com",
 		"DIRBRIDGE_LDAP_BIND_PASSWORD":       "pw2",
 		"DIRBRIDGE_LDAP_BASE_DN":             "dc=example,dc=com",
-		"DIRBRIDGE_LDAP_CA_FILE":             p,
+		"DIRBRIDGE_LDAP_CA_FILE":             ca,
 		"DIRBRIDGE_LDAP_POOL_SIZE":           "3",
 		"DIRBRIDGE_USERS_HARD_DELETE":        "true",
 	})
@@ -95,7 +99,7 @@ users = "users.toml"
 	if c.SCIM.Listen != "127.0.0.1:9999" || c.SCIM.Auth.BasicUser != "okta" || c.SCIM.Auth.BasicPassword != "pw1" ||
 		c.SCIM.Auth.HeaderName != "X-Api-Key" || c.SCIM.Auth.HeaderValue != "k" ||
 		len(c.LDAP.URLs) != 2 || c.LDAP.URLs[1] != "ldaps://127.0.0.1:2" || c.LDAP.BindDN != "cn=admin,dc=example,dc=com" ||
-		c.LDAP.BindPassword != "pw2" || c.LDAP.BaseDN != "dc=example,dc=com" || c.LDAP.CAFile != p ||
+		c.LDAP.BindPassword != "pw2" || c.LDAP.BaseDN != "dc=example,dc=com" || c.LDAP.CAFile != ca ||
 		c.LDAP.PoolSize != 3 || !c.Users.HardDelete {
 		t.Fatalf("overrides not applied: %+v", c)
 	}
@@ -166,7 +170,7 @@ func TestStateDir(t *testing.T) {
 		if err := os.WriteFile(path, []byte(base+tc.extra), 0o600); err != nil {
 			t.Fatal(err)
 		}
-		c, err := Load(path, func(k string) (string, bool) { v, ok := tc.env[k]; return v, ok })
+		c, err := Load(path, envMap(tc.env))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -198,7 +202,7 @@ func TestStripGroupsKeys(t *testing.T) {
 		t.Fatalf("managed without a groups table accepted: %v", err)
 	}
 	_, err = Load(writeFile(t, dir, "c.toml", minimal+"[users]\nstrip_groups = \"some\"\nmax_page_size = 0\ndefault_page_size = -1\n"), envMap(nil))
-	if err == nil || !strings.Contains(err.Error(), `strip_groups "some"`) || !strings.Contains(err.Error(), "default_page_size") {
+	if err == nil || !strings.Contains(err.Error(), `strip_groups: "some"`) || !strings.Contains(err.Error(), "default_page_size") {
 		t.Fatalf("a bad value is not reported with the others: %v", err)
 	}
 }

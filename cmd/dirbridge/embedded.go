@@ -116,8 +116,15 @@ func serveEmbedded(ctx context.Context, f embeddedFlags, stdout, stderr io.Write
 	defer jr.Close()
 	svcCfg := bridge.ServiceConfig{Lifecycle: true, LeaversDN: "ou=leavers," + dir.Suffix(),
 		Memberships: memberships(stripGroups, stripOnDisable, groups), Journal: jr}
+	// The sample user is one the data folder does not hold yet, so that the
+	// banner's commands work on every start, not only the first.
+	sample, err := sampleUserName(ctx, dir, dir.Suffix())
+	if err != nil {
+		return err
+	}
 	banner := func(scimAddr string) {
-		printBanner(stdout, scimAddr, ldapSrv.Addr().String(), token, dir.AdminDN(), adminPassword, users.Container(), f.dataDir)
+		printBanner(stdout, bannerInfo{scimAddr: scimAddr, ldapAddr: ldapSrv.Addr().String(), token: token, adminDN: dir.AdminDN(),
+			adminPassword: adminPassword, people: users.Container(), dataDir: f.dataDir, user: sample})
 	}
 	return runGateway(ctx, logger, dir, users, groups, svcCfg, scimCfg, banner)
 }
@@ -162,24 +169,48 @@ func devSecret(env, file string) (string, error) {
 	return s, nil
 }
 
-func printBanner(w io.Writer, scimAddr, ldapAddr, token, adminDN, adminPassword, people, dataDir string) {
-	ldapURL := "ldap://" + ldapAddr
-	fmt.Fprintf(w, `
-dirbridge is running on its embedded directory (data in %s).
+// sampleUserName returns jdoe, or jdoe2, jdoe3… : the first name no entry
+// below base has as its uid or in its mail.
+func sampleUserName(ctx context.Context, dir bridge.Directory, base string) (string, error) {
+	for i := 1; ; i++ {
+		name := "jdoe"
+		if i > 1 {
+			name += strconv.Itoa(i)
+		}
+		res, err := dir.Search(ctx, bridge.SearchRequest{Base: base, Scope: bridge.ScopeSub,
+			Filter: bridge.Or(bridge.Eq("uid", name), bridge.Eq("mail", name+"@example.com"))})
+		if err != nil {
+			return "", fmt.Errorf("the embedded directory: %w", err)
+		}
+		if res.Total == 0 {
+			return name, nil
+		}
+	}
+}
 
-  SCIM 2.0   http://%s/v2      Authorization: Bearer %s
-  LDAP       %s    admin %s  password %s
+type bannerInfo struct {
+	scimAddr, ldapAddr, token, adminDN, adminPassword, people, dataDir, user string
+}
+
+func printBanner(w io.Writer, b bannerInfo) {
+	ldapURL := "ldap://" + b.ldapAddr
+	fmt.Fprintf(w, `
+dirbridge is running on its embedded directory (data in %[1]s).
+
+  SCIM 2.0   http://%[2]s/v2      Authorization: Bearer %[3]s
+  SCIM 1.1   http://%[2]s/v1      (and at the bare URL, as Okta's on-premises agent calls it)
+  LDAP       %[4]s    admin %[5]s  password %[6]s
 
 Create a user with a password:
 
-  curl -s -X POST http://%s/v2/Users \
-    -H 'Authorization: Bearer %s' -H 'Content-Type: application/scim+json' \
-    -d '{"userName":"jdoe","name":{"givenName":"Jane","familyName":"Doe"},"emails":[{"value":"jdoe@example.com","type":"work"}],"password":"Chang3-me-now"}'
+  curl -s -X POST http://%[2]s/v2/Users \
+    -H 'Authorization: Bearer %[3]s' -H 'Content-Type: application/scim+json' \
+    -d '{"userName":"%[8]s","name":{"givenName":"Jane","familyName":"Doe"},"emails":[{"value":"%[8]s@example.com","type":"work"}],"password":"Chang3-me-now"}'
 
 Bind as that user, and look at the entry as the admin:
 
-  ldapwhoami -x -H %s -D 'uid=jdoe,%s' -w 'Chang3-me-now'
-  ldapsearch -x -H %s -D '%s' -w '%s' -b '%s' '(uid=jdoe)' '*' '+'
+  ldapwhoami -x -H %[4]s -D 'uid=%[8]s,%[7]s' -w 'Chang3-me-now'
+  ldapsearch -x -H %[4]s -D '%[5]s' -w '%[6]s' -b '%[7]s' '(uid=%[8]s)' '*' '+'
 
-`, dataDir, scimAddr, token, ldapURL, adminDN, adminPassword, scimAddr, token, ldapURL, people, ldapURL, adminDN, adminPassword, people)
+`, b.dataDir, b.scimAddr, b.token, ldapURL, b.adminDN, b.adminPassword, b.people, b.user)
 }

@@ -16,6 +16,9 @@ import (
 	"syscall"
 
 	"github.com/hashicorp/go-hclog"
+
+	"github.com/dirbridge/dirbridge/conf"
+	"github.com/dirbridge/dirbridge/mapping"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".
@@ -38,19 +41,51 @@ func main() {
 // gcPercent is the garbage collector's target unless GOGC is set.
 const gcPercent = 400
 
-const usage = `usage: dirbridge <command> [flags]
+// commands are what the usage lists, in this order. Each command's flags
+// are its own flag.FlagSet's, printed by parseFlags when it is asked for
+// help or given a wrong flag.
+var commands = []struct{ name, synopsis, summary string }{
+	{"serve", "serve [--config FILE] [flags]", "run the gateway; without --config, on the embedded directory (loopback only)"},
+	{"check", "check --config FILE [flags]", "validate the configuration and tables and test the directory; exit 0 ready, 1 not, 2 usage"},
+	{"map", "map --config FILE [--resource User|Group] [--file F]", "show, as LDIF, what a SCIM resource (JSON) becomes; writes nothing"},
+	{"version", "version", "print the version"},
+	{"help", "help [command]", "print this, or a command's usage and flags"},
+}
 
-commands:
-  serve [--config FILE]   run the gateway; without --config, the embedded default
-  check --config FILE     validate the config and tables and test the directory
-  map --config FILE [--resource User|Group] [--file F]
-                          show, as LDIF, what a SCIM resource (JSON) becomes; writes nothing
-  version                 print the version
-`
+func usage() string {
+	var b strings.Builder
+	b.WriteString("usage: dirbridge <command> [flags]\n\ncommands:\n")
+	for _, c := range commands {
+		fmt.Fprintf(&b, "  %-52s %s\n", c.synopsis, c.summary)
+	}
+	b.WriteString("\n'dirbridge help <command>' or 'dirbridge <command> --help' lists a command's flags.\n")
+	return b.String()
+}
+
+// commandUsage is a command's usage with every flag of fs (nil: none).
+func commandUsage(name string, fs *flag.FlagSet) string {
+	var b strings.Builder
+	for _, c := range commands {
+		if c.name == name {
+			fmt.Fprintf(&b, "usage: dirbridge %s\n\n%s\n", c.synopsis, c.summary)
+		}
+	}
+	if fs != nil {
+		n := 0
+		fs.VisitAll(func(*flag.Flag) { n++ })
+		if n > 0 {
+			b.WriteString("\nflags:\n")
+			fs.SetOutput(&b)
+			fs.PrintDefaults()
+			fs.SetOutput(io.Discard)
+		}
+	}
+	return b.String()
+}
 
 func run(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
-		fmt.Fprint(stderr, usage)
+		fmt.Fprint(stderr, usage())
 		return 2
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -64,28 +99,105 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case "map":
 		err = mapCmd(ctx, args[1:], os.Stdin, stdout)
 	case "version", "--version", "-v":
-		fmt.Fprintf(stdout, "dirbridge %s\n", version)
-		return 0
-	case "help", "-h", "--help":
-		fmt.Fprint(stdout, usage)
-		return 0
+		if err = parseFlags(flag.NewFlagSet("version", flag.ContinueOnError), args[1:]); err == nil {
+			fmt.Fprintf(stdout, "dirbridge %s\n", version)
+		}
+	case "help", "-h", "--help", "-help":
+		switch {
+		case len(args) == 1:
+			fmt.Fprint(stdout, usage())
+			return 0
+		case len(args) == 2 && args[1] != "help" && isCommand(args[1]):
+			return run([]string{args[1], "--help"}, stdout, stderr)
+		case len(args) == 2 && args[1] == "help":
+			fmt.Fprint(stdout, commandUsage("help", nil))
+			return 0
+		}
+		fmt.Fprintf(stderr, "dirbridge: help %s: no such command\n\n%s", strings.Join(args[1:], " "), usage())
+		return 2
 	default:
-		fmt.Fprintf(stderr, "dirbridge: unknown command %q\n\n%s", args[0], usage)
+		fmt.Fprintf(stderr, "dirbridge: unknown command %q\n\n%s", args[0], usage())
 		return 2
 	}
 	if err != nil {
+		var he helpRequested
+		if errors.As(err, &he) {
+			fmt.Fprint(stdout, he.usage)
+			return 0
+		}
 		var ue usageError
 		if errors.As(err, &ue) {
-			fmt.Fprintf(stderr, "dirbridge: %v\n", err)
+			fmt.Fprintf(stderr, "dirbridge %s: %v\n\n", args[0], ue.error)
+			var wu withUsage
+			if errors.As(ue.error, &wu) {
+				fmt.Fprint(stderr, wu.usage)
+			} else {
+				fmt.Fprint(stderr, commandUsage(args[0], nil)+fmt.Sprintf("\n'dirbridge %s --help' lists its flags.\n", args[0]))
+			}
 			return 2
 		}
-		fmt.Fprintf(stderr, "dirbridge: %v\n", err)
+		printError(stderr, err)
 		return 1
 	}
 	return 0
 }
 
+func isCommand(name string) bool {
+	for _, c := range commands {
+		if c.name == name {
+			return true
+		}
+	}
+	return false
+}
+
+// usageError is a command line that does not say what to do: exit 2, with
+// the command's usage (its flags when a withUsage inside carries them).
 type usageError struct{ error }
+
+// withUsage is a flag parsing error with the usage of the command's flags.
+type withUsage struct {
+	error
+	usage string
+}
+
+func (w withUsage) Unwrap() error { return w.error }
+
+// helpRequested is -h or --help: the usage on standard output, exit 0.
+type helpRequested struct{ usage string }
+
+func (helpRequested) Error() string { return "help requested" }
+
+// printError writes err to w: a configuration's or a table's problems one
+// a line as they are ("FILE:LINE: key: problem — what to do", which editors
+// and people can follow), anything else after "dirbridge: ".
+func printError(w io.Writer, err error) {
+	for _, line := range errorLines(err) {
+		fmt.Fprintln(w, line)
+	}
+}
+
+func errorLines(err error) []string {
+	for cur := err; cur != nil; {
+		var cle *conf.LoadError
+		var mle *mapping.LoadError
+		switch {
+		case errors.As(cur, &cle) && cur == error(cle):
+			return strings.Split(cle.Error(), "\n")
+		case errors.As(cur, &mle) && cur == error(mle):
+			return strings.Split(mle.Error(), "\n")
+		}
+		if j, ok := cur.(interface{ Unwrap() []error }); ok {
+			var lines []string
+			for _, e := range j.Unwrap() {
+				lines = append(lines, errorLines(e)...)
+			}
+			return lines
+		}
+		cur = errors.Unwrap(cur)
+	}
+	return []string{"dirbridge: " + err.Error()}
+}
 
 func newLogger(level, format string, out io.Writer) hclog.Logger {
 	return hclog.New(&hclog.LoggerOptions{
@@ -96,13 +208,21 @@ func newLogger(level, format string, out io.Writer) hclog.Logger {
 	})
 }
 
+// parseFlags parses a command's flags. -h and --help return helpRequested
+// with the command's usage; a wrong flag or an argument returns a
+// usageError with it. The flag package's own printing is off: run decides
+// where usage goes (standard output when asked for, standard error on a
+// mistake).
 func parseFlags(fs *flag.FlagSet, args []string) error {
 	fs.SetOutput(io.Discard)
 	if err := fs.Parse(args); err != nil {
-		return usageError{err}
+		if errors.Is(err, flag.ErrHelp) {
+			return helpRequested{commandUsage(fs.Name(), fs)}
+		}
+		return usageError{withUsage{err, commandUsage(fs.Name(), fs)}}
 	}
 	if fs.NArg() > 0 {
-		return usageError{fmt.Errorf("unexpected argument %q", fs.Arg(0))}
+		return usageError{withUsage{fmt.Errorf("unexpected argument %q", fs.Arg(0)), commandUsage(fs.Name(), fs)}}
 	}
 	return nil
 }

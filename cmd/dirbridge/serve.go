@@ -58,6 +58,9 @@ func tableOptions(cfg *conf.Config) mapping.Options {
 // serveConfig runs the gateway against the directory the configuration names.
 func serveConfig(ctx context.Context, cfg *conf.Config, stderr io.Writer) error {
 	logger := newLogger(cfg.Log.Level, cfg.Log.Format, stderr)
+	for _, w := range cfg.Warnings() {
+		logger.Warn("configuration: " + w)
+	}
 	users, err := mapping.Load(cfg.Mapping.Users, tableOptions(cfg))
 	if err != nil {
 		return err
@@ -75,8 +78,8 @@ func serveConfig(ctx context.Context, cfg *conf.Config, stderr io.Writer) error 
 		}
 		groups = g
 	}
-	if cfg.Users.LeaversDN != "" && bridge.IsUnder(cfg.Users.LeaversDN, users.Container()) {
-		return fmt.Errorf("users.leavers_dn %q lies inside the users container %q: leavers would stay visible to SCIM", cfg.Users.LeaversDN, users.Container())
+	if err := cfg.CheckLeavers(users.Container()); err != nil {
+		return err
 	}
 	jr, err := openJournal(cfg.State.Dir, cfg.State.RecoveryInterval.Duration, logger)
 	if err != nil {
