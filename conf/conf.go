@@ -375,7 +375,7 @@ func parse(file string, data []byte, env Env) (*Config, []Problem) {
 		env = ProcessEnv()
 	}
 	problems = append(problems, applyEnv(reflect.ValueOf(&c).Elem(), EnvPrefix, "", env, src)...)
-	problems = append(problems, unknownEnv(env)...)
+	problems = append(problems, UnknownEnv(env)...)
 	if d, ok := env["STATE_DIRECTORY"]; ok && d != "" && c.State.Dir == "" {
 		c.State.Dir = strings.SplitN(d, ":", 2)[0] // systemd's StateDirectory=; several are ":"-separated
 	}
@@ -418,13 +418,19 @@ func envNames() map[string]string {
 	return names
 }
 
-// unknownEnv reports DIRBRIDGE_ variables that name no key: a misspelt
-// override is otherwise silently ignored, and the file's value used.
-func unknownEnv(env Env) []Problem {
+// UnknownEnv reports DIRBRIDGE_ variables that name no key (EnvNotKeys
+// aside): a misspelt override is otherwise silently ignored, and the
+// file's value used.
+func UnknownEnv(env Env) []Problem {
 	known := envNames()
 	var candidates []string
 	for n := range known {
 		candidates = append(candidates, n)
+	}
+	for _, n := range EnvNotKeys {
+		if !strings.HasSuffix(n, "_") {
+			candidates = append(candidates, n)
+		}
 	}
 	sort.Strings(candidates)
 	var names []string
@@ -446,7 +452,7 @@ next:
 				continue next
 			}
 		}
-		msg := "names no configuration key"
+		msg := "names no configuration key (nor another variable dirbridge reads)"
 		if s := tomlfile.Nearest(name, candidates); s != "" {
 			msg += fmt.Sprintf(" — did you mean %s?", s)
 		} else {

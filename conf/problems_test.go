@@ -72,7 +72,7 @@ level = "loud"
 		"9 ldap.urls \"http://dc1.corp.example\" is not an ldap:// or ldaps:// URL",
 		"13 ldap.dialet unknown key — did you mean ldap.dialect?",
 		"17 log.level \"loud\" — want trace",
-		"0 DIRBRIDGE_LDAP_BIND_DNN names no configuration key — did you mean DIRBRIDGE_LDAP_BIND_DN?",
+		"0 DIRBRIDGE_LDAP_BIND_DNN names no configuration key (nor another variable dirbridge reads) — did you mean DIRBRIDGE_LDAP_BIND_DN?",
 	)
 	text := err.Error()
 	if !strings.Contains(text, p+":4: scim.max_body_bytes: want") {
@@ -143,11 +143,13 @@ func TestEnvTypos(t *testing.T) {
 	ok["DIRBRIDGE_SCIM_LISTN"] = "127.0.0.1:1"
 	ok["DIRBRIDGE_ZZZZZZZZZZZZZZZZZZZZZ"] = "1"
 	ok["DIRBRIDGE_LDAP_POOL_SIZE"] = "two"
+	ok["DIRBRIDGE_DEV_TOKN"] = "x"
 	_, err := Load(p, envMap(ok))
 	wantProblems(t, problemsOf(t, err),
 		"0 DIRBRIDGE_LDAP_POOL_SIZE \"two\": want a whole number",
+		"0 DIRBRIDGE_DEV_TOKN did you mean DIRBRIDGE_DEV_TOKEN?",
 		"0 DIRBRIDGE_SCIM_LISTN did you mean DIRBRIDGE_SCIM_LISTEN?",
-		"0 DIRBRIDGE_ZZZZZZZZZZZZZZZZZZZZZ names no configuration key — the variables are",
+		"0 DIRBRIDGE_ZZZZZZZZZZZZZZZZZZZZZ names no configuration key (nor another variable dirbridge reads) — the variables are",
 	)
 	// A value the environment set is named by its variable.
 	_, err = Load(p, envMap(map[string]string{"DIRBRIDGE_LDAP_DIALECT": "novell"}))

@@ -48,6 +48,11 @@ func serveEmbedded(ctx context.Context, f embeddedFlags, stdout, stderr io.Write
 			problems = append(problems, fmt.Errorf("%s %q: the embedded default listens on loopback only (127.0.0.1 or ::1); to serve other hosts, run with --config against a real directory", l.flag, l.addr))
 		}
 	}
+	// A misspelt variable is refused as with --config, though most keys
+	// mean nothing to the embedded default.
+	for _, p := range conf.UnknownEnv(conf.ProcessEnv()) {
+		problems = append(problems, errors.New(p.String()))
+	}
 	// The [users] keys about groups are honoured from the environment, as
 	// with --config, and checked as strictly.
 	stripGroups := envOr("DIRBRIDGE_USERS_STRIP_GROUPS", "all")

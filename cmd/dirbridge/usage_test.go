@@ -137,3 +137,17 @@ func TestBuiltBinaryHelp(t *testing.T) {
 		t.Errorf("check --bogus: %v, stdout %q, stderr %q", err, out.String(), errb.String())
 	}
 }
+
+// TestEmbeddedRefusesMisspeltVariables: the embedded default refuses a
+// DIRBRIDGE_ variable that names nothing, with the one meant, before
+// anything starts.
+func TestEmbeddedRefusesMisspeltVariables(t *testing.T) {
+	cmd := exec.Command(binPath, "serve", "--data", t.TempDir(), "--scim-listen", "127.0.0.1:0", "--ldap-listen", "127.0.0.1:0")
+	cmd.Env = append(os.Environ(), "DIRBRIDGE_DEV_TOKN=x")
+	out, err := cmd.CombinedOutput()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 2 || !strings.Contains(string(out), "DIRBRIDGE_DEV_TOKN: names no configuration key") ||
+		!strings.Contains(string(out), "did you mean DIRBRIDGE_DEV_TOKEN?") {
+		t.Fatalf("%v: %s", err, out)
+	}
+}
