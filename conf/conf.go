@@ -356,17 +356,15 @@ func parse(file string, data []byte, env Env) (*Config, []Problem) {
 	checked := tomlfile.Check(data, &Config{})
 	for _, p := range checked {
 		problems = append(problems, Problem{File: file, Line: p.Line, Key: p.Key, Msg: p.Msg})
-		deleteKey(generic, p.Key)
 		src.bad[p.Key] = true
 	}
-	var c Config
 	if len(checked) > 0 {
 		// Decode what is right, for validation to look at.
-		var buf strings.Builder
-		if err := toml.NewEncoder(&buf).Encode(generic); err == nil {
-			data = []byte(buf.String())
+		if right, err := tomlfile.Without(data, checked); err == nil {
+			data = right
 		}
 	}
+	var c Config
 	if _, err := toml.Decode(string(data), &c); err != nil {
 		problems = append(problems, Problem{File: file, Msg: err.Error()})
 	}
@@ -380,19 +378,6 @@ func parse(file string, data []byte, env Env) (*Config, []Problem) {
 		c.State.Dir = strings.SplitN(d, ":", 2)[0] // systemd's StateDirectory=; several are ":"-separated
 	}
 	return &c, problems
-}
-
-// deleteKey removes a dotted key from a decoded document.
-func deleteKey(m map[string]any, key string) {
-	parts := strings.Split(key, ".")
-	for _, p := range parts[:len(parts)-1] {
-		next, ok := m[p].(map[string]any)
-		if !ok {
-			return
-		}
-		m = next
-	}
-	delete(m, parts[len(parts)-1])
 }
 
 // envNames lists the variable of every configuration key, and its key.

@@ -260,31 +260,59 @@ func wrapLoad(op string, err error) error {
 
 func compile(name string, data []byte, opts Options) (*Table, error) {
 	le := &LoadError{File: name}
+	// dropped are the keys reported for a wrong type, by the line of their
+	// row (a top-level key: its own): that they are then missing is no news.
+	dropped := map[int][]string{}
 	add := func(line int, format string, args ...any) {
-		le.Problems = append(le.Problems, Problem{Line: line, Msg: fmt.Sprintf(format, args...)})
+		msg := fmt.Sprintf(format, args...)
+		for _, k := range dropped[line] {
+			if strings.Contains(msg, k+" is missing") {
+				return
+			}
+		}
+		le.Problems = append(le.Problems, Problem{Line: line, Msg: msg})
 	}
 	var ft fileTable
 	md, err := toml.NewDecoder(bytes.NewReader(data)).Decode(&ft)
 	if err != nil {
 		// The decoder stops at the first wrong value and places a row's
 		// value at the last row's line; a key-by-key check finds them all,
-		// each at its own line.
+		// each at its own line, and the rest of the table is decoded
+		// without them so that its problems are reported in the same run.
 		if p := tomlfile.SyntaxError(data); p != nil {
 			add(p.Line, "%s", p.Msg)
 			return nil, le
 		}
-		for _, p := range tomlfile.Check(data, &ft) {
+		checked := tomlfile.Check(data, &fileTable{})
+		rows := tomlfile.Scan(data)
+		for _, p := range checked {
 			add(p.Line, "%s: %s", p.Key, p.Msg)
-		}
-		if len(le.Problems) == 0 {
-			var pe toml.ParseError
-			if errors.As(err, &pe) {
-				add(pe.Position.Line, "%s", pe.Message)
-			} else {
-				add(0, "%v", err)
+			row, key := "", p.Key
+			if i := strings.LastIndex(p.Key, "]."); i >= 0 {
+				row, key = p.Key[:i+1], p.Key[i+2:]
 			}
+			line := p.Line // a top-level key's "is missing" is said at its own line
+			if row != "" {
+				line = rows.Line(row)
+			}
+			dropped[line] = append(dropped[line], key)
 		}
-		return nil, le
+		ft = fileTable{}
+		right, werr := tomlfile.Without(data, checked)
+		if werr == nil {
+			md, err = toml.NewDecoder(bytes.NewReader(right)).Decode(&ft)
+		}
+		if werr != nil || err != nil || len(checked) == 0 {
+			if len(checked) == 0 {
+				var pe toml.ParseError
+				if errors.As(err, &pe) {
+					add(pe.Position.Line, "%s", pe.Message)
+				} else {
+					add(0, "%v", err)
+				}
+			}
+			return nil, le
+		}
 	}
 	pos := scanPositions(data)
 	seenKey := map[string]bool{}

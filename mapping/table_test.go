@@ -574,8 +574,8 @@ nested = true
 }
 
 // A value of the wrong type is reported at its own row's line, and every
-// one of them at once: the decoder alone stops at the first and places a
-// row's key at the last row's line.
+// one of them at once with the table's other problems: the decoder alone
+// stops at the first and places a row's key at the last row's line.
 func TestLoadTypeErrorsAreLocated(t *testing.T) {
 	src := head + `[[attribute]]
 scim = "userName"
@@ -590,18 +590,22 @@ ldap = "displayName"
 [[attribute]]
 scim = "nickName"
 ldap = "initials"
+owner = "idp"
 `
 	_, err := Parse("users.toml", []byte(src), withStandard(Options{}))
 	var le *LoadError
 	if !errors.As(err, &le) {
 		t.Fatalf("err = %v, want a *LoadError", err)
 	}
+	// The problem that is not a type's is found in the same run, and a
+	// value dropped for its type is not reported again as missing.
 	want := []struct {
 		line int
 		text string
 	}{
 		{8, "attribute[0].required: want true or false"},
 		{11, "attribute[1].ldap: want a string"},
+		{15, `owner "idp"`},
 	}
 	if len(le.Problems) != len(want) {
 		t.Fatalf("%d problems, want %d:\n%v", len(le.Problems), len(want), err)

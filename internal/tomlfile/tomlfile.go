@@ -389,3 +389,58 @@ func distance(a, b string) int {
 	}
 	return d[len(a)][len(b)]
 }
+
+// Without returns data re-encoded without the keys of problems, so that
+// what is right in a file can still be decoded and checked. Lines in the
+// result are not the file's: locate with Scan of the original.
+func Without(data []byte, problems []Problem) ([]byte, error) {
+	var doc map[string]any
+	if _, err := toml.Decode(string(data), &doc); err != nil {
+		return nil, err
+	}
+	for _, p := range problems {
+		deletePath(doc, p.Key)
+	}
+	var b strings.Builder
+	if err := toml.NewEncoder(&b).Encode(doc); err != nil {
+		return nil, err
+	}
+	return []byte(b.String()), nil
+}
+
+var indexRe = regexp.MustCompile(`^(.*)\[(\d+)\]$`)
+
+// deletePath removes a key written as Check names it ("a.b", "row[2].c").
+func deletePath(doc map[string]any, key string) {
+	parts := strings.Split(key, ".")
+	var cur any = doc
+	for i, part := range parts {
+		name, idx := part, -1
+		if m := indexRe.FindStringSubmatch(part); m != nil {
+			name = m[1]
+			fmt.Sscan(m[2], &idx)
+		}
+		m, ok := cur.(map[string]any)
+		if !ok {
+			return
+		}
+		if i == len(parts)-1 && idx < 0 {
+			delete(m, name)
+			return
+		}
+		cur = m[name]
+		if idx >= 0 {
+			rows, ok := cur.([]map[string]any)
+			if !ok || idx >= len(rows) {
+				return
+			}
+			if i == len(parts)-1 {
+				// A whole row of the wrong shape: keep the row count, so
+				// rows keep their numbers, with the row emptied.
+				rows[idx] = map[string]any{}
+				return
+			}
+			cur = rows[idx]
+		}
+	}
+}
