@@ -325,9 +325,10 @@ func LoadTables(path string, env Env) (*Config, error) {
 // Parse decodes TOML strictly and applies environment overrides. It does not
 // read secret files, apply defaults or validate: Resolve does.
 func Parse(data []byte, env Env) (*Config, error) {
+	const op = "conf.Parse"
 	c, problems := parse("", data, env)
 	if len(problems) > 0 {
-		return nil, loadError("conf.Parse", problems)
+		return nil, loadError(op, problems)
 	}
 	return c, nil
 }
@@ -537,9 +538,10 @@ func unwrapPath(err error) error {
 // Resolve returns a copy of c with secret files read, relative paths made
 // absolute, defaults applied, and every problem reported together.
 func (c *Config) Resolve() (*Config, error) {
+	const op = "conf.(*Config).Resolve"
 	out, problems := c.resolve()
 	if len(problems) > 0 {
-		return nil, loadError("conf.(*Config).Resolve", problems)
+		return nil, loadError(op, problems)
 	}
 	return out, nil
 }
@@ -807,10 +809,11 @@ func (c *Config) validate() []keyProblem {
 // would stay visible to SCIM. The container is the table's, which conf
 // does not compile.
 func (c *Config) CheckLeavers(usersContainer string) error {
+	const op = "conf.(*Config).CheckLeavers"
 	if c.Users.LeaversDN == "" || usersContainer == "" || !bridge.IsUnder(c.Users.LeaversDN, usersContainer) {
 		return nil
 	}
-	return loadError("conf.(*Config).CheckLeavers", []Problem{c.src.problem("users.leavers_dn",
+	return loadError(op, []Problem{c.src.problem("users.leavers_dn",
 		fmt.Sprintf("%q lies inside the users container %q, so leavers would stay visible to SCIM — put it beside the container, e.g. \"ou=leavers,%s\"",
 			c.Users.LeaversDN, usersContainer, c.LDAP.BaseDN))})
 }

@@ -247,11 +247,13 @@ func (c *checker) table(m map[string]toml.Primitive, t reflect.Type, path string
 			}
 			continue
 		}
-		c.value(m[k], f.Type, key)
+		c.value(m[k], f.Type, key, f.Tag.Get("secret") == "true")
 	}
 }
 
-func (c *checker) value(p toml.Primitive, t reflect.Type, key string) {
+// value checks one value; a secret one (a field tagged secret:"true") is
+// described by its type alone, never quoted.
+func (c *checker) value(p toml.Primitive, t reflect.Type, key string, secret bool) {
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
@@ -260,7 +262,7 @@ func (c *checker) value(p toml.Primitive, t reflect.Type, key string) {
 	case t.Kind() == reflect.Struct:
 		var m map[string]toml.Primitive
 		if err := c.md.PrimitiveDecode(p, &m); err != nil {
-			c.add(key, "want a table ([%s]), got %s", key, c.kind(p))
+			c.add(key, "want a table ([%s]), got %s", key, c.kind(p, false))
 			return
 		}
 		c.table(m, t, key)
@@ -268,30 +270,40 @@ func (c *checker) value(p toml.Primitive, t reflect.Type, key string) {
 	case t.Kind() == reflect.Slice && t.Elem().Kind() == reflect.Struct && !opaque(t.Elem()):
 		var rows []toml.Primitive
 		if err := c.md.PrimitiveDecode(p, &rows); err != nil {
-			c.add(key, "want tables ([[%s]]), got %s", key, c.kind(p))
+			c.add(key, "want tables ([[%s]]), got %s", key, c.kind(p, false))
 			return
 		}
 		for i, r := range rows {
-			c.value(r, t.Elem(), fmt.Sprintf("%s[%d]", key, i))
+			c.value(r, t.Elem(), fmt.Sprintf("%s[%d]", key, i), false)
 		}
 		return
 	}
 	v := reflect.New(t)
 	if err := c.md.PrimitiveDecode(p, v.Interface()); err != nil {
 		var pe toml.ParseError
-		if errors.As(err, &pe) && opaque(t) {
+		if errors.As(err, &pe) && opaque(t) && !secret {
 			c.add(key, "%s", pe.Message)
 			return
 		}
-		c.add(key, "want %s, got %s", Describe(t), c.kind(p))
+		c.add(key, "want %s, got %s", Describe(t), c.kind(p, secret))
 	}
 }
 
-// kind names the TOML type of a value.
-func (c *checker) kind(p toml.Primitive) string {
+// kind names the TOML type of a value, and the value unless secret.
+func (c *checker) kind(p toml.Primitive, secret bool) string {
 	var v any
 	if err := c.md.PrimitiveDecode(p, &v); err != nil {
 		return "a value of another type"
+	}
+	if secret {
+		switch v.(type) {
+		case string:
+			return "a string"
+		case int64, float64:
+			return "a number"
+		case bool:
+			return "a boolean"
+		}
 	}
 	switch x := v.(type) {
 	case string:

@@ -22,6 +22,7 @@ type row struct {
 
 type file struct {
 	Name    string `toml:"name"`
+	Secret  string `toml:"secret" secret:"true"`
 	Section struct {
 		Count   int      `toml:"count"`
 		List    []string `toml:"list"`
@@ -35,6 +36,7 @@ type file struct {
 // tables at that row's line (not the last row's, as the decoder does).
 func TestCheckReportsEveryTypeErrorAtItsLine(t *testing.T) {
 	data := `name = "x"
+secret = 271828
 [section]
 list = [
   "a = 1",
@@ -63,12 +65,18 @@ ldap = "c"
 		t.Fatal(p)
 	}
 	got := Check([]byte(data), &file{})
+	for _, p := range got {
+		if strings.Contains(p.Msg, "271828") {
+			t.Errorf("a secret's value is shown: %+v", p)
+		}
+	}
 	want := []string{
-		"9 section.count want a whole number",
-		"10 section.timeout unknown unit",
-		"11 section.on want true or false",
-		"12 section.colour unknown key",
-		"20 row[1].ldap want a string",
+		"2 secret want a string in quotes, got a number",
+		"10 section.count want a whole number",
+		"11 section.timeout unknown unit",
+		"12 section.on want true or false",
+		"13 section.colour unknown key",
+		"21 row[1].ldap want a string",
 	}
 	if len(got) != len(want) {
 		t.Fatalf("got %d problems, want %d: %+v", len(got), len(want), got)
