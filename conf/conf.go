@@ -736,8 +736,9 @@ func (c *Config) validate() []keyProblem {
 	}
 	if c.LDAP.BindDN == "" {
 		add("ldap.bind_dn", "is required — the DN of the service account dirbridge binds as")
-	} else if !strings.Contains(c.LDAP.BindDN, "=") {
-		add("ldap.bind_dn", "%q is not a DN — e.g. \"cn=dirbridge,ou=services,dc=example,dc=com\"", c.LDAP.BindDN)
+	} else if !strings.ContainsAny(c.LDAP.BindDN, "=@\\") {
+		// AD also binds by UPN (svc@CORP.EXAMPLE) and by CORP\svc.
+		add("ldap.bind_dn", "%q is not a DN — e.g. \"cn=dirbridge,ou=services,dc=example,dc=com\" (with dialect \"ad\" also svc@CORP.EXAMPLE or CORP\\svc)", c.LDAP.BindDN)
 	}
 	if c.LDAP.BindDN != "" && c.LDAP.BindPassword == "" && c.LDAP.BindPasswordFile == "" {
 		add("ldap.bind_password", "is required — set bind_password_file, or DIRBRIDGE_LDAP_BIND_PASSWORD")

@@ -283,3 +283,24 @@ func TestCheckLeavers(t *testing.T) {
 	_, err = Load(writeFile(t, dir, "c.toml", minimal+"[users]\nleavers_dn = \"DC=example,dc=com\"\n"), envMap(nil))
 	wantProblems(t, problemsOf(t, err), "15 users.leavers_dn is the base DN itself")
 }
+
+// The shipped example configurations load, given the secrets the README
+// says to set, without problems or warnings.
+func TestShippedExamplesLoad(t *testing.T) {
+	for _, f := range []string{"examples/openldap.toml", "examples/ad.toml"} {
+		c, err := Load(f, Env{"DIRBRIDGE_LDAP_BIND_PASSWORD": "x", "DIRBRIDGE_SCIM_AUTH_HEADER_VALUE": "Bearer x"})
+		if err != nil {
+			t.Errorf("%s: %v", f, err)
+			continue
+		}
+		if w := c.Warnings(); len(w) > 0 {
+			t.Errorf("%s: warnings %q", f, w)
+		}
+	}
+	for _, dn := range []string{"svc@CORP.EXAMPLE", `CORP\svc`, "cn=svc,dc=x"} {
+		c := &Config{SCIM: SCIM{Auth: SCIMAuth{None: true}}, LDAP: LDAP{URLs: []string{"ldap://127.0.0.1"}, BindDN: dn, BindPassword: "x", BaseDN: "dc=x"}}
+		if _, err := c.Resolve(); err != nil && strings.Contains(err.Error(), "bind_dn") {
+			t.Errorf("bind_dn %q: %v", dn, err)
+		}
+	}
+}
