@@ -59,7 +59,7 @@ func tableOptions(cfg *conf.Config) mapping.Options {
 func serveConfig(ctx context.Context, cfg *conf.Config, stderr io.Writer) error {
 	logger := newLogger(cfg.Log.Level, cfg.Log.Format, stderr)
 	for _, w := range cfg.Warnings() {
-		logger.Warn("configuration: " + w)
+		logger.Warn("unsafe configuration", "warning", w)
 	}
 	users, err := mapping.Load(cfg.Mapping.Users, tableOptions(cfg))
 	if err != nil {
