@@ -151,3 +151,47 @@ func TestEmbeddedRefusesMisspeltVariables(t *testing.T) {
 		t.Fatalf("%v: %s", err, out)
 	}
 }
+
+// TestServeLogsWarnings: serve logs each unsafe setting once at start and
+// runs.
+func TestServeLogsWarnings(t *testing.T) {
+	dir := t.TempDir()
+	tables, err := filepath.Abs("../../conf/examples")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pass := filepath.Join(dir, "ldap.pass")
+	if err := os.WriteFile(pass, []byte("pw"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(pass, 0o644); err != nil { // whatever the umask
+		t.Fatal(err)
+	}
+	cfg := filepath.Join(dir, "c.toml")
+	if err := os.WriteFile(cfg, []byte(`[scim]
+listen = "127.0.0.1:0"
+[scim.auth]
+none = true
+[ldap]
+urls = ["ldap://127.0.0.1:1"]
+bind_dn = "cn=admin,dc=example,dc=com"
+bind_password_file = "ldap.pass"
+base_dn = "dc=example,dc=com"
+insecure_skip_verify = true
+[mapping]
+users = "`+filepath.Join(tables, "openldap-users.toml")+`"
+`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	gw := startGateway(t, nil, "serve", "--config", cfg)
+	out := gw.output.String()
+	for _, want := range []string{
+		`unsafe configuration: warning="` + cfg + `:4: scim.auth.none: true: any client`,
+		`unsafe configuration: warning="` + cfg + `:8: ldap.bind_password_file: ` + pass + ` is readable by group or others (mode 0644)`,
+		`unsafe configuration: warning="` + cfg + `:10: ldap.insecure_skip_verify: true:`,
+	} {
+		if strings.Count(out, want) != 1 {
+			t.Errorf("not logged once: %s\n%s", want, out)
+		}
+	}
+}
