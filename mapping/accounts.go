@@ -121,7 +121,7 @@ func (t *Table) candidates(r *row, attrs map[string]any) ([]string, error) {
 		if err != nil {
 			return nil, bridge.E("mapping.(*Table).candidates", bridge.KindInternal, "", err)
 		}
-		for _, v := range clean(r, []string{s}) {
+		for _, v := range cleanTmpl(r, []string{s}) {
 			v = truncateRunes(v, r.maxLen)
 			if v != "" && !hasFold(out, v) {
 				out = append(out, v)
