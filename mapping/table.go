@@ -111,10 +111,10 @@ type row struct {
 	refTypes    []string
 	itemType    string
 	placeholder string
-	createOnly  bool   // written by NewEntry only, never changed after
-	unique      string // "", "base" or "container": chosen free among the candidates
-	maxLen      int    // values are cut to this many characters (0: no limit)
-	nested      bool   // a user's groups read through nested groups (bridge.VirtualNestedGroups)
+	createOnly  bool        // written by NewEntry only, never changed after
+	unique      string      // "", "base" or "container": chosen free among the candidates
+	maxLen      int         // values are cut to this many characters (0: no limit)
+	nested      bool        // a user's groups read through nested groups (bridge.VirtualNestedGroups)
 	txf         []transform // template_transform: applied to what the templates make (nil: xf)
 	upnFB       *row        // the UPN row: the row of its upn_fallback attribute (upn.go)
 	upnOf       *row        // the upn_fallback row: the UPN row it belongs to
