@@ -166,7 +166,7 @@ func (t *Table) pickUnique(ctx context.Context, refs bridge.Refs, attr string, c
 		return cands[0], nil
 	}
 	try := func(v string) (bool, error) {
-		taken, err := vc.Taken(ctx, base, scope, bridge.Eq(attr, v), self)
+		taken, err := vc.Taken(ctx, base, scope, t.takenFilter(attr, v), self)
 		return !taken, err
 	}
 	for _, c := range cands {

@@ -61,6 +61,7 @@ type Table struct {
 	createMissing bool        // create_missing_containers
 	rdnUnique     bool        // rdn_unique: a taken RDN value gets " 2", " 3", ...
 	upnSuffixes   []string    // lower case: what a usable UPN ends in (upn.go)
+	baseDomain    string      // ${base_domain}: the domain of implicit UPNs (takenFilter)
 	usesUPN       bool        // a row has upn_fallback or a template calls upn
 }
 
@@ -308,6 +309,7 @@ func compile(name string, data []byte, opts Options) (*Table, error) {
 	sub := newSubst(opts)
 	t := &Table{file: name, catalog: map[string][]bridge.AttrDef{}, standard: opts.Standard}
 	t.upnSuffixes = upnSuffixes(opts, sub)
+	t.baseDomain = sub.vars["base_domain"]
 
 	// Resource type and schemas first: rows are resolved against them.
 	switch ft.Resource {

@@ -187,7 +187,7 @@ func (t *Table) checkUPNFree(ctx context.Context, refs bridge.Refs, r *row, v, c
 		return nil
 	}
 	base, scope := t.uniqueScope(r, container)
-	taken, err := vc.Taken(ctx, base, scope, bridge.Eq(r.ldap, v), self)
+	taken, err := vc.Taken(ctx, base, scope, t.takenFilter(r.ldap, v), self)
 	if err != nil {
 		return bridge.Wrap(op, err)
 	}
@@ -196,6 +196,37 @@ func (t *Table) checkUPNFree(ctx context.Context, refs bridge.Refs, r *row, v, c
 	}
 	return nil
 }
+
+// takenFilter is what makes value v of attr taken. In a table with a UPN
+// row, AD's implicit UPN counts too: every account can log on as
+// sAMAccountName@<its domain>, so Samba refuses a UPN local@<domain> when
+// another account's sAMAccountName is local ("already in use (implied by
+// userPrincipalName)"), and a sAMAccountName that is the local part of
+// another account's UPN in the domain would make one logon name name two
+// accounts.
+func (t *Table) takenFilter(attr, v string) *bridge.Filter {
+	f := bridge.Eq(attr, v)
+	var upn *row
+	for _, r := range t.rows {
+		if r.upnFB != nil {
+			upn = r
+		}
+	}
+	if upn == nil || t.baseDomain == "" {
+		return f
+	}
+	switch {
+	case strings.EqualFold(attr, upn.ldap):
+		if local, suffix, ok := strings.Cut(v, "@"); ok && strings.EqualFold(suffix, t.baseDomain) {
+			return bridge.Or(f, bridge.Eq(attrSAMAccountName, local))
+		}
+	case strings.EqualFold(attr, attrSAMAccountName):
+		return bridge.Or(f, bridge.Eq(upn.ldap, v+"@"+t.baseDomain))
+	}
+	return f
+}
+
+const attrSAMAccountName = "sAMAccountName"
 
 // upnFilter is the filter for a comparison on a userName kept in either
 // attribute: the UPN counts only where no fallback value is stored (else

@@ -214,3 +214,33 @@ unique = "%s"
 		}
 	}
 }
+
+// AD's implicit UPN: sAMAccountName@<domain> is every account's logon
+// name, so a UPN local@<domain> is taken when another account's
+// sAMAccountName is local, and a sAMAccountName when another account's UPN
+// in the domain has it before the "@".
+func TestImplicitUPNIsTaken(t *testing.T) {
+	ctx := context.Background()
+	tb := loadADUsers(t, Options{UPNSuffixes: []string{"corp.example", "other.example"}})
+	refs := taken{vals: map[string]bool{"samaccountname=jdoe": true, "userprincipalname=jane.doe@corp.example": true}}
+	if _, err := tb.NewEntry(ctx, bridge.Resource{Attrs: map[string]any{"userName": "jdoe@corp.example"}}, refs); bridge.KindOf(err) != bridge.KindConflict {
+		t.Errorf("a userName that is another account's implicit UPN: %v, want a conflict", err)
+	}
+	// In another suffix there is no implicit UPN.
+	if _, err := tb.NewEntry(ctx, bridge.Resource{Attrs: map[string]any{"userName": "jdoe@other.example"}}, refs); err != nil {
+		t.Errorf("jdoe@other.example: %v", err)
+	}
+	plan, err := tb.NewEntry(ctx, bridge.Resource{Attrs: map[string]any{"userName": "jd@gmail.com",
+		"name": map[string]any{"givenName": "Jane", "familyName": "Doe"}}}, refs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// jane.doe@ is taken as a UPN, jdoe@ as a sAMAccountName; jane.doe as a
+	// sAMAccountName by jane.doe@corp.example's UPN.
+	if got := plan.Attrs["userPrincipalName"]; len(got) != 1 || got[0] != "jane.doe2@corp.example" {
+		t.Errorf("userPrincipalName %q", got)
+	}
+	if got := plan.Attrs["sAMAccountName"]; len(got) != 1 || got[0] != "jane.doe2" {
+		t.Errorf("sAMAccountName %q", got)
+	}
+}

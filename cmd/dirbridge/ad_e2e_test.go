@@ -272,9 +272,11 @@ func TestADTwoJohnSmiths(t *testing.T) {
 		}
 	}
 	// What the README tells the admin: the UPN is the userName when it is
-	// one of the forest, else derived (john.smith@…, then jsmith@…) and the
-	// userName kept beside it.
-	wantUPN := []string{"john.smith.7@example.test", "john.smith@example.test", "jsmith@example.test"}
+	// one of the forest, else derived and the userName kept beside it. The
+	// first John Smith's sAMAccountName john.smith makes john.smith@example.test
+	// his (AD's implicit UPN), so the second gets jsmith@, the third
+	// john.smith2@.
+	wantUPN := []string{"john.smith.7@example.test", "jsmith@example.test", "john.smith2@example.test"}
 	for i, e := range es {
 		if e.first("userPrincipalName") != wantUPN[i] {
 			t.Errorf("%s: userPrincipalName %q, want %q", userNames[i], e.first("userPrincipalName"), wantUPN[i])
@@ -283,10 +285,13 @@ func TestADTwoJohnSmiths(t *testing.T) {
 			t.Errorf("%s: msDS-cloudExtensionAttribute19 %q", userNames[i], fb)
 		}
 	}
-	// A userName that is another account's (derived) UPN cannot be that
-	// user's logon name too: 409, nothing made.
-	clash := adUserBody("john.smith@example.test", "John", "Smith", "J0hn-Smith-"+randHex(4))
-	checkSafeError(t, g.do("POST", "/v2/Users", clash), 409)
+	// A userName that is another account's logon name cannot be this
+	// user's too: 409, nothing made. jsmith@example.test is the second
+	// John Smith's UPN, john.smith@example.test the first's implicit one.
+	for _, un := range []string{"jsmith@example.test", "John.Smith@example.test"} {
+		clash := adUserBody(un, "John", "Smith", "J0hn-Smith-"+randHex(4))
+		checkSafeError(t, g.do("POST", "/v2/Users", clash), 409)
+	}
 	seen := map[string]bool{}
 	for _, e := range es {
 		for _, a := range []string{"sAMAccountName", "userPrincipalName", "cn"} {
