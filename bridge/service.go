@@ -593,13 +593,41 @@ func (s *Service) checkUnique(ctx context.Context, r Resource, self *Entry) erro
 // (virtual attributes, transforms that built a compound filter, a value
 // that differs only in case) is left to the directory's search.
 func holdsExactly(e *Entry, f *Filter) bool {
-	if e == nil || f == nil || f.Op != FilterEqual || strings.HasPrefix(f.Attr, "@") {
+	if e == nil || f == nil {
 		return false
 	}
-	for _, v := range e.Values(f.Attr) {
-		if v == f.Value {
-			return true
+	switch f.Op {
+	case FilterEqual:
+		if strings.HasPrefix(f.Attr, "@") {
+			return false
 		}
+		for _, v := range e.Values(f.Attr) {
+			if v == f.Value {
+				return true
+			}
+		}
+	case FilterPresent:
+		return !strings.HasPrefix(f.Attr, "@") && len(e.Values(f.Attr)) > 0
+	// A userName kept in one of two attributes (AD's UPN, or a fallback
+	// beside a derived UPN) is a compound filter; it is held when the
+	// entry certainly matches it.
+	case FilterAnd:
+		for _, k := range f.Kids {
+			if !holdsExactly(e, k) {
+				return false
+			}
+		}
+		return len(f.Kids) > 0
+	case FilterOr:
+		for _, k := range f.Kids {
+			if holdsExactly(e, k) {
+				return true
+			}
+		}
+	case FilterNot:
+		// Only an absent attribute is certainly not matched.
+		k := f.Kids[0]
+		return k.Op == FilterPresent && !strings.HasPrefix(k.Attr, "@") && len(e.Values(k.Attr)) == 0
 	}
 	return false
 }

@@ -1,6 +1,7 @@
 package ldapside
 
 import (
+	"context"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
@@ -373,4 +374,69 @@ func sidString(b []byte) (string, bool) {
 		s += "-" + strconv.FormatUint(uint64(binary.LittleEndian.Uint32(b[8+4*i:])), 10)
 	}
 	return s, true
+}
+
+// UPNSuffixes lists the UPN suffixes an Active Directory forest accepts:
+// the uPNSuffixes of CN=Partitions in its configuration naming context
+// (what "Active Directory Domains and Trusts" adds) and the DNS names
+// (dnsRoot) of its domains' crossRefs, in lower case. The mapping writes a
+// userName that ends in one of them as the UPN (mapping.Options.UPNSuffixes).
+func (c *Conn) UPNSuffixes(ctx context.Context) ([]string, error) {
+	const op = "ldapside.(*Conn).UPNSuffixes"
+	var out []string
+	add := func(vals []string) {
+		for _, v := range vals {
+			v = strings.ToLower(strings.Trim(strings.TrimSpace(v), "."))
+			if v != "" && !containsString(out, v) {
+				out = append(out, v)
+			}
+		}
+	}
+	err := c.with(ctx, nil, func(pc *pconn) error {
+		root, err := pc.l.Search(ldap.NewSearchRequest("", ldap.ScopeBaseObject, ldap.NeverDerefAliases, 1, 0, false,
+			filterAll, []string{"configurationNamingContext"}, nil))
+		if err != nil {
+			return err
+		}
+		config := ""
+		if len(root.Entries) == 1 {
+			config = root.Entries[0].GetAttributeValue("configurationNamingContext")
+		}
+		if config == "" {
+			return bridge.Errorf(op, bridge.KindInternal, "the directory's root DSE names no configurationNamingContext: is it Active Directory?")
+		}
+		partitions := "CN=Partitions," + config
+		res, err := pc.l.Search(ldap.NewSearchRequest(partitions, ldap.ScopeBaseObject, ldap.NeverDerefAliases, 1, 0, false,
+			filterAll, []string{"uPNSuffixes"}, nil))
+		if err != nil {
+			return err
+		}
+		if len(res.Entries) == 1 {
+			add(res.Entries[0].GetAttributeValues("uPNSuffixes"))
+		}
+		// systemFlags bit 0x2 (FLAG_CR_NTDS_DOMAIN): the crossRefs of the
+		// forest's domains, not of its application partitions.
+		res, err = pc.l.Search(ldap.NewSearchRequest(partitions, ldap.ScopeSingleLevel, ldap.NeverDerefAliases, 0, 0, false,
+			"(&(objectClass=crossRef)(systemFlags:"+bitAnd+":=2))", []string{"dnsRoot"}, nil))
+		if err != nil {
+			return err
+		}
+		for _, e := range res.Entries {
+			add(e.GetAttributeValues("dnsRoot"))
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, translate(op, err)
+	}
+	return out, nil
+}
+
+func containsString(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
 }

@@ -350,3 +350,47 @@ func TestADPagingAboveThePageCap(t *testing.T) {
 		}
 	}
 }
+
+// setUPNSuffix adds (or, with add false, removes) a UPN suffix of the
+// forest, as "Active Directory Domains and Trusts" does.
+func setUPNSuffix(t *testing.T, s *testenv.SambaAD, suffix string, add bool) {
+	t.Helper()
+	l, err := ldap.DialURL(s.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	if err := l.Bind(s.AdminUPN, s.AdminPassword); err != nil {
+		t.Fatal(err)
+	}
+	m := ldap.NewModifyRequest("CN=Partitions,CN=Configuration,"+s.BaseDN, nil)
+	if add {
+		m.Add("uPNSuffixes", []string{suffix})
+	} else {
+		m.Delete("uPNSuffixes", []string{suffix})
+	}
+	if err := l.Modify(m); err != nil {
+		t.Fatalf("uPNSuffixes %s (add %v): %v", suffix, add, err)
+	}
+}
+
+func TestADUPNSuffixes(t *testing.T) {
+	s, c, _, _ := startAD(t, nil)
+	got, err := c.UPNSuffixes(tctx(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[0] != "example.test" {
+		t.Fatalf("UPNSuffixes of a forest of one domain: %q, want its DNS name", got)
+	}
+	extra := "Corp-" + randTag() + ".Example"
+	setUPNSuffix(t, s, extra, true)
+	t.Cleanup(func() { setUPNSuffix(t, s, extra, false) })
+	got, err = c.UPNSuffixes(tctx(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || got[0] != strings.ToLower(extra) || got[1] != "example.test" {
+		t.Fatalf("UPNSuffixes with %s added: %q", extra, got)
+	}
+}

@@ -121,7 +121,7 @@ func (t *Table) candidates(r *row, attrs map[string]any) ([]string, error) {
 		if err != nil {
 			return nil, bridge.E("mapping.(*Table).candidates", bridge.KindInternal, "", err)
 		}
-		for _, v := range clean(r, []string{s}) {
+		for _, v := range cleanTmpl(r, []string{s}) {
 			v = truncateRunes(v, r.maxLen)
 			if v != "" && !hasFold(out, v) {
 				out = append(out, v)
@@ -166,7 +166,7 @@ func (t *Table) pickUnique(ctx context.Context, refs bridge.Refs, attr string, c
 		return cands[0], nil
 	}
 	try := func(v string) (bool, error) {
-		taken, err := vc.Taken(ctx, base, scope, bridge.Eq(attr, v), self)
+		taken, err := vc.Taken(ctx, base, scope, t.takenFilter(attr, v), self)
 		return !taken, err
 	}
 	for _, c := range cands {

@@ -58,6 +58,14 @@ func (stubRefs) IDForDN(context.Context, string) (string, string, error) {
 }
 
 func (t taken) Taken(_ context.Context, _ string, _ bridge.Scope, f *bridge.Filter, _ string) (bool, error) {
+	if f.Op == bridge.FilterOr {
+		for _, k := range f.Kids {
+			if ok, _ := t.Taken(context.Background(), "", 0, k, ""); ok {
+				return true, nil
+			}
+		}
+		return false, nil
+	}
 	return t.vals[strings.ToLower(f.Attr+"="+f.Value)], nil
 }
 

@@ -172,7 +172,9 @@ func (t *Table) Resource(ctx context.Context, e *bridge.Entry, refs bridge.Refs)
 // Changes(e, Resource(e)) stays empty.
 func (t *Table) hideDerived(e *bridge.Entry, attrs map[string]any) {
 	for _, r := range t.rows {
-		if r.kind != kindScalar || len(r.tmpls) == 0 || r.owner == ownerDirectory {
+		// A userName kept as the UPN is what the client sent, even when
+		// it equals what the templates would derive.
+		if r.kind != kindScalar || len(r.tmpls) == 0 || r.owner == ownerDirectory || r.upnFB != nil {
 			continue
 		}
 		stored := e.Values(r.ldap)
@@ -205,7 +207,7 @@ func (t *Table) hideDerived(e *bridge.Entry, attrs map[string]any) {
 			if err != nil {
 				break
 			}
-			if derived = clean(r, []string{s}); len(derived) > 0 {
+			if derived = cleanTmpl(r, []string{s}); len(derived) > 0 {
 				break
 			}
 		}
@@ -234,7 +236,7 @@ func (t *Table) fallbackOnly(r *row, attrs map[string]any) bool {
 			continue
 		}
 		first, err := o.tmpls[0].render(t, attrs)
-		return err == nil && len(clean(o, []string{first})) == 0
+		return err == nil && len(cleanTmpl(o, []string{first})) == 0
 	}
 	// The RDN (AD's cn) when it names the entry by its userName alone.
 	if t.rdnTmpl != nil && strings.EqualFold(r.ldap, t.rdnAttr) {
@@ -405,6 +407,13 @@ func (t *Table) NewEntry(ctx context.Context, r bridge.Resource, refs bridge.Ref
 		if w.row.unique == "" {
 			continue
 		}
+		if w.row.upnFB != nil && len(w.vals) > 0 {
+			// The userName is the UPN, exactly: never suffixed.
+			if err := t.checkUPNFree(ctx, refs, w.row, w.vals[0], container, ""); err != nil {
+				return nil, bridge.Wrap(op, err)
+			}
+			continue
+		}
 		cands, err := t.candidates(w.row, r.Attrs)
 		if err != nil {
 			return nil, bridge.Wrap(op, err)
@@ -512,7 +521,9 @@ func (t *Table) Changes(ctx context.Context, current *bridge.Entry, desired brid
 			vals = append(vals, rdnVal)
 		}
 		if len(vals) == 0 {
-			if r.owner == ownerBoth && !desired.Patched || len(cur) == 0 {
+			// A derived UPN, chosen once, stays when the userName
+			// changes to another that is no UPN of the forest.
+			if r.owner == ownerBoth && !desired.Patched || len(cur) == 0 || r.upnFB != nil {
 				continue
 			}
 			plan.Changes = append(plan.Changes, bridge.Change{Op: bridge.ChangeReplace, Attr: r.ldap})
@@ -524,6 +535,11 @@ func (t *Table) Changes(ctx context.Context, current *bridge.Entry, desired brid
 		}
 		if sameValues(r, cur, vals) {
 			continue
+		}
+		if r.upnFB != nil && !hasFold(cur, vals[0]) {
+			if err := t.checkUPNFree(ctx, refs, r, vals[0], bridge.ParentDN(current.DN), current.ID); err != nil {
+				return nil, bridge.Wrap(op, err)
+			}
 		}
 		plan.Changes = append(plan.Changes, bridge.Change{Op: bridge.ChangeReplace, Attr: r.ldap, Values: vals})
 	}
@@ -622,7 +638,9 @@ func (t *Table) desired(ctx context.Context, r bridge.Resource, refs bridge.Refs
 			}
 			return nil, err
 		}
-		if len(vals) == 0 && row.required {
+		// A userName that is no UPN of the forest leaves the UPN to
+		// NewEntry's candidates.
+		if len(vals) == 0 && row.required && row.upnFB == nil {
 			missing = append(missing, fmt.Sprintf("%s is required (from %s)", row.ldap, row.source()))
 		}
 		out = append(out, wanted{row: row, vals: vals})
@@ -719,13 +737,17 @@ func (t *Table) rowValues(ctx context.Context, r *row, attrs map[string]any, ref
 		}
 	}
 	vals := clean(r, raw)
+	if r.upnFB != nil || r.upnOf != nil {
+		// The UPN row's templates are its unique candidates (NewEntry).
+		return t.upnValues(r, vals), nil
+	}
 	if len(vals) == 0 {
 		for _, tm := range r.tmpls {
 			s, err := tm.render(t, attrs)
 			if err != nil {
 				return nil, bridge.E("mapping.(*Table).rowValues", bridge.KindInternal, "", err)
 			}
-			if vals = clean(r, []string{s}); len(vals) > 0 {
+			if vals = cleanTmpl(r, []string{s}); len(vals) > 0 {
 				break
 			}
 		}
@@ -734,6 +756,17 @@ func (t *Table) rowValues(ctx context.Context, r *row, attrs map[string]any, ref
 		vals = clean(r, []string{r.dflt})
 	}
 	return vals, nil
+}
+
+// cleanTmpl is clean for what a row's templates made: with the row's
+// template_transform when it has one.
+func cleanTmpl(r *row, raw []string) []string {
+	if r.txf == nil {
+		return clean(r, raw)
+	}
+	cp := *r
+	cp.xf = r.txf
+	return clean(&cp, raw)
 }
 
 // clean applies a row's transforms, drops empty values and duplicates (the

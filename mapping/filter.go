@@ -162,6 +162,9 @@ func (t *Table) compare(ctx context.Context, e *bridge.CompareExpr, refs bridge.
 			rows = append(rows, r)
 		}
 	}
+	if len(rows) == 2 && rows[0].upnFB == rows[1] {
+		return t.upnFilter(ctx, rows[0], e.Op, e.Value, refs)
+	}
 	if len(rows) != 1 {
 		return nil, invalidFilter("attribute %s cannot be filtered on", p.String())
 	}

@@ -161,3 +161,49 @@ func TestGoldenSchema(t *testing.T) {
 	tb := loadExample(t)
 	golden(t, "schema-users", toJSON(tb.ResourceType()))
 }
+
+// adUsers are the two paths of the shipped AD table: a userName that is a
+// UPN of the forest (the UPN as it is) and one that is not (a derived UPN,
+// the userName beside it).
+var adUsers = map[string]string{
+	"upn": `{"userName": "John.Smith.7@Example.Test", "externalId": "00u1abcDEF", "name": {"givenName": "John", "familyName": "Smith"},
+	         "emails": [{"value": "john.smith@example.test", "type": "work", "primary": true}],
+	         "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": {"department": "Sales", "manager": {"value": "mgr-2"}}}`,
+	"no-upn": `{"userName": "zoë@gmail.com", "externalId": "5f2b8c1e-0000-4000-8000-00000000abcd", "name": {"givenName": "Zoë", "familyName": "Ångström"}}`,
+}
+
+func TestGoldenADUsers(t *testing.T) {
+	tb, err := Load("../conf/examples/ad-users.toml", withStandard(Options{BaseDN: "DC=example,DC=test"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	for _, name := range []string{"upn", "no-upn"} {
+		t.Run(name, func(t *testing.T) {
+			var body map[string]any
+			if err := json.Unmarshal([]byte(adUsers[name]), &body); err != nil {
+				t.Fatal(err)
+			}
+			attrs, err := bridge.Normalize(tb.ResourceType(), body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			plan, err := tb.NewEntry(ctx, bridge.Resource{Attrs: attrs}, newRefs())
+			if err != nil {
+				t.Fatal(err)
+			}
+			e := entryFrom(plan)
+			r, err := tb.Resource(ctx, e, newRefs())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.Attrs["userName"] != body["userName"] {
+				t.Errorf("userName read back %v, want %v", r.Attrs["userName"], body["userName"])
+			}
+			golden(t, "ad-user-"+name, "# NewEntry\n"+renderPlan(plan)+"\n# Resource\n"+toJSON(r.Attrs))
+			if ch, err := tb.Changes(ctx, e, r, newRefs()); err != nil || !ch.Empty() {
+				t.Errorf("Changes(e, Resource(e)) = %+v, %v, want none", ch, err)
+			}
+		})
+	}
+}

@@ -16,20 +16,29 @@ import (
 func TestMinimalUserOnEveryShippedTable(t *testing.T) {
 	tables := []struct {
 		file, base string
+		userName   string            // "" is minimal1@example.com
 		want       map[string]string // directory attribute → value
 	}{
-		{"openldap-users.toml", "dc=example,dc=com", map[string]string{"uid": "minimal1@example.com", "sn": "minimal1@example.com", "cn": "minimal1@example.com"}},
-		{"openldap-okta-users.toml", "dc=example,dc=com", map[string]string{"uid": "minimal1@example.com", "sn": "minimal1@example.com", "cn": "minimal1@example.com"}},
-		{"ad-users.toml", "DC=example,DC=test", map[string]string{"uid": "minimal1@example.com", "sAMAccountName": "minimal1",
+		{"openldap-users.toml", "dc=example,dc=com", "", map[string]string{"uid": "minimal1@example.com", "sn": "minimal1@example.com", "cn": "minimal1@example.com"}},
+		{"openldap-okta-users.toml", "dc=example,dc=com", "", map[string]string{"uid": "minimal1@example.com", "sn": "minimal1@example.com", "cn": "minimal1@example.com"}},
+		// example.com is no UPN suffix of the forest example.test: the UPN
+		// is derived and the userName kept beside it.
+		{"ad-users.toml", "DC=example,DC=test", "", map[string]string{"msDS-cloudExtensionAttribute19": "minimal1@example.com", "sAMAccountName": "minimal1",
 			"userPrincipalName": "minimal1@example.test", "cn": "minimal1@example.com"}},
+		// A UPN of the forest is the UPN, as it is.
+		{"ad-users.toml", "DC=example,DC=test", "Minimal1.7@Example.Test", map[string]string{"sAMAccountName": "minimal1.7",
+			"userPrincipalName": "Minimal1.7@Example.Test", "cn": "Minimal1.7@Example.Test"}},
 	}
 	for _, tc := range tables {
-		t.Run(tc.file, func(t *testing.T) {
+		if tc.userName == "" {
+			tc.userName = "minimal1@example.com"
+		}
+		t.Run(tc.file+"/"+tc.userName, func(t *testing.T) {
 			tb, err := Load("../conf/examples/"+tc.file, withStandard(Options{BaseDN: tc.base}))
 			if err != nil {
 				t.Fatal(err)
 			}
-			in := map[string]any{"userName": "minimal1@example.com"}
+			in := map[string]any{"userName": tc.userName}
 			attrs, err := bridge.Normalize(tb.ResourceType(), in)
 			if err != nil {
 				t.Fatal(err)
@@ -37,6 +46,9 @@ func TestMinimalUserOnEveryShippedTable(t *testing.T) {
 			plan, err := tb.NewEntry(context.Background(), bridge.Resource{Attrs: attrs}, taken{vals: map[string]bool{}})
 			if err != nil {
 				t.Fatalf("NewEntry of a userName-only user: %v", err)
+			}
+			if _, ok := tc.want["msDS-cloudExtensionAttribute19"]; !ok && len(attrsFold(plan.Attrs, "msDS-cloudExtensionAttribute19")) > 0 {
+				t.Errorf("a userName that is the UPN is also kept in msDS-cloudExtensionAttribute19")
 			}
 			for k, v := range tc.want {
 				if got := attrsFold(plan.Attrs, k); len(got) != 1 || got[0] != v {
@@ -56,7 +68,7 @@ func TestMinimalUserOnEveryShippedTable(t *testing.T) {
 			}
 			// A family name sent later is stored and shown; removing it
 			// again derives sn once more.
-			withName := bridge.Resource{Attrs: map[string]any{"userName": "minimal1@example.com", "name": map[string]any{"familyName": "Jensen"}}}
+			withName := bridge.Resource{Attrs: map[string]any{"userName": tc.userName, "name": map[string]any{"familyName": "Jensen"}}}
 			ch, err := tb.Changes(context.Background(), e, withName, newRefs())
 			if err != nil {
 				t.Fatal(err)

@@ -31,6 +31,11 @@ type Options struct {
 	// extension) that rows resolve against: scimside.StandardSchemas().
 	// Without them a table cannot be compiled.
 	Standard []bridge.SchemaDef
+	// UPNSuffixes are the UPN suffixes the forest lists (AD's uPNSuffixes
+	// and its domains' DNS names, ldapside.(*Conn).UPNSuffixes): a userName
+	// ending in one of them is written as the UPN (upn_fallback). Empty:
+	// ${base_domain}. Vars["upn_suffixes"] overrides both.
+	UPNSuffixes []string
 }
 
 // Table is a compiled mapping table for one resource type. It implements
@@ -56,6 +61,9 @@ type Table struct {
 	placements    []placement // [[placement]]: containers chosen by attributes
 	createMissing bool        // create_missing_containers
 	rdnUnique     bool        // rdn_unique: a taken RDN value gets " 2", " 3", ...
+	upnSuffixes   []string    // lower case: what a usable UPN ends in (upn.go)
+	baseDomain    string      // ${base_domain}: the domain of implicit UPNs (takenFilter)
+	usesUPN       bool        // a row has upn_fallback or a template calls upn
 }
 
 var _ bridge.Mapper = (*Table)(nil)
@@ -105,10 +113,13 @@ type row struct {
 	refTypes    []string
 	itemType    string
 	placeholder string
-	createOnly  bool   // written by NewEntry only, never changed after
-	unique      string // "", "base" or "container": chosen free among the candidates
-	maxLen      int    // values are cut to this many characters (0: no limit)
-	nested      bool   // a user's groups read through nested groups (bridge.VirtualNestedGroups)
+	createOnly  bool        // written by NewEntry only, never changed after
+	unique      string      // "", "base" or "container": chosen free among the candidates
+	maxLen      int         // values are cut to this many characters (0: no limit)
+	nested      bool        // a user's groups read through nested groups (bridge.VirtualNestedGroups)
+	txf         []transform // template_transform: applied to what the templates make (nil: xf)
+	upnFB       *row        // the UPN row: the row of its upn_fallback attribute (upn.go)
+	upnOf       *row        // the upn_fallback row: the UPN row it belongs to
 }
 
 // scimPath is a row's SCIM attribute, resolved against the schemas.
@@ -181,6 +192,10 @@ type fileRow struct {
 	Unique      string   `toml:"unique"`
 	MaxLength   int      `toml:"max_length"`
 	Nested      bool     `toml:"nested"`
+	// UPNFallback: the row maps userName ⇄ the UPN when the userName is a
+	// UPN of the forest, and keeps it in this attribute otherwise (upn.go).
+	UPNFallback       string   `toml:"upn_fallback"`
+	TemplateTransform []string `toml:"template_transform"`
 }
 
 // strList decodes a string or an array of strings.
@@ -334,6 +349,8 @@ func compile(name string, data []byte, opts Options) (*Table, error) {
 
 	sub := newSubst(opts)
 	t := &Table{file: name, catalog: map[string][]bridge.AttrDef{}, standard: opts.Standard}
+	t.upnSuffixes = upnSuffixes(opts, sub)
+	t.baseDomain = sub.vars["base_domain"]
 
 	// Resource type and schemas first: rows are resolved against them.
 	switch ft.Resource {
@@ -470,6 +487,23 @@ func compile(name string, data []byte, opts Options) (*Table, error) {
 			writer[lk] = r
 		}
 		t.rows = append(t.rows, r)
+		if strings.TrimSpace(fr.UPNFallback) == "" {
+			continue
+		}
+		fb, problems := t.compileUPN(r, fr)
+		for _, p := range problems {
+			add(line, "attribute %d (%s): %s", i+1, rowName(fr), p)
+		}
+		if fb == nil {
+			continue
+		}
+		if prev, ok := writer[strings.ToLower(fb.ldap)]; ok {
+			add(line, "attribute %d (%s): upn_fallback %s is already written by attribute %d", i+1, rowName(fr), fb.ldap, prev.n)
+			continue
+		}
+		writer[strings.ToLower(fb.ldap)] = fb
+		// Right after the UPN row: reading, its value (when stored) wins.
+		t.rows = append(t.rows, fb)
 	}
 	t.checkOverlaps(add)
 	t.compileRDN(sub.do(ft.RDN, pos.key("", "rdn"), add), pos.key("", "rdn"), writer, add)
@@ -611,7 +645,8 @@ func (t *Table) compileRow(n, line int, fr fileRow, sub *subst) (*row, []string)
 	}
 	r := &row{n: n, line: line, scim: strings.TrimSpace(noteSub(fr.SCIM)), ldap: strings.TrimSpace(fr.LDAP),
 		required: fr.Required, multi: fr.Multi, itemType: fr.ItemType, placeholder: noteSub(fr.Placeholder),
-		createOnly: fr.CreateOnly || fr.Unique != "", unique: fr.Unique, maxLen: fr.MaxLength, nested: fr.Nested}
+		createOnly: fr.CreateOnly || fr.Unique != "" && strings.TrimSpace(fr.UPNFallback) == "", unique: fr.Unique,
+		maxLen: fr.MaxLength, nested: fr.Nested}
 
 	if r.ldap == "" {
 		bad("ldap is missing")
@@ -640,6 +675,17 @@ func (t *Table) compileRow(n, line int, fr fileRow, sub *subst) (*row, []string)
 			continue
 		}
 		r.xf = append(r.xf, x)
+	}
+	for _, name := range fr.TemplateTransform {
+		x, ok := transforms[name]
+		if !ok {
+			bad("template_transform: unknown transform %q (known: %s)", name, strings.TrimSuffix(transformNames, ", default:VALUE"))
+			continue
+		}
+		r.txf = append(r.txf, x)
+	}
+	if fr.TemplateTransform != nil && len(fr.Template) == 0 {
+		bad("template_transform applies to template: this row has none")
 	}
 	if fr.Default != nil {
 		r.dflt, r.hasDflt = noteSub(*fr.Default), true
@@ -886,7 +932,8 @@ func checkKeyCase(md toml.MetaData, pos *positions, add func(int, string, ...any
 		"placement": set("when", "container"),
 		"extension": set("urn", "name", "description", "aliases"),
 		"attribute": set("scim", "ldap", "owner", "transform", "default", "constant", "template", "required", "multi",
-			"reference", "item_type", "placeholder", "type", "case_exact", "description", "create_only", "unique", "max_length", "nested"),
+			"reference", "item_type", "placeholder", "type", "case_exact", "description", "create_only", "unique", "max_length", "nested",
+			"upn_fallback", "template_transform"),
 	}
 	for _, k := range md.Keys() {
 		if len(k) == 0 || len(k) > 2 {

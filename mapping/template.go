@@ -46,6 +46,15 @@ func (t *Table) templateFuncs() template.FuncMap {
 			}
 			return s
 		},
+		// upn is s when it is a UPN of the forest (Options.UPNSuffixes),
+		// else "": {{if upn .userName}}…{{end}}.
+		"upn": func(s string) string {
+			s = strings.TrimSpace(s)
+			if t.usableUPN(s) {
+				return s
+			}
+			return ""
+		},
 		"attr": func(data map[string]any, path string) string {
 			return t.lookupString(data, path)
 		},
@@ -82,6 +91,10 @@ func (t *Table) compileTemplate(text string) (*tmpl, error) {
 			}
 			out.chains = append(out.chains, n.Ident)
 			out.attrs = append(out.attrs, strings.Join(n.Ident, "."))
+		case *parse.IdentifierNode:
+			if n.Ident == "upn" {
+				t.usesUPN = true
+			}
 		case *parse.CommandNode:
 			if len(n.Args) > 0 {
 				if id, ok := n.Args[0].(*parse.IdentifierNode); ok && id.Ident == "attr" {

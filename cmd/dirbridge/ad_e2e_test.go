@@ -5,10 +5,12 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/dirbridge/dirbridge/testenv"
+	"github.com/go-ldap/ldap/v3"
 )
 
 // The AD tests run the built binary on the shipped conf/examples/ad.toml
@@ -22,6 +24,12 @@ type adSetup struct {
 
 // extraEnv is added after the README's overrides and wins over them.
 func startWithAD(t *testing.T, extraEnv ...string) *adSetup {
+	t.Helper()
+	return startWithADConfig(t, "../../conf/examples/ad.toml", extraEnv...)
+}
+
+// startWithADConfig is startWithAD with another configuration file.
+func startWithADConfig(t *testing.T, config string, extraEnv ...string) *adSetup {
 	t.Helper()
 	s := testenv.SharedSambaAD(t)
 	// The containers the shipped table names (People, and the placement
@@ -48,7 +56,7 @@ func startWithAD(t *testing.T, extraEnv ...string) *adSetup {
 		"DIRBRIDGE_LDAP_CA_FILE=" + s.CAFile,
 	}
 	env = append(env, extraEnv...)
-	gw := startGateway(t, env, "serve", "--config", "../../conf/examples/ad.toml")
+	gw := startGateway(t, env, "serve", "--config", config)
 	gw.auth = token
 	return &adSetup{SambaAD: s, gw: gw}
 }
@@ -58,11 +66,19 @@ func (s *adSetup) search(t *testing.T, base, filter string, attrs ...string) []l
 	return ldapSearch(t, s.URL, s.AdminUPN, s.AdminPassword, base, filter, attrs...)
 }
 
+// userNameFilter finds a user by userName where the shipped AD table keeps
+// it: as the userPrincipalName, or, when the userName is no UPN of the
+// forest, in msDS-cloudExtensionAttribute19 (the UPN is then derived).
+func userNameFilter(userName string) string {
+	v := ldap.EscapeFilter(userName)
+	return "(|(&(userPrincipalName=" + v + ")(!(msDS-cloudExtensionAttribute19=*)))(msDS-cloudExtensionAttribute19=" + v + "))"
+}
+
 func (s *adSetup) byUserName(t *testing.T, userName string, attrs ...string) ldapEntry {
 	t.Helper()
-	es := s.search(t, s.BaseDN, "(uid="+userName+")", attrs...)
+	es := s.search(t, s.BaseDN, userNameFilter(userName), attrs...)
 	if len(es) != 1 {
-		t.Fatalf("ldapsearch (uid=%s) found %d entries", userName, len(es))
+		t.Fatalf("ldapsearch %s found %d entries", userNameFilter(userName), len(es))
 	}
 	return es[0]
 }
@@ -172,27 +188,35 @@ func TestADOktaSpecSequence(t *testing.T) {
 	// DELETE: gone for SCIM, kept disabled in the leavers OU.
 	g.do("DELETE", "/v2/Users/"+id, nil).must(t, 204, "delete")
 	checkSafeError(t, g.do("GET", "/v2/Users/"+id, nil), 404)
-	left := s.search(t, "OU=Leavers,"+s.BaseDN, "(uid="+userName+")", "userAccountControl")
+	left := s.search(t, "OU=Leavers,"+s.BaseDN, userNameFilter(userName), "userAccountControl")
 	if len(left) != 1 || left[0].first("userAccountControl") != "514" {
 		t.Fatalf("leaver not kept disabled in OU=Leavers: %+v", left)
 	}
 }
 
-// TestADBindAsAnApplication: the pushed password binds over LDAPS as
-// user@EXAMPLE.TEST; deactivation stops it; a resent password changes
-// nothing; a new one works and the old one stops.
+// TestADBindAsAnApplication: a user logs on over LDAPS with the userName
+// it was provisioned with (a UPN of the forest, with a ".7" the derived
+// name would not have), and as sAMAccountName@REALM; deactivation stops
+// it; a resent password changes nothing; a new one works and the old one
+// stops.
 func TestADBindAsAnApplication(t *testing.T) {
 	s := startWithAD(t)
 	g := s.gw
-	userName := "bind." + randHex(4) + "@example.com"
-	pw := "Fir5t-Pa55-" + randHex(4)
 	family := "Binder" + randHex(2)
+	userName := "Ada." + family + ".7@Example.Test"
+	pw := "Fir5t-Pa55-" + randHex(4)
 	u := g.do("POST", "/v2/Users", adUserBody(userName, "Ada", family, pw)).must(t, 201, "create")
 	id := u.str("id")
-	e := s.byUserName(t, userName, "userPrincipalName", "sAMAccountName", "pwdLastSet")
+	if u.str("userName") != userName {
+		t.Fatalf("userName read back %q, want %q", u.str("userName"), userName)
+	}
+	e := s.byUserName(t, userName, "userPrincipalName", "sAMAccountName", "pwdLastSet", "msDS-cloudExtensionAttribute19")
 	upn := e.first("userPrincipalName")
-	if !strings.EqualFold(upn, "ada."+strings.ToLower(family)+"@example.test") {
-		t.Fatalf("userPrincipalName %q", upn)
+	if upn != userName || e.first("msDS-cloudExtensionAttribute19") != "" {
+		t.Fatalf("userPrincipalName %q (fallback %q), want the userName %q as it is", upn, e.first("msDS-cloudExtensionAttribute19"), userName)
+	}
+	if !s.ldapsBind(t, userName, pw) {
+		t.Fatal("the created user cannot log on with its userName over LDAPS")
 	}
 	if !s.ldapsBind(t, upn, pw) {
 		t.Fatal("the created user cannot bind over LDAPS with the pushed password")
@@ -223,17 +247,50 @@ func TestADBindAsAnApplication(t *testing.T) {
 	}
 }
 
-// TestADTwoJohnSmiths: namesakes get distinct logon names and cn.
+// TestADTwoJohnSmiths: namesakes get distinct logon names and cn. The
+// first one's userName is a UPN of the forest and is its UPN, the others'
+// are not (gmail.com, example.com) and get derived UPNs; each logs on with
+// its UPN, and each is found by its userName.
 func TestADTwoJohnSmiths(t *testing.T) {
 	s := startWithAD(t)
 	g := s.gw
 	var es []ldapEntry
-	for i := 0; i < 3; i++ {
-		un := fmt.Sprintf("john.smith.%d.%s@example.com", i, randHex(3))
-		body := adUserBody(un, "John", "Smith", "J0hn-Smith-"+randHex(4))
+	userNames := []string{"john.smith.7@example.test", "john.smith." + randHex(3) + "@gmail.com", "john.smith." + randHex(3) + "@example.com"}
+	for _, un := range userNames {
+		pw := "J0hn-Smith-" + randHex(4)
+		body := adUserBody(un, "John", "Smith", pw)
 		body["displayName"] = "John Smith"
-		g.do("POST", "/v2/Users", body).must(t, 201, "create John Smith")
-		es = append(es, s.byUserName(t, un, "sAMAccountName", "userPrincipalName", "cn"))
+		id := g.do("POST", "/v2/Users", body).must(t, 201, "create John Smith").str("id")
+		e := s.byUserName(t, un, "sAMAccountName", "userPrincipalName", "cn", "msDS-cloudExtensionAttribute19")
+		es = append(es, e)
+		found := g.do("GET", "/v2/Users?filter="+filterQ(`userName eq "`+un+`"`), nil).must(t, 200, "find by userName")
+		if found.get("totalResults") != float64(1) || found.str("Resources.0.id") != id || found.str("Resources.0.userName") != un {
+			t.Errorf("userName eq %q: %s", un, found.Raw)
+		}
+		if !s.ldapsBind(t, e.first("userPrincipalName"), pw) {
+			t.Errorf("%s cannot log on as %s", un, e.first("userPrincipalName"))
+		}
+	}
+	// What the README tells the admin: the UPN is the userName when it is
+	// one of the forest, else derived and the userName kept beside it. The
+	// first John Smith's sAMAccountName john.smith makes john.smith@example.test
+	// his (AD's implicit UPN), so the second gets jsmith@, the third
+	// john.smith2@.
+	wantUPN := []string{"john.smith.7@example.test", "jsmith@example.test", "john.smith2@example.test"}
+	for i, e := range es {
+		if e.first("userPrincipalName") != wantUPN[i] {
+			t.Errorf("%s: userPrincipalName %q, want %q", userNames[i], e.first("userPrincipalName"), wantUPN[i])
+		}
+		if fb := e.first("msDS-cloudExtensionAttribute19"); (i == 0) != (fb == "") || i > 0 && fb != userNames[i] {
+			t.Errorf("%s: msDS-cloudExtensionAttribute19 %q", userNames[i], fb)
+		}
+	}
+	// A userName that is another account's logon name cannot be this
+	// user's too: 409, nothing made. jsmith@example.test is the second
+	// John Smith's UPN, john.smith@example.test the first's implicit one.
+	for _, un := range []string{"jsmith@example.test", "John.Smith@example.test"} {
+		clash := adUserBody(un, "John", "Smith", "J0hn-Smith-"+randHex(4))
+		checkSafeError(t, g.do("POST", "/v2/Users", clash), 409)
 	}
 	seen := map[string]bool{}
 	for _, e := range es {
@@ -301,7 +358,7 @@ func TestADWeakPassword(t *testing.T) {
 	if r.str("scimType") != "invalidValue" || !strings.Contains(r.str("detail"), "the password does not meet the domain's policy") {
 		t.Fatalf("weak password: %s", r.Raw)
 	}
-	if es := s.search(t, s.BaseDN, "(|(uid="+un+")(sAMAccountName=we.ak))", "dn"); len(es) != 0 {
+	if es := s.search(t, s.BaseDN, "(|"+userNameFilter(un)+"(sAMAccountName=we.ak))", "dn"); len(es) != 0 {
 		t.Fatalf("a refused create left %+v", es)
 	}
 	// The same user with a good password is created, with the first names.
@@ -318,5 +375,53 @@ func TestADWeakPassword(t *testing.T) {
 	}
 	if e := s.byUserName(t, un, "title"); e.first("title") != "" {
 		t.Fatalf("a refused update left title %q", e.first("title"))
+	}
+}
+
+// TestADForestUPNSuffix: a UPN suffix the forest lists besides its domain's
+// name (uPNSuffixes on CN=Partitions) is read when the gateway starts, so a
+// userName in it is the UPN as it is and logs on; pinned suffixes in
+// [mapping.vars] win over the directory's.
+func TestADForestUPNSuffix(t *testing.T) {
+	s := testenv.SharedSambaAD(t)
+	suffix := "corp-" + randHex(3) + ".example"
+	modify := func(op string) {
+		cmd := exec.Command("ldapmodify", "-x", "-H", s.URL, "-D", s.AdminUPN, "-w", s.AdminPassword)
+		cmd.Stdin = strings.NewReader("dn: CN=Partitions,CN=Configuration," + s.BaseDN + "\nchangetype: modify\n" + op + ": uPNSuffixes\nuPNSuffixes: " + suffix + "\n")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("ldapmodify %s uPNSuffixes: %v: %s", op, err, out)
+		}
+	}
+	modify("add")
+	t.Cleanup(func() { modify("delete") })
+
+	ad := startWithAD(t)
+	un := "jane.doe.3@" + suffix
+	pw := "J4ne-Pa55-" + randHex(4)
+	ad.gw.do("POST", "/v2/Users", adUserBody(un, "Jane", "Doe"+randHex(2), pw)).must(t, 201, "create in the forest's other suffix")
+	if upn := ad.byUserName(t, un, "userPrincipalName").first("userPrincipalName"); upn != un {
+		t.Fatalf("userPrincipalName %q, want the userName %q", upn, un)
+	}
+	if !ad.ldapsBind(t, un, pw) {
+		t.Fatalf("%s cannot log on with its userName", un)
+	}
+
+	// Pinned to the domain's name only: the other suffix is no UPN now.
+	shipped, err := os.ReadFile("../../conf/examples/ad.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	config := filepath.Join(t.TempDir(), "ad-pinned.toml")
+	if err := os.WriteFile(config, append(shipped, "\n[mapping.vars]\nupn_suffixes = \"example.test\"\n"...), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	examples, _ := filepath.Abs("../../conf/examples")
+	pinned := startWithADConfig(t, config, "DIRBRIDGE_MAPPING_USERS="+filepath.Join(examples, "ad-users.toml"),
+		"DIRBRIDGE_MAPPING_GROUPS="+filepath.Join(examples, "ad-groups.toml"))
+	un2 := "jim.doe.4@" + suffix
+	pinned.gw.do("POST", "/v2/Users", adUserBody(un2, "Jim", "Doe"+randHex(2), pw)).must(t, 201, "create with pinned suffixes")
+	e := pinned.byUserName(t, un2, "userPrincipalName", "msDS-cloudExtensionAttribute19")
+	if e.first("userPrincipalName") == un2 || e.first("msDS-cloudExtensionAttribute19") != un2 {
+		t.Fatalf("with upn_suffixes pinned: userPrincipalName %q, fallback %q", e.first("userPrincipalName"), e.first("msDS-cloudExtensionAttribute19"))
 	}
 }

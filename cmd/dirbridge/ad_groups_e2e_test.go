@@ -433,7 +433,9 @@ func seedADUsers(t *testing.T, s *adSetup, prefix string, n int) []string {
 				ar := ldap.NewAddRequest(dns[i], nil)
 				ar.Attribute("objectClass", []string{"top", "person", "organizationalPerson", "user"})
 				ar.Attribute("sAMAccountName", []string{name})
-				ar.Attribute("uid", []string{name + "@example.com"})
+				// As an administrator makes users: a UPN in the forest's
+				// suffix, which the shipped table reads as the userName.
+				ar.Attribute("userPrincipalName", []string{name + "@example.test"})
 				ar.Attribute("sn", []string{name})
 				if err := l.Add(ar); err != nil {
 					select {

@@ -442,7 +442,7 @@ func TestADEntraValidatorSequence(t *testing.T) {
 	if gone.get("totalResults") != float64(0) {
 		t.Fatalf("deleted user still listed: %s", gone.Raw)
 	}
-	left := s.search(t, "OU=Leavers,"+s.BaseDN, "(uid="+userName+")", "userAccountControl")
+	left := s.search(t, "OU=Leavers,"+s.BaseDN, userNameFilter(userName), "userAccountControl")
 	if len(left) != 1 || left[0].first("userAccountControl") != "514" {
 		t.Fatalf("leaver not kept disabled in OU=Leavers: %+v", left)
 	}

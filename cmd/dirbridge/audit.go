@@ -21,6 +21,9 @@ type auditDirectory struct {
 	// afterWrite, when set, is called after every write the directory
 	// acknowledged (the tests' crash hook, crashAfterWrites).
 	afterWrite func()
+	// explainUPN, when set, says for an add whether the UPN is the
+	// userName or derived (mapping.(*Table).ExplainUPN).
+	explainUPN func(attrs map[string][]string) (string, bool)
 }
 
 var _ bridge.Directory = auditDirectory{}
@@ -53,7 +56,15 @@ func (a auditDirectory) Add(ctx context.Context, req bridge.AddRequest) (*bridge
 	if e != nil {
 		id = e.ID
 	}
-	a.record(ctx, "add", id, req.DN, names, []any{"password_set", req.Password != "", "disabled", req.Disabled}, err)
+	extra := []any{"password_set", req.Password != "", "disabled", req.Disabled}
+	if a.explainUPN != nil {
+		// Which logon name the user got: the userName, or a derived UPN
+		// because the userName is no UPN of the forest.
+		if path, ok := a.explainUPN(req.Attrs); ok {
+			extra = append(extra, "upn", path)
+		}
+	}
+	a.record(ctx, "add", id, req.DN, names, extra, err)
 	a.wrote(err)
 	return e, err
 }

@@ -113,6 +113,9 @@ func serveConfig(ctx context.Context, cfg *conf.Config, stderr io.Writer) error 
 		logger.Warn("the directory is not reachable yet", "error", err)
 	}
 	cancel()
+	if users, err = withForestUPNSuffixes(ctx, cfg, conn, users, logger); err != nil {
+		return err
+	}
 	scimCfg := scimside.Config{
 		Listen:         cfg.SCIM.Listen,
 		TLSCertFile:    cfg.SCIM.TLSCertFile,
@@ -144,6 +147,38 @@ func serveConfig(ctx context.Context, cfg *conf.Config, stderr io.Writer) error 
 		Journal:         jr,
 	}
 	return runGateway(ctx, logger, conn, users, groups, svcCfg, scimCfg, nil)
+}
+
+// withForestUPNSuffixes recompiles the users table with the UPN suffixes
+// the AD forest lists, when the table decides by them (upn_fallback): a
+// userName in one of them is written as the UPN. Pinned suffixes
+// ([mapping.vars] upn_suffixes) are used as they are. A DC that cannot be
+// read at start leaves ${base_domain}, logged: userNames in the forest's
+// other suffixes then get derived UPNs until the next start.
+func withForestUPNSuffixes(ctx context.Context, cfg *conf.Config, conn *ldapside.Conn, users *mapping.Table, logger hclog.Logger) (*mapping.Table, error) {
+	if !users.UsesUPNSuffixes() || cfg.LDAP.Dialect != "ad" {
+		return users, nil
+	}
+	if cfg.Mapping.Vars[mapping.UPNSuffixesVar] != "" {
+		logger.Info("UPN suffixes pinned in the configuration", "upn_suffixes", users.UPNSuffixes())
+		return users, nil
+	}
+	rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	suffixes, err := conn.UPNSuffixes(rctx)
+	cancel()
+	if err != nil || len(suffixes) == 0 {
+		logger.Warn("the forest's UPN suffixes could not be read; only userNames in the base DN's domain become UPNs as sent (set upn_suffixes in [mapping.vars] to pin them)",
+			"upn_suffixes", users.UPNSuffixes(), "error", err)
+		return users, nil
+	}
+	opts := tableOptions(cfg)
+	opts.UPNSuffixes = suffixes
+	t, err := mapping.Load(cfg.Mapping.Users, opts)
+	if err != nil {
+		return nil, err
+	}
+	logger.Info("UPN suffixes read from the forest", "upn_suffixes", t.UPNSuffixes())
+	return t, nil
 }
 
 // memberships is where deprovisioning finds the groups a user leaves:
@@ -195,6 +230,11 @@ func runGateway(ctx context.Context, logger hclog.Logger, dir bridge.Directory, 
 	m.watchReadAhead(ra)
 	svcCfg.ReadAhead = ra
 	audited := auditDirectory{Directory: meteredDirectory{Directory: dir, m: m}, log: logger.Named("audit"), afterWrite: crashAfterWrites(logger)}
+	if x, ok := users.(interface {
+		ExplainUPN(map[string][]string) (string, bool)
+	}); ok {
+		audited.explainUPN = x.ExplainUPN
+	}
 	svcCfg.OnGroupsLeft = audited.groupsLeft
 	resolver := bridge.NewResolver(audited, 0)
 	resolver.Register(users)

@@ -1,0 +1,246 @@
+package mapping
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/dirbridge/dirbridge/bridge"
+)
+
+func loadADUsers(t *testing.T, o Options) *Table {
+	t.Helper()
+	o.BaseDN = "DC=corp,DC=example"
+	tb, err := Load("../conf/examples/ad-users.toml", withStandard(o))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tb
+}
+
+func TestUsableUPN(t *testing.T) {
+	tb := loadADUsers(t, Options{UPNSuffixes: []string{"corp.example", "Example.COM"}})
+	for v, want := range map[string]bool{
+		"john.smith.7@corp.example":               true,
+		"John.Smith@CORP.EXAMPLE":                 true, // suffixes compare without case
+		"jane@example.com":                        true, // a listed uPNSuffix, not the domain's name
+		"john@gmail.com":                          false,
+		"john":                                    false,
+		"@corp.example":                           false,
+		"a@b@corp.example":                        false,
+		"john smith@corp.example":                 false,
+		".john@corp.example":                      false,
+		"jo..hn@corp.example":                     false,
+		"jo;hn@corp.example":                      false,
+		"john@sub.corp.example":                   false, // a subdomain is another suffix
+		strings.Repeat("x", 65) + "@corp.example": false,
+	} {
+		if got := tb.usableUPN(v); got != want {
+			t.Errorf("usableUPN(%q) = %v, want %v (%s)", v, got, want, tb.upnProblem(v))
+		}
+	}
+	if got := tb.UPNSuffixes(); len(got) != 2 || got[0] != "corp.example" || got[1] != "example.com" {
+		t.Errorf("UPNSuffixes %q", got)
+	}
+	if !tb.UsesUPNSuffixes() {
+		t.Error("the AD table does not say it uses UPN suffixes")
+	}
+}
+
+// The suffixes: pinned in [mapping.vars], else what the directory lists,
+// else the base DN's domain.
+func TestUPNSuffixSources(t *testing.T) {
+	pinned := loadADUsers(t, Options{UPNSuffixes: []string{"corp.example"}, Vars: map[string]string{UPNSuffixesVar: " pinned.example , other.example "}})
+	if got := pinned.UPNSuffixes(); len(got) != 2 || got[0] != "pinned.example" || got[1] != "other.example" {
+		t.Errorf("pinned: %q", got)
+	}
+	if got := loadADUsers(t, Options{}).UPNSuffixes(); len(got) != 1 || got[0] != "corp.example" {
+		t.Errorf("default: %q", got)
+	}
+	if loadExample(t).UsesUPNSuffixes() {
+		t.Error("the OpenLDAP table says it uses UPN suffixes")
+	}
+}
+
+func TestUserNameIsTheUPN(t *testing.T) {
+	ctx := context.Background()
+	tb := loadADUsers(t, Options{UPNSuffixes: []string{"corp.example"}})
+	refs := taken{vals: map[string]bool{"userprincipalname=john.smith@corp.example": true, "samaccountname=john.smith": true}}
+	in := map[string]any{"userName": "john.smith.7@corp.example", "name": map[string]any{"givenName": "John", "familyName": "Smith"}}
+	plan, err := tb.NewEntry(ctx, bridge.Resource{Attrs: in}, refs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := plan.Attrs["userPrincipalName"]; len(got) != 1 || got[0] != "john.smith.7@corp.example" {
+		t.Errorf("userPrincipalName %q, want the userName", got)
+	}
+	if got := attrsFold(plan.Attrs, "msDS-cloudExtensionAttribute19"); len(got) != 0 {
+		t.Errorf("fallback %q, want none", got)
+	}
+	if got := plan.Attrs["sAMAccountName"]; len(got) != 1 || got[0] != "jsmith" {
+		t.Errorf("sAMAccountName %q, want a derived, free one", got)
+	}
+	if p, ok := tb.ExplainUPN(plan.Attrs); !ok || p != "username" {
+		t.Errorf("ExplainUPN %q %v", p, ok)
+	}
+	e := entryFrom(plan)
+	got, err := tb.Resource(ctx, e, newRefs())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Attrs["userName"] != "john.smith.7@corp.example" {
+		t.Errorf("userName read back %v", got.Attrs["userName"])
+	}
+	if ch, err := tb.Changes(ctx, e, got, refs); err != nil || !ch.Empty() {
+		t.Errorf("Changes(e, Resource(e)) = %+v, %v", ch, err)
+	}
+
+	// A userName that is another account's UPN is the client's conflict,
+	// never a suffixed variant of it.
+	_, err = tb.NewEntry(ctx, bridge.Resource{Attrs: map[string]any{"userName": "john.smith@corp.example"}}, refs)
+	if bridge.KindOf(err) != bridge.KindConflict {
+		t.Errorf("a taken UPN: %v, want a conflict", err)
+	}
+
+	// Renamed in the identity provider to another UPN: the UPN follows
+	// (checked free); to a userName that is none: the UPN stays, the
+	// userName is kept beside it.
+	ch, err := tb.Changes(ctx, e, bridge.Resource{Attrs: map[string]any{"userName": "john.smith@corp.example", "name": in["name"]}}, refs)
+	if bridge.KindOf(err) != bridge.KindConflict {
+		t.Errorf("renamed to a taken UPN: %+v, %v", ch, err)
+	}
+	ch, err = tb.Changes(ctx, e, bridge.Resource{Attrs: map[string]any{"userName": "js@gmail.com", "name": in["name"]}}, refs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e2 := apply(e, ch)
+	if got := e2.Values("userPrincipalName"); len(got) != 1 || got[0] != "john.smith.7@corp.example" {
+		t.Errorf("UPN after a rename to js@gmail.com: %q", got)
+	}
+	if r2, _ := tb.Resource(ctx, e2, newRefs()); r2.Attrs["userName"] != "js@gmail.com" {
+		t.Errorf("userName after the rename: %v", r2.Attrs["userName"])
+	}
+	ch, err = tb.Changes(ctx, e2, bridge.Resource{Attrs: map[string]any{"userName": "john.smith.8@corp.example", "name": in["name"]}}, refs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e3 := apply(e2, ch)
+	if got := e3.Values("userPrincipalName"); len(got) != 1 || got[0] != "john.smith.8@corp.example" {
+		t.Errorf("UPN after a rename back to a UPN: %q", got)
+	}
+	if got := e3.Values("msDS-cloudExtensionAttribute19"); len(got) != 0 {
+		t.Errorf("fallback after a rename back to a UPN: %q", got)
+	}
+}
+
+func TestUserNameThatIsNoUPN(t *testing.T) {
+	ctx := context.Background()
+	tb := loadADUsers(t, Options{UPNSuffixes: []string{"corp.example"}})
+	refs := taken{vals: map[string]bool{"userprincipalname=john.smith@corp.example": true}}
+	in := map[string]any{"userName": "John@gmail.com", "name": map[string]any{"givenName": "Jöhn", "familyName": "Smith"}}
+	plan, err := tb.NewEntry(ctx, bridge.Resource{Attrs: in}, refs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := plan.Attrs["userPrincipalName"]; len(got) != 1 || got[0] != "jsmith@corp.example" {
+		t.Errorf("userPrincipalName %q, want the first free derived one", got)
+	}
+	if got := attrsFold(plan.Attrs, "msDS-cloudExtensionAttribute19"); len(got) != 1 || got[0] != "John@gmail.com" {
+		t.Errorf("fallback %q, want the userName as sent", got)
+	}
+	if p, ok := tb.ExplainUPN(plan.Attrs); !ok || p != "derived" {
+		t.Errorf("ExplainUPN %q %v", p, ok)
+	}
+	e := entryFrom(plan)
+	got, err := tb.Resource(ctx, e, newRefs())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Attrs["userName"] != "John@gmail.com" {
+		t.Errorf("userName read back %v", got.Attrs["userName"])
+	}
+	if ch, err := tb.Changes(ctx, e, got, refs); err != nil || !ch.Empty() {
+		t.Errorf("Changes(e, Resource(e)) = %+v, %v", ch, err)
+	}
+}
+
+// userName eq finds both kinds with indexed terms, and a derived UPN that
+// equals the value asked for is not taken for the userName.
+func TestUserNameFilterOnUPNAndFallback(t *testing.T) {
+	tb := loadADUsers(t, Options{UPNSuffixes: []string{"corp.example"}})
+	for _, tc := range []struct {
+		expr bridge.Expr
+		want string
+	}{
+		{cmp("userName", bridge.OpEq, "John@gmail.com"),
+			"(|(&(userPrincipalName=John@gmail.com)(!(msDS-cloudExtensionAttribute19=*)))(&(msDS-cloudExtensionAttribute19=*)(msDS-cloudExtensionAttribute19=John@gmail.com)))"},
+		{cmp("userName", bridge.OpNe, "x@corp.example"),
+			"(!(|(&(userPrincipalName=x@corp.example)(!(msDS-cloudExtensionAttribute19=*)))(&(msDS-cloudExtensionAttribute19=*)(msDS-cloudExtensionAttribute19=x@corp.example))))"},
+		{cmp("externalId", bridge.OpEq, "00u1"), "(msDS-cloudExtensionAttribute1=00u1)"},
+	} {
+		f, err := tb.Filter(context.Background(), tc.expr, newRefs())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := f.String(); got != tc.want {
+			t.Errorf("%v:\n got %s\nwant %s", tc.expr, got, tc.want)
+		}
+	}
+}
+
+func TestUPNFallbackProblems(t *testing.T) {
+	base := `
+resource = "User"
+container = "ou=people,dc=example,dc=test"
+object_classes = ["top", "user"]
+rdn = "cn={{.userName}}"
+
+[[attribute]]
+scim = "userName"
+ldap = "userPrincipalName"
+upn_fallback = "%s"
+template = ["{{localpart .userName}}@example.test"]
+unique = "%s"
+`
+	for _, tc := range []struct{ fb, unique, want string }{
+		{"userPrincipalName", "base", "another attribute"},
+		{"bad attr", "base", "not an attribute name"},
+		{"msDS-cloudExtensionAttribute19", "container", `unique = "base"`},
+	} {
+		text := strings.Replace(strings.Replace(base, "%s", tc.fb, 1), "%s", tc.unique, 1)
+		_, err := Parse("t.toml", []byte(text), withStandard(Options{BaseDN: "dc=example,dc=test"}))
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("upn_fallback %q unique %q: %v, want %q", tc.fb, tc.unique, err, tc.want)
+		}
+	}
+}
+
+// AD's implicit UPN: sAMAccountName@<domain> is every account's logon
+// name, so a UPN local@<domain> is taken when another account's
+// sAMAccountName is local, and a sAMAccountName when another account's UPN
+// in the domain has it before the "@".
+func TestImplicitUPNIsTaken(t *testing.T) {
+	ctx := context.Background()
+	tb := loadADUsers(t, Options{UPNSuffixes: []string{"corp.example", "other.example"}})
+	refs := taken{vals: map[string]bool{"samaccountname=jdoe": true, "userprincipalname=jane.doe@corp.example": true}}
+	if _, err := tb.NewEntry(ctx, bridge.Resource{Attrs: map[string]any{"userName": "jdoe@corp.example"}}, refs); bridge.KindOf(err) != bridge.KindConflict {
+		t.Errorf("a userName that is another account's implicit UPN: %v, want a conflict", err)
+	}
+	// In another suffix there is no implicit UPN.
+	if _, err := tb.NewEntry(ctx, bridge.Resource{Attrs: map[string]any{"userName": "jdoe@other.example"}}, refs); err != nil {
+		t.Errorf("jdoe@other.example: %v", err)
+	}
+	plan, err := tb.NewEntry(ctx, bridge.Resource{Attrs: map[string]any{"userName": "jd@gmail.com",
+		"name": map[string]any{"givenName": "Jane", "familyName": "Doe"}}}, refs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// jane.doe@ is taken as a UPN, jdoe@ as a sAMAccountName; jane.doe as a
+	// sAMAccountName by jane.doe@corp.example's UPN.
+	if got := plan.Attrs["userPrincipalName"]; len(got) != 1 || got[0] != "jane.doe2@corp.example" {
+		t.Errorf("userPrincipalName %q", got)
+	}
+	if got := plan.Attrs["sAMAccountName"]; len(got) != 1 || got[0] != "jane.doe2" {
+		t.Errorf("sAMAccountName %q", got)
+	}
+}
