@@ -55,6 +55,10 @@ type Table struct {
 	placements    []placement // [[placement]]: containers chosen by attributes
 	createMissing bool        // create_missing_containers
 	rdnUnique     bool        // rdn_unique: a taken RDN value gets " 2", " 3", ...
+	lifecycle     Lifecycle   // [lifecycle], as written (Disable "" : the dialect's default)
+	lifecycleLine int         // the line of [lifecycle] (or of its disable key), for LifecycleFor's messages
+	groupsFrom    string      // groups_from: "auto", "memberof" or "search"
+	groupsLine    int
 }
 
 var _ bridge.Mapper = (*Table)(nil)
@@ -151,6 +155,18 @@ type fileTable struct {
 	// created instead of reported.
 	CreateMissingContainers bool `toml:"create_missing_containers"`
 	RDNUnique               bool `toml:"rdn_unique"`
+	// GroupsFrom says where a user's groups (a row reading memberOf) come
+	// from: "auto" (default), "memberof" or "search".
+	GroupsFrom string         `toml:"groups_from"`
+	Lifecycle  *fileLifecycle `toml:"lifecycle"`
+}
+
+// fileLifecycle is a users table's [lifecycle]: how an account is disabled.
+type fileLifecycle struct {
+	Disable       string  `toml:"disable"`
+	Attribute     string  `toml:"attribute"`
+	DisabledValue string  `toml:"disabled_value"`
+	EnabledValue  *string `toml:"enabled_value"`
 }
 
 type fileExt struct {
@@ -396,6 +412,7 @@ func compile(name string, data []byte, opts Options) (*Table, error) {
 	t.createMissing = ft.CreateMissingContainers
 	t.rdnUnique = ft.RDNUnique
 	t.compilePlacements(ft.Placement, pos, sub, add)
+	t.compileLifecycle(ft, pos, add)
 
 	// Rows.
 	seenPath := map[string]int{}
@@ -431,6 +448,7 @@ func compile(name string, data []byte, opts Options) (*Table, error) {
 		t.rows = append(t.rows, r)
 	}
 	t.checkOverlaps(add)
+	t.checkLifecycleRows(add)
 	t.compileRDN(sub.do(ft.RDN, pos.key("", "rdn"), add), pos.key("", "rdn"), writer, add)
 
 	if len(le.Problems) > 0 {
