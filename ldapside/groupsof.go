@@ -70,9 +70,9 @@ const (
 
 // The states of Conn.groupsMode.
 const (
-	groupsUnknown int32 = iota
-	groupsStored        // the directory keeps Attr
-	groupsSearched      // the gateway searches the groups
+	groupsUnknown  int32 = iota
+	groupsStored         // the directory keeps Attr
+	groupsSearched       // the gateway searches the groups
 )
 
 // GroupsBySearch reports whether a user's groups come from searches of the

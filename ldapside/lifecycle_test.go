@@ -40,8 +40,8 @@ func startPlainOpenLDAP(t *testing.T, tune func(*Config)) (*testenv.OpenLDAP, *C
 func addLockable(t *testing.T, c *Conn, o *testenv.OpenLDAP, uid, password string, disabled bool) *bridge.Entry {
 	t.Helper()
 	e, err := c.Add(tctx(t), bridge.AddRequest{
-		DN:    "uid=" + uid + "," + o.PeopleDN,
-		Attrs: map[string][]string{"objectClass": {"inetOrgPerson", "dirbridgeAccountLock"}, "uid": {uid}, "cn": {uid}, "sn": {uid}},
+		DN:       "uid=" + uid + "," + o.PeopleDN,
+		Attrs:    map[string][]string{"objectClass": {"inetOrgPerson", "dirbridgeAccountLock"}, "uid": {uid}, "cn": {uid}, "sn": {uid}},
 		Password: password, Disabled: disabled, Return: []string{"uid", "title"},
 	})
 	if err != nil {
@@ -58,7 +58,9 @@ func addLockable(t *testing.T, c *Conn, o *testenv.OpenLDAP, uid, password strin
 func TestAttributeLifecycleWithoutPPolicy(t *testing.T) {
 	o, c := startPlainOpenLDAP(t, nil)
 	ctx := tctx(t)
-	lock := func(dn string) []string { return adminRead(t, o, dn, "nsAccountLock").GetAttributeValues("nsAccountLock") }
+	lock := func(dn string) []string {
+		return adminRead(t, o, dn, "nsAccountLock").GetAttributeValues("nsAccountLock")
+	}
 
 	e := addLockable(t, c, o, "ann", "Pw-One-1", false)
 	if e.Disabled || len(lock(e.DN)) != 0 {
