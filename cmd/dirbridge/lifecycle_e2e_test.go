@@ -11,11 +11,12 @@ import (
 	"github.com/dirbridge/dirbridge/testenv"
 )
 
-// startPlainOpenLDAP runs the gateway on an OpenLDAP without the ppolicy
-// and memberof overlays, whose users table disables accounts as 389 DS and
-// FreeIPA do ([lifecycle] disable = "attribute", nsAccountLock = TRUE),
-// with the access rule that refuses such accounts' binds.
-func startPlainOpenLDAP(t *testing.T, extraEnv ...string) *ldapSetup {
+// plainOpenLDAP starts an OpenLDAP without the ppolicy and memberof
+// overlays, with the access rule that refuses binds of accounts locked by
+// nsAccountLock, and writes a configuration whose users table disables
+// accounts as 389 DS and FreeIPA do ([lifecycle] disable = "attribute",
+// nsAccountLock = TRUE). It returns the directory and the config's path.
+func plainOpenLDAP(t *testing.T) (*testenv.OpenLDAP, string) {
 	t.Helper()
 	o, err := testenv.StartOpenLDAP(t, testenv.OpenLDAPOptions{Overlays: []string{"sssvlv"}, ExtraSchema: testenv.AccountLockSchema})
 	if err != nil {
@@ -47,17 +48,27 @@ func startPlainOpenLDAP(t *testing.T, extraEnv ...string) *ldapSetup {
 			t.Fatal(err)
 		}
 	}
+	return o, filepath.Join(dir, "dirbridge.toml")
+}
+
+// startPlainOpenLDAP runs the gateway on plainOpenLDAP's directory (through
+// url when given, e.g. a fault proxy).
+func startPlainOpenLDAP(t *testing.T, o *testenv.OpenLDAP, config, url string, extraEnv ...string) *ldapSetup {
+	t.Helper()
+	if url == "" {
+		url = o.URL
+	}
 	token := "Bearer " + randHex(16)
 	env := append([]string{
 		"DIRBRIDGE_SCIM_LISTEN=127.0.0.1:0",
 		"DIRBRIDGE_SCIM_AUTH_HEADER_NAME=Authorization",
 		"DIRBRIDGE_SCIM_AUTH_HEADER_VALUE=" + token,
-		"DIRBRIDGE_LDAP_URLS=" + o.URL,
+		"DIRBRIDGE_LDAP_URLS=" + url,
 		"DIRBRIDGE_LDAP_BIND_DN=" + o.AdminDN,
 		"DIRBRIDGE_LDAP_BIND_PASSWORD=" + o.AdminPassword,
 		"DIRBRIDGE_LDAP_BASE_DN=" + o.BaseDN,
 	}, extraEnv...)
-	gw := startGateway(t, env, "serve", "--config", filepath.Join(dir, "dirbridge.toml"))
+	gw := startGateway(t, env, "serve", "--config", config)
 	gw.auth = token
 	return &ldapSetup{gw: gw, URL: o.URL, BaseDN: o.BaseDN, AdminDN: o.AdminDN, AdminPassword: o.AdminPassword,
 		PeopleDN: o.PeopleDN, GroupsDN: o.GroupsDN, Restart: o.Restart}
@@ -92,7 +103,8 @@ func TestLifecycleWithoutPPolicyOrMemberOf(t *testing.T) {
 	if _, err := exec.LookPath("ldapwhoami"); err != nil {
 		t.Skip("ldap-utils are not installed")
 	}
-	s := startPlainOpenLDAP(t, "DIRBRIDGE_USERS_STRIP_GROUPS_ON_DISABLE=true")
+	o, config := plainOpenLDAP(t)
+	s := startPlainOpenLDAP(t, o, config, "", "DIRBRIDGE_USERS_STRIP_GROUPS_ON_DISABLE=true")
 	g := s.gw
 	name := "nolock." + randHex(3)
 	dn := "uid=" + name + "," + s.PeopleDN
@@ -184,3 +196,57 @@ func TestLifecycleWithoutPPolicyOrMemberOf(t *testing.T) {
 }
 
 func sorted(s ...string) []string { slices.Sort(s); return s }
+
+// TestCutDeleteWithoutPPolicy is TestCutDelete with the lock in
+// nsAccountLock: a DELETE cut at every step boundary either took full
+// effect (in the leavers, locked, in no group) or none (in people,
+// unlocked, in both groups), also after the journal's recovery.
+func TestCutDeleteWithoutPPolicy(t *testing.T) {
+	o, config := plainOpenLDAP(t)
+	p, err := testenv.StartFaultProxy(t, strings.TrimPrefix(o.URL, "ldap://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := startPlainOpenLDAP(t, o, config, p.URL(), "DIRBRIDGE_LDAP_OP_TIMEOUT=3s", "DIRBRIDGE_LDAP_DIAL_TIMEOUT=1s",
+		"DIRBRIDGE_STATE_RECOVERY_INTERVAL=300ms")
+	g := s.gw
+	type user struct{ id, name string }
+	runCuts(t, g, p, func(i int) any {
+		name := "leaver" + randHex(3)
+		id := g.do("POST", "/v2/Users", oktaUser(name, "Lea", "Ver", "")).must(t, 201, "create").str("id")
+		for _, gn := range []string{"a", "b"} {
+			g.do("POST", "/v2/Groups", map[string]any{"schemas": []string{groupURN}, "displayName": name + "-" + gn,
+				"members": []any{map[string]any{"value": id}}}).must(t, 201, "group")
+		}
+		return user{id, name}
+	}, func(st any) response {
+		return g.do("DELETE", "/v2/Users/"+st.(user).id, nil)
+	}, func(st any, r response) {
+		u := st.(user)
+		inPeople := s.search(t, s.PeopleDN, "(uid="+u.name+")", "nsAccountLock")
+		leavers := s.search(t, s.BaseDN, "(&(uid="+u.name+")(!(entryDN:dnSubtreeMatch:="+s.PeopleDN+")))", "nsAccountLock")
+		naming := 0
+		for _, e := range s.search(t, s.GroupsDN, "(cn="+u.name+"-*)", "member") {
+			for _, m := range e.Attrs["member"] {
+				if strings.Contains(strings.ToLower(m), "uid="+u.name+",") {
+					naming++
+				}
+			}
+		}
+		switch {
+		case len(inPeople) == 0 && len(leavers) == 1:
+			if leavers[0].first("nsAccountLock") != "TRUE" || naming != 0 {
+				t.Errorf("deleted but not whole (answer %d): nsAccountLock %q, %d groups still name it", r.Status, leavers[0].first("nsAccountLock"), naming)
+			}
+		case len(inPeople) == 1 && len(leavers) == 0:
+			if r.Status/100 == 2 {
+				t.Errorf("answered %d but nothing applied", r.Status)
+			}
+			if inPeople[0].first("nsAccountLock") != "" || naming != 2 {
+				t.Errorf("still in scope but changed (answer %d): nsAccountLock %q, in %d of 2 groups", r.Status, inPeople[0].first("nsAccountLock"), naming)
+			}
+		default:
+			t.Errorf("in people %d, in leavers %d", len(inPeople), len(leavers))
+		}
+	})
+}
