@@ -344,3 +344,51 @@ func TestPPolicyLockWithoutPPolicy(t *testing.T) {
 		t.Errorf("nsAccountLock not allowed by the entry's classes: %v, want KindInternal", err)
 	}
 }
+
+// TestAttributeDialectUnit: the changes and the filter of an attribute
+// lifecycle, without a directory.
+func TestAttributeDialectUnit(t *testing.T) {
+	d := openLDAP{lockAttr: "nsAccountLock", lockValue: "TRUE"}
+	yes, no, pw := true, false, "Secret-1"
+	ch, err := d.accountChanges(nil, &pw, &yes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ch) != 2 || ch[0].Modification.Type != attrUserPassword || ch[1].Operation != ldap.ReplaceAttribute ||
+		ch[1].Modification.Type != "nsAccountLock" || !slices.Equal(ch[1].Modification.Vals, []string{"TRUE"}) {
+		t.Errorf("password + disable: %+v", ch)
+	}
+	ch, _ = d.accountChanges(nil, nil, &no)
+	if len(ch) != 1 || len(ch[0].Modification.Vals) != 0 || ch[0].Operation != ldap.ReplaceAttribute {
+		t.Errorf("enable without enabled_value: %+v, want a replace with no values", ch)
+	}
+	d.unlockValue = "FALSE"
+	if ch, _ = d.accountChanges(nil, nil, &no); len(ch) != 1 || !slices.Equal(ch[0].Modification.Vals, []string{"FALSE"}) {
+		t.Errorf("enable with enabled_value: %+v", ch)
+	}
+	if ch, _ = d.accountChanges(nil, nil, nil); len(ch) != 0 {
+		t.Errorf("nothing to change: %+v", ch)
+	}
+	f, err := renderFilter(d, bridge.Eq(bridge.VirtualDisabled, "false"))
+	if err != nil || f != "(!(nsAccountLock=TRUE))" {
+		t.Errorf("@disabled eq false renders %q, %v", f, err)
+	}
+	if a := d.addDisabled(); a.Type != "nsAccountLock" || !slices.Equal(a.Vals, []string{"TRUE"}) {
+		t.Errorf("addDisabled = %+v", a)
+	}
+	var e bridge.Entry
+	d.fill(&e, ldap.NewEntry("uid=x", map[string][]string{"nsAccountLock": {"true"}}))
+	if !e.Disabled {
+		t.Error("nsAccountLock: true does not read as disabled")
+	}
+	d.fill(&e, ldap.NewEntry("uid=x", map[string][]string{"nsAccountLock": {"FALSE"}}))
+	if e.Disabled {
+		t.Error("nsAccountLock: FALSE reads as disabled")
+	}
+	if names := schemaNames("( 2.5.4.3 NAME ( 'cn' 'commonName' ) SUP name )"); !slices.Equal(names, []string{"cn", "commonName"}) {
+		t.Errorf("schemaNames = %v", names)
+	}
+	if names := schemaNames("( 1.2.840.113556.1.2.102 NAME 'memberOf' SYNTAX '1.3.6.1.4.1.1466.115.121.1.12' )"); !slices.Equal(names, []string{"memberOf"}) {
+		t.Errorf("schemaNames = %v", names)
+	}
+}
