@@ -82,7 +82,7 @@ func serveConfig(ctx context.Context, cfg *conf.Config, stderr io.Writer) error 
 	if err != nil {
 		return err
 	}
-	lookup, err := groupsLookup(cfg.Mapping.Users, users, groups)
+	lookup, err := groupsLookup(cfg.Mapping.Users, cfg.LDAP.Dialect, users, groups)
 	if err != nil {
 		return err
 	}
@@ -181,10 +181,11 @@ func memberships(scope string, onDisable bool, groups bridge.Mapper) *bridge.Mem
 // table reads them from an attribute (memberOf) the directory may not keep:
 // groups_from "memberof" reads the attribute as stored, "search" searches
 // the groups table's container for the user's DN, "auto" (the default)
-// searches when the directory's schema lacks the attribute.
-func groupsLookup(usersFile string, users *mapping.Table, groups bridge.Mapper) (*ldapside.GroupsLookup, error) {
+// searches when the directory's schema lacks the attribute. AD always keeps
+// memberOf (a back-link), so "auto" there costs no schema read.
+func groupsLookup(usersFile, dialect string, users *mapping.Table, groups bridge.Mapper) (*ldapside.GroupsLookup, error) {
 	attr, from := users.GroupsAttr(), users.GroupsFrom()
-	if attr == "" || from == mapping.GroupsFromMemberOf {
+	if attr == "" || from == mapping.GroupsFromMemberOf || from == mapping.GroupsFromAuto && dialect == "ad" {
 		return nil, nil
 	}
 	if groups == nil {
