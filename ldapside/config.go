@@ -43,6 +43,18 @@ type Config struct {
 	// read). "" means DefaultADPasswordStateAttr; "none" turns the
 	// detection off, and then every password a client sends is set again.
 	PasswordStateAttr string
+	// Lifecycle is how accounts are disabled: the users table's
+	// [lifecycle] (mapping.(*Table).LifecycleFor). Disable "" means the
+	// dialect's own: ppolicy's pwdAccountLockedTime on OpenLDAP, the
+	// userAccountControl bit on AD. Disable "attribute" (OpenLDAP dialect)
+	// writes Attribute = DisabledValue to disable and EnabledValue (""
+	// removes the attribute) to enable.
+	Lifecycle bridge.Lifecycle
+	// Groups, when set, makes the LDAP side fill a user's groups attribute
+	// (Groups.Attr, memberOf) by searching the groups for the user's DN
+	// instead of reading it from the entry: for directories without the
+	// memberof overlay. See groupsof.go.
+	Groups *GroupsLookup
 	// PoolSize is the number of bound connections kept at most (default 8).
 	PoolSize int
 	// DialTimeout bounds dialing, TLS and the service bind (default 10s).
@@ -144,6 +156,10 @@ func (c Config) validate() error {
 	if c.PasswordStateAttr != "" && !strings.EqualFold(c.PasswordStateAttr, "none") && !bridge.ValidAttrDescription(c.PasswordStateAttr) {
 		errs = append(errs, fmt.Errorf("password_state_attr: %q is not an attribute name", c.PasswordStateAttr))
 	}
+	errs = append(errs, c.validateLifecycle()...)
+	if c.Groups != nil {
+		errs = append(errs, c.Groups.validate()...)
+	}
 	if c.PoolSize < 1 || c.PoolSize > 1024 {
 		errs = append(errs, fmt.Errorf("pool_size: %d is not in 1..1024", c.PoolSize))
 	}
@@ -171,4 +187,42 @@ func isADLogonName(s string) bool {
 	}
 	dom, user, ok := strings.Cut(s, `\`)
 	return ok && dom != "" && user != ""
+}
+
+// validateLifecycle checks that the dialect can carry out the lifecycle.
+func (c Config) validateLifecycle() []error {
+	lc := c.Lifecycle
+	ad := strings.EqualFold(c.Dialect, "ad")
+	switch lc.Disable {
+	case "":
+		return nil
+	case bridge.LifecyclePPolicy:
+		if ad {
+			return []error{errors.New(`lifecycle: disable = "ppolicy" does not apply to Active Directory (it disables by userAccountControl)`)}
+		}
+		if lc.Attribute != "" && !strings.EqualFold(lc.Attribute, attrLockedTime) {
+			return []error{fmt.Errorf("lifecycle: ppolicy keeps the lock in %s, not %q", attrLockedTime, lc.Attribute)}
+		}
+	case bridge.LifecycleAD:
+		if !ad {
+			return []error{errors.New(`lifecycle: disable = "ad" needs dialect "ad"`)}
+		}
+	case bridge.LifecycleAttribute:
+		var errs []error
+		if ad {
+			errs = append(errs, errors.New(`lifecycle: disable = "attribute" does not apply to Active Directory (it disables by userAccountControl)`))
+		}
+		if !bridge.ValidAttrDescription(lc.Attribute) {
+			errs = append(errs, fmt.Errorf("lifecycle: attribute %q is not an attribute name", lc.Attribute))
+		}
+		if lc.DisabledValue == "" {
+			errs = append(errs, errors.New("lifecycle: disabled_value is required"))
+		} else if strings.EqualFold(lc.DisabledValue, lc.EnabledValue) {
+			errs = append(errs, errors.New("lifecycle: enabled_value must differ from disabled_value"))
+		}
+		return errs
+	default:
+		return []error{fmt.Errorf("lifecycle: disable %q is not ppolicy, attribute or ad", lc.Disable)}
+	}
+	return nil
 }

@@ -59,6 +59,12 @@ type Conn struct {
 	probeEvery, rywWait time.Duration // probeInterval and rywWait at Open
 	closed              chan struct{} // closed by Close: stops the prober
 	closeOnce           sync.Once
+	// groupsMode is whether a user's groups are searched (groupsof.go),
+	// once the schema told.
+	groupsMode atomic.Int32
+	// groupSearches counts the searches fillGroups made, for tests: one
+	// per page, not one per user.
+	groupSearches atomic.Int64
 	// written is what this gateway had acknowledged, to never answer
 	// "not found" from a replica that has not received it.
 	written writes
@@ -95,6 +101,10 @@ func Open(cfg Config, logger hclog.Logger) (*Conn, error) {
 		}
 		ad.key = fingerprintKey(cfg.BindPassword)
 		c.d = ad
+	}
+	if ol, ok := c.d.(openLDAP); ok && cfg.Lifecycle.Disable == bridge.LifecycleAttribute {
+		ol.lockAttr, ol.lockValue, ol.unlockValue = cfg.Lifecycle.Attribute, cfg.Lifecycle.DisabledValue, cfg.Lifecycle.EnabledValue
+		c.d = ol
 	}
 	c.baseDN, _ = parseDN(cfg.BaseDN)
 	if cfg.Journal != nil {

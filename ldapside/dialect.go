@@ -85,10 +85,16 @@ func dialectNames() string {
 	return strings.Join(names, ", ")
 }
 
-// openLDAP is the dialect of OpenLDAP with the ppolicy overlay: entryUUID is
-// the id, entryCSN the version, and an account is disabled by the ppolicy
-// "locked forever" value of pwdAccountLockedTime.
-type openLDAP struct{}
+// openLDAP is the dialect of OpenLDAP: entryUUID is the id, entryCSN the
+// version. An account is disabled by the ppolicy "locked forever" value of
+// pwdAccountLockedTime (the zero value), or, on a directory without the
+// ppolicy overlay, by the attribute and value the users table's
+// [lifecycle] names (389 DS and FreeIPA: nsAccountLock: TRUE).
+type openLDAP struct {
+	// lockAttr, lockValue and unlockValue are the [lifecycle] attribute
+	// choice; lockAttr "" means ppolicy.
+	lockAttr, lockValue, unlockValue string
+}
 
 const (
 	lockedForever     = "000001010000Z"
@@ -100,6 +106,30 @@ const (
 	generalizedLayout = "20060102150405Z"
 )
 
+// ppolicy reports whether the lock is ppolicy's, which interacts with
+// password changes (see accountChanges).
+func (d openLDAP) ppolicy() bool { return d.lockAttr == "" }
+
+// lock returns the attribute and value that mark a disabled account.
+func (d openLDAP) lock() (attr, value string) {
+	if d.ppolicy() {
+		return attrLockedTime, lockedForever
+	}
+	return d.lockAttr, d.lockValue
+}
+
+// locked reports whether v, a value of the lock attribute, marks the
+// account disabled. ppolicy's value is a timestamp compared exactly; a
+// table's value (nsAccountLock's TRUE) is text compared as its directory
+// string matching rule does, without case.
+func (d openLDAP) locked(v string) bool {
+	_, want := d.lock()
+	if d.ppolicy() {
+		return v == want
+	}
+	return strings.EqualFold(v, want)
+}
+
 func (openLDAP) idAttr() string { return attrEntryUUID }
 
 func (openLDAP) validID(id string) bool { return isUUID(id) }
@@ -108,7 +138,7 @@ func (openLDAP) idFilter(id string) string {
 	return "(" + attrEntryUUID + "=" + ldap.EscapeFilter(strings.ToLower(id)) + ")"
 }
 
-func (openLDAP) virtualAttr(name string) (string, bool) {
+func (d openLDAP) virtualAttr(name string) (string, bool) {
 	switch strings.ToLower(name) {
 	case bridge.VirtualID:
 		return attrEntryUUID, true
@@ -117,13 +147,15 @@ func (openLDAP) virtualAttr(name string) (string, bool) {
 	case bridge.VirtualModified:
 		return attrModified, true
 	case bridge.VirtualDisabled:
-		return attrLockedTime, true
+		attr, _ := d.lock()
+		return attr, true
 	}
 	return "", false
 }
 
-func (openLDAP) disabledFilter() string {
-	return "(" + attrLockedTime + "=" + lockedForever + ")"
+func (d openLDAP) disabledFilter() string {
+	attr, v := d.lock()
+	return "(" + attr + "=" + ldap.EscapeFilter(v) + ")"
 }
 
 func (openLDAP) generalizedTime(t time.Time) string { return t.UTC().Format(generalizedLayout) }
@@ -139,22 +171,24 @@ func (openLDAP) sortKey(attr string) *ldap.SortKey {
 	return &ldap.SortKey{AttributeType: attr, MatchingRule: "caseIgnoreOrderingMatch"}
 }
 
-func (openLDAP) operationalAttrs() []string {
-	return []string{attrEntryUUID, attrCreated, attrModified, attrEntryCSN, attrLockedTime}
+func (d openLDAP) operationalAttrs() []string {
+	attr, _ := d.lock()
+	return []string{attrEntryUUID, attrCreated, attrModified, attrEntryCSN, attr}
 }
 
 func (openLDAP) secretAttr(attr string) bool {
 	return strings.EqualFold(attr, attrUserPassword) || strings.EqualFold(attr, "pwdHistory")
 }
 
-func (openLDAP) fill(out *bridge.Entry, e *ldap.Entry) {
+func (d openLDAP) fill(out *bridge.Entry, e *ldap.Entry) {
 	out.ID = e.GetEqualFoldAttributeValue(attrEntryUUID)
 	out.Created = parseGeneralizedTime(e.GetEqualFoldAttributeValue(attrCreated))
 	out.Modified = parseGeneralizedTime(e.GetEqualFoldAttributeValue(attrModified))
 	out.Version = e.GetEqualFoldAttributeValue(attrEntryCSN)
 	out.Disabled = false
-	for _, v := range e.GetEqualFoldAttributeValues(attrLockedTime) {
-		if v == lockedForever {
+	attr, _ := d.lock()
+	for _, v := range e.GetEqualFoldAttributeValues(attr) {
+		if d.locked(v) {
 			out.Disabled = true
 		}
 	}
@@ -166,18 +200,24 @@ func (openLDAP) samePassword(e *ldap.Entry, password string) bool {
 	return anyPasswordMatches(e.GetEqualFoldRawAttributeValues(attrUserPassword), password)
 }
 
-func (openLDAP) disableChange() ldap.Change {
-	return ldap.Change{Operation: ldap.ReplaceAttribute, Modification: ldap.PartialAttribute{Type: attrLockedTime, Vals: []string{lockedForever}}}
+func (d openLDAP) disableChange() ldap.Change {
+	attr, v := d.lock()
+	return ldap.Change{Operation: ldap.ReplaceAttribute, Modification: ldap.PartialAttribute{Type: attr, Vals: []string{v}}}
 }
 
-func (openLDAP) enableChange() ldap.Change {
+func (d openLDAP) enableChange() ldap.Change {
+	attr, _ := d.lock()
+	if d.unlockValue != "" {
+		return ldap.Change{Operation: ldap.ReplaceAttribute, Modification: ldap.PartialAttribute{Type: attr, Vals: []string{d.unlockValue}}}
+	}
 	// A replace with no values removes the attribute and, unlike a delete,
 	// is not an error when it is absent.
-	return ldap.Change{Operation: ldap.ReplaceAttribute, Modification: ldap.PartialAttribute{Type: attrLockedTime, Vals: []string{}}}
+	return ldap.Change{Operation: ldap.ReplaceAttribute, Modification: ldap.PartialAttribute{Type: attr, Vals: []string{}}}
 }
 
-func (openLDAP) addDisabled() ldap.Attribute {
-	return ldap.Attribute{Type: attrLockedTime, Vals: []string{lockedForever}}
+func (d openLDAP) addDisabled() ldap.Attribute {
+	attr, v := d.lock()
+	return ldap.Attribute{Type: attr, Vals: []string{v}}
 }
 
 // passwordHash hashes as slapd's default olcPasswordHash does ({SSHA},
@@ -209,16 +249,27 @@ func (openLDAP) passwordHash(password string) (string, error) {
 // back in the same operation when the account is to stay or become
 // disabled. Checked on slapd 2.5: a replace of the lock alone next to a
 // new password leaves the account unlocked.
+//
+// A lock that is not ppolicy's (an attribute the table names) is untouched
+// by a password change: its change is simply added to the same modify.
 func (d openLDAP) accountChanges(cur *ldap.Entry, password *string, disabled *bool) ([]ldap.Change, error) {
-	if password == nil {
+	if password == nil || !d.ppolicy() {
+		var out []ldap.Change
+		if password != nil {
+			h, err := d.passwordHash(*password)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, ldap.Change{Operation: ldap.ReplaceAttribute, Modification: ldap.PartialAttribute{Type: attrUserPassword, Vals: []string{h}}})
+		}
 		switch {
 		case disabled == nil:
-			return nil, nil
 		case *disabled:
-			return []ldap.Change{d.disableChange()}, nil
+			out = append(out, d.disableChange())
 		default:
-			return []ldap.Change{d.enableChange()}, nil
+			out = append(out, d.enableChange())
 		}
+		return out, nil
 	}
 	h, err := d.passwordHash(*password)
 	if err != nil {

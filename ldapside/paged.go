@@ -78,7 +78,7 @@ func (c *Conn) searchPaged(pc *pconn, q *query, offset, count int) (*bridge.Sear
 		}
 		for i, e := range res.Entries {
 			if st.next+i >= offset && len(out.Entries) < count {
-				x, err := c.entry(pc, e, q.asked)
+				x, err := c.pageEntry(pc, e, q.asked)
 				if err != nil {
 					return nil, err
 				}

@@ -171,9 +171,22 @@ func dedupe(vals []string, raws [][]byte) ([]string, [][]byte) {
 	return ov, or
 }
 
-// entry completes e (ranged values, the nested groups when asked for) and
-// converts it.
+// entry completes e (ranged values, the nested groups and the searched
+// groups when asked for) and converts it.
 func (c *Conn) entry(pc *pconn, e *ldap.Entry, asked []string) (*bridge.Entry, error) {
+	out, err := c.pageEntry(pc, e, asked)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.fillGroups(pc, []*bridge.Entry{out}, asked); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// pageEntry is entry for one entry of a page, whose searched groups
+// (fillGroups) are filled for the whole page at once.
+func (c *Conn) pageEntry(pc *pconn, e *ldap.Entry, asked []string) (*bridge.Entry, error) {
 	if err := c.completeRanges(pc, e); err != nil {
 		return nil, err
 	}

@@ -134,8 +134,9 @@ func (c *Conn) modifyCurrent(pc *pconn, req bridge.ModifyRequest, partial map[st
 	var state *ldap.Entry
 	var pw *string
 	if req.Password != nil {
+		lockAttr, _ := d.lock()
 		e, err := c.findOne(pc, cur.DN, ldap.ScopeBaseObject, filterAll,
-			append(d.passwordReadAttrs(), attrEntryCSN, attrLockedTime))
+			append(d.passwordReadAttrs(), attrEntryCSN, lockAttr))
 		if err != nil {
 			if bridge.KindOf(err) == bridge.KindNotFound {
 				return nil, false, nil // moved or gone: the reading path tells which

@@ -235,6 +235,24 @@ const maxBusyRetries = 4
 // new snapshot.
 func (c *Conn) Search(ctx context.Context, req bridge.SearchRequest) (*bridge.SearchResult, error) {
 	const op = "ldapside.(*Conn).Search"
+	if c.cfg.Groups != nil && mentions(req.Filter, c.cfg.Groups.Attr) {
+		// The groups attribute may be one the directory does not keep:
+		// then the filter names the group's members instead.
+		var rewritten *bridge.Filter
+		err := c.with(ctx, nil, func(pc *pconn) error {
+			if !c.groupsBySearch(pc) {
+				rewritten = req.Filter
+				return nil
+			}
+			var err error
+			rewritten, err = c.groupFilter(pc, req.Filter)
+			return err
+		})
+		if err != nil {
+			return nil, translate(op, err)
+		}
+		req.Filter = rewritten
+	}
 	filter, err := renderFilter(c.d, req.Filter)
 	if err != nil {
 		return nil, bridge.Wrap(op, err)
@@ -267,6 +285,9 @@ func (c *Conn) Search(ctx context.Context, req bridge.SearchRequest) (*bridge.Se
 				out, err = c.searchVLV(pc, q, req.Offset, req.Count)
 			} else {
 				out, err = c.searchPaged(pc, q, req.Offset, req.Count)
+			}
+			if err == nil {
+				err = c.fillGroups(pc, out.Entries, q.asked)
 			}
 			return err
 		})
@@ -450,7 +471,7 @@ func (c *Conn) searchVLV(pc *pconn, q *query, offset, count int) (*bridge.Search
 		if i >= count {
 			break
 		}
-		x, err := c.entry(pc, e, q.asked)
+		x, err := c.pageEntry(pc, e, q.asked)
 		if err != nil {
 			return nil, err
 		}
@@ -534,7 +555,7 @@ func (c *Conn) searchSmall(pc *pconn, q *query, count int) (out *bridge.SearchRe
 		if i >= count {
 			break
 		}
-		x, err := c.entry(pc, e, q.asked)
+		x, err := c.pageEntry(pc, e, q.asked)
 		if err != nil {
 			return nil, false, err
 		}

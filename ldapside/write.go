@@ -113,6 +113,9 @@ func (c *Conn) runAdd(ctx context.Context, op string, req bridge.AddRequest, nam
 		c.undo(ctx, "add", req.DN, func(pc *pconn) error { return pc.l.Del(ldap.NewDelRequest(req.DN, nil)) })
 	}
 	if err != nil {
+		if lerr := c.lifecycleRefusal(op, "add", req.DN, err); lerr != nil {
+			return nil, lerr
+		}
 		c.advise("add", req.DN, "", err)
 		return nil, translate(op, err)
 	}
@@ -515,6 +518,9 @@ func (c *Conn) Modify(ctx context.Context, req bridge.ModifyRequest) (*bridge.En
 		}
 	}
 	if err != nil {
+		if lerr := c.lifecycleRefusal(op, "modify", dn, err); lerr != nil {
+			return nil, lerr
+		}
 		c.advise("modify", dn, req.NewSuperior, err)
 		return nil, translate(op, err)
 	}

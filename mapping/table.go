@@ -64,6 +64,10 @@ type Table struct {
 	upnSuffixes   []string    // lower case: what a usable UPN ends in (upn.go)
 	baseDomain    string      // ${base_domain}: the domain of implicit UPNs (takenFilter)
 	usesUPN       bool        // a row has upn_fallback or a template calls upn
+	lifecycle     Lifecycle   // [lifecycle], as written (Disable "" : the dialect's default)
+	lifecycleLine int         // the line of [lifecycle] (or of its disable key), for LifecycleFor's messages
+	groupsFrom    string      // groups_from: "auto", "memberof" or "search"
+	groupsLine    int
 }
 
 var _ bridge.Mapper = (*Table)(nil)
@@ -163,6 +167,18 @@ type fileTable struct {
 	// created instead of reported.
 	CreateMissingContainers bool `toml:"create_missing_containers"`
 	RDNUnique               bool `toml:"rdn_unique"`
+	// GroupsFrom says where a user's groups (a row reading memberOf) come
+	// from: "auto" (default), "memberof" or "search".
+	GroupsFrom string         `toml:"groups_from"`
+	Lifecycle  *fileLifecycle `toml:"lifecycle"`
+}
+
+// fileLifecycle is a users table's [lifecycle]: how an account is disabled.
+type fileLifecycle struct {
+	Disable       string  `toml:"disable"`
+	Attribute     string  `toml:"attribute"`
+	DisabledValue string  `toml:"disabled_value"`
+	EnabledValue  *string `toml:"enabled_value"`
 }
 
 type fileExt struct {
@@ -454,6 +470,7 @@ func compile(name string, data []byte, opts Options) (*Table, error) {
 	t.createMissing = ft.CreateMissingContainers
 	t.rdnUnique = ft.RDNUnique
 	t.compilePlacements(ft.Placement, pos, sub, add)
+	t.compileLifecycle(ft, pos, add)
 
 	// Rows.
 	seenPath := map[string]int{}
@@ -506,6 +523,7 @@ func compile(name string, data []byte, opts Options) (*Table, error) {
 		t.rows = append(t.rows, fb)
 	}
 	t.checkOverlaps(add)
+	t.checkLifecycleRows(add)
 	t.compileRDN(sub.do(ft.RDN, pos.key("", "rdn"), add), pos.key("", "rdn"), writer, add)
 
 	if len(le.Problems) > 0 {

@@ -59,6 +59,8 @@ type OpenLDAP struct {
 	repl *replication
 	// overlays are OpenLDAPOptions.Overlays.
 	overlays []string
+	// extraSchema is OpenLDAPOptions.ExtraSchema.
+	extraSchema string
 }
 
 // OpenLDAPOptions tunes StartOpenLDAP; the zero value is fine.
@@ -74,6 +76,11 @@ type OpenLDAPOptions struct {
 	// by an add or modify is then stored as sent. Tests use it to prove
 	// that the gateway hashes passwords itself.
 	NoHashCleartext bool
+	// ExtraSchema is LDIF of further schema entries (children of
+	// cn=schema,cn=config, e.g. "dn: cn=test,cn=schema,cn=config" with
+	// olcAttributeTypes and olcObjectClasses), loaded after the standard
+	// ones: a directory with an attribute such as 389 DS's nsAccountLock.
+	ExtraSchema string
 }
 
 // ErrNoSlapd means slapd is not installed.
@@ -140,9 +147,10 @@ func launchOpenLDAP(opts OpenLDAPOptions) (o *OpenLDAP, err error) {
 	if err != nil {
 		return nil, err
 	}
+	dir := o.Dir // a failing return sets o to nil before this runs
 	defer func() {
 		if err != nil {
-			_ = os.RemoveAll(o.Dir)
+			_ = os.RemoveAll(dir)
 		}
 	}()
 	if err := o.writeConfig(); err != nil {
@@ -201,6 +209,7 @@ func newOpenLDAP(opts OpenLDAPOptions) (o *OpenLDAP, err error) {
 	}
 	o.urls = fmt.Sprintf("ldap://127.0.0.1:%d/ ldaps://127.0.0.1:%d/", port, tlsPort)
 	o.overlays = opts.Overlays
+	o.extraSchema = opts.ExtraSchema
 	return o, nil
 }
 
@@ -314,6 +323,17 @@ olcSssVlvMaxPerConn: 16
 	} else {
 		sections["refint"] = strings.Replace(sections["refint"], "olcRefintAttribute: memberOf\n", "", 1)
 	}
+	// Without ppolicy its attribute types and object classes do not exist:
+	// no index of the lock, no policy entry.
+	ppolicy := slices.Contains(overlays, "ppolicy")
+	lockIndex, policies := "olcDbIndex: pwdAccountLockedTime eq\n", fmt.Sprintf(policyLDIF, o.BaseDN)
+	if !ppolicy {
+		lockIndex, policies = "", ""
+	}
+	extra := strings.TrimSpace(o.extraSchema)
+	if extra != "" {
+		extra = "\n" + extra + "\n"
+	}
 	var modules, overlaySections strings.Builder
 	for i, name := range overlays {
 		sec, ok := sections[name]
@@ -355,7 +375,7 @@ include: file://%[5]s/core.ldif
 include: file://%[5]s/cosine.ldif
 include: file://%[5]s/inetorgperson.ldif
 include: file://%[5]s/nis.ldif
-
+%[15]s
 dn: olcDatabase={-1}frontend,cn=config
 objectClass: olcDatabaseConfig
 objectClass: olcFrontendConfig
@@ -381,14 +401,13 @@ olcDbIndex: objectClass eq
 olcDbIndex: cn,uid,mail eq,sub
 olcDbIndex: %[11]s eq
 olcDbIndex: entryUUID eq
-olcDbIndex: pwdAccountLockedTime eq
-olcLastMod: TRUE
+%[16]solcLastMod: TRUE
 olcSizeLimit: unlimited
 olcAccess: {0}to attrs=userPassword by self write by anonymous auth by * none
 olcAccess: {1}to * by self read by users read by * none
 %[12]s
 %[13]s%[14]s`, d, certFile, keyFile, moduleDir, schemaDir, o.AdminDN, o.BaseDN, hash, r.global, modules.String()+r.modules, indexed, r.database,
-		overlaySections.String(), strings.ReplaceAll(r.overlays, "{4}", fmt.Sprintf("{%d}", len(overlays))))
+		overlaySections.String(), strings.ReplaceAll(r.overlays, "{4}", fmt.Sprintf("{%d}", len(overlays))), extra, lockIndex)
 
 	base := fmt.Sprintf(`dn: %[1]s
 objectClass: top
@@ -404,25 +423,7 @@ ou: people
 dn: ou=groups,%[1]s
 objectClass: organizationalUnit
 ou: groups
-
-dn: ou=policies,%[1]s
-objectClass: organizationalUnit
-ou: policies
-
-dn: cn=default,ou=policies,%[1]s
-objectClass: top
-objectClass: device
-objectClass: pwdPolicy
-cn: default
-pwdAttribute: userPassword
-pwdMaxFailure: 5
-pwdLockout: TRUE
-pwdLockoutDuration: 0
-pwdFailureCountInterval: 0
-pwdAllowUserChange: TRUE
-pwdMustChange: FALSE
-pwdCheckQuality: 0
-`, o.BaseDN)
+%[2]s`, o.BaseDN, policies)
 	cfgFile, baseFile := filepath.Join(d, "config.ldif"), filepath.Join(d, "base.ldif")
 	if err := os.WriteFile(cfgFile, []byte(config), 0o600); err != nil {
 		return err
@@ -447,6 +448,27 @@ pwdCheckQuality: 0
 	}
 	return nil
 }
+
+// policyLDIF is ppolicy's default policy entry (%[1]s: the base DN).
+const policyLDIF = `
+dn: ou=policies,%[1]s
+objectClass: organizationalUnit
+ou: policies
+
+dn: cn=default,ou=policies,%[1]s
+objectClass: top
+objectClass: device
+objectClass: pwdPolicy
+cn: default
+pwdAttribute: userPassword
+pwdMaxFailure: 5
+pwdLockout: TRUE
+pwdLockoutDuration: 0
+pwdFailureCountInterval: 0
+pwdAllowUserChange: TRUE
+pwdMustChange: FALSE
+pwdCheckQuality: 0
+`
 
 // start runs slapd in the foreground (-d 0: no fork), so that this process
 // owns it, knows its PID without a pid file and reaps it.

@@ -81,6 +81,14 @@ func serveConfig(ctx context.Context, cfg *conf.Config, stderr io.Writer) error 
 	if err := cfg.CheckLeavers(users.Container()); err != nil {
 		return err
 	}
+	lifecycle, err := users.LifecycleFor(cfg.LDAP.Dialect)
+	if err != nil {
+		return err
+	}
+	lookup, err := groupsLookup(cfg.Mapping.Users, cfg.LDAP.Dialect, users, groups)
+	if err != nil {
+		return err
+	}
 	jr, err := openJournal(cfg.State.Dir, cfg.State.RecoveryInterval.Duration, logger)
 	if err != nil {
 		return err
@@ -101,6 +109,8 @@ func serveConfig(ctx context.Context, cfg *conf.Config, stderr io.Writer) error 
 		DialTimeout:        cfg.LDAP.DialTimeout.Duration,
 		OpTimeout:          cfg.LDAP.OpTimeout.Duration,
 		FailbackDelay:      cfg.LDAP.FailbackDelay.Duration,
+		Lifecycle:          lifecycle,
+		Groups:             lookup,
 	}, logger.Named("ldap"))
 	if err != nil {
 		return err
@@ -203,6 +213,30 @@ func memberships(scope string, onDisable bool, groups bridge.Mapper) *bridge.Mem
 		return nil // conf refuses "managed" without a groups table
 	}
 	return m
+}
+
+// groupsLookup says how the LDAP side finds a user's groups when the users
+// table reads them from an attribute (memberOf) the directory may not keep:
+// groups_from "memberof" reads the attribute as stored, "search" searches
+// the groups table's container for the user's DN, "auto" (the default)
+// searches when the directory's schema lacks the attribute. AD always keeps
+// memberOf (a back-link), so "auto" there costs no schema read.
+func groupsLookup(usersFile, dialect string, users *mapping.Table, groups bridge.Mapper) (*ldapside.GroupsLookup, error) {
+	attr, from := users.GroupsAttr(), users.GroupsFrom()
+	if attr == "" || from == mapping.GroupsFromMemberOf || from == mapping.GroupsFromAuto && dialect == "ad" {
+		return nil, nil
+	}
+	if groups == nil {
+		if from == mapping.GroupsFromSearch {
+			return nil, fmt.Errorf("%s: groups_from = \"search\" needs a groups table (mapping.groups): it names the container and member attribute to search", usersFile)
+		}
+		return nil, nil // nothing to search: memberOf as stored
+	}
+	g := &ldapside.GroupsLookup{Attr: attr, Base: groups.Container(), Filter: groups.ObjectFilter(), Auto: from != mapping.GroupsFromSearch}
+	if mm, ok := groups.(bridge.MemberMapper); ok {
+		g.MemberAttr, _ = mm.MemberPlaceholder()
+	}
+	return g, nil
 }
 
 // openJournal opens the journal of multi-step writes in dir (made if
