@@ -205,7 +205,7 @@ func (c *Conn) dial(ctx context.Context) (*pconn, error) {
 		// not the client's: Unauthorized would ask the SCIM client for
 		// other credentials.
 		kind := bridge.KindOf(translate(op, err))
-		if kind == bridge.KindUnauthorized || kind == bridge.KindForbidden {
+		if kind == bridge.KindUnauthorized || kind == bridge.KindForbidden || kind == bridge.KindMisconfigured {
 			c.log.Error("service bind refused", "url", u, "bind_dn", c.cfg.BindDN, "error", err)
 			return nil, bridge.E(op, bridge.KindUnavailable, "the directory refused the gateway's service account", err)
 		}

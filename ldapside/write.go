@@ -113,8 +113,7 @@ func (c *Conn) runAdd(ctx context.Context, op string, req bridge.AddRequest, nam
 		c.undo(ctx, "add", req.DN, func(pc *pconn) error { return pc.l.Del(ldap.NewDelRequest(req.DN, nil)) })
 	}
 	if err != nil {
-		c.advise("add", req.DN, "", err)
-		return nil, translate(op, err)
+		return nil, c.explain(op, "add", req.DN, "", err)
 	}
 	c.noteWrite(out)
 	c.log.Debug("entry added", "dn", req.DN, "id", out.ID, "attrs", names, "password_set", req.Password != "", "disabled", req.Disabled)
@@ -154,7 +153,7 @@ func (c *Conn) Delete(ctx context.Context, id string) error {
 		return pc.l.Del(ldap.NewDelRequest(e.DN, nil))
 	})
 	if err != nil {
-		return translate(op, err)
+		return c.explain(op, "delete", dn, "", err)
 	}
 	c.log.Debug("entry deleted", "dn", dn, "id", id)
 	return nil
@@ -515,8 +514,7 @@ func (c *Conn) Modify(ctx context.Context, req bridge.ModifyRequest) (*bridge.En
 		}
 	}
 	if err != nil {
-		c.advise("modify", dn, req.NewSuperior, err)
-		return nil, translate(op, err)
+		return nil, c.explain(op, "modify", dn, req.NewSuperior, err)
 	}
 	c.noteWrite(out)
 	return out, nil

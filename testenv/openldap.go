@@ -140,9 +140,10 @@ func launchOpenLDAP(opts OpenLDAPOptions) (o *OpenLDAP, err error) {
 	if err != nil {
 		return nil, err
 	}
+	dir := o.Dir // o is nil once an error is returned
 	defer func() {
 		if err != nil {
-			_ = os.RemoveAll(o.Dir)
+			_ = os.RemoveAll(dir)
 		}
 	}()
 	if err := o.writeConfig(); err != nil {
@@ -309,8 +310,12 @@ olcSssVlvMaxPerConn: 16
 	// memberOf exists only with the memberof overlay: no index of it, and
 	// no refint of it, without.
 	indexed := "member"
+	if slices.Contains(overlays, "ppolicy") {
+		// pwdAccountLockedTime is defined by the ppolicy overlay.
+		indexed += ",pwdAccountLockedTime"
+	}
 	if slices.Contains(overlays, "memberof") {
-		indexed = "member,memberOf"
+		indexed += ",memberOf"
 	} else {
 		sections["refint"] = strings.Replace(sections["refint"], "olcRefintAttribute: memberOf\n", "", 1)
 	}
@@ -381,7 +386,6 @@ olcDbIndex: objectClass eq
 olcDbIndex: cn,uid,mail eq,sub
 olcDbIndex: %[11]s eq
 olcDbIndex: entryUUID eq
-olcDbIndex: pwdAccountLockedTime eq
 olcLastMod: TRUE
 olcSizeLimit: unlimited
 olcAccess: {0}to attrs=userPassword by self write by anonymous auth by * none
@@ -409,7 +413,10 @@ dn: ou=policies,%[1]s
 objectClass: organizationalUnit
 ou: policies
 
-dn: cn=default,ou=policies,%[1]s
+`, o.BaseDN)
+	if slices.Contains(overlays, "ppolicy") {
+		// The default policy's object class comes with the overlay.
+		base += fmt.Sprintf(`dn: cn=default,ou=policies,%[1]s
 objectClass: top
 objectClass: device
 objectClass: pwdPolicy
@@ -423,6 +430,7 @@ pwdAllowUserChange: TRUE
 pwdMustChange: FALSE
 pwdCheckQuality: 0
 `, o.BaseDN)
+	}
 	cfgFile, baseFile := filepath.Join(d, "config.ldif"), filepath.Join(d, "base.ldif")
 	if err := os.WriteFile(cfgFile, []byte(config), 0o600); err != nil {
 		return err
