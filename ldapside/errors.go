@@ -145,8 +145,9 @@ func failureOf(rc uint16, adCode, diag, attr, matched string, w *writeOp) failur
 	case ldap.LDAPResultAttributeOrValueExists:
 		return failure{kind: bridge.KindInvalidValue, msg: "a value is already present"}
 	case ldap.LDAPResultNoSuchAttribute:
-		if schemaDiag(diag) {
-			// Samba AD answers an attribute its schema lacks this way.
+		if w == nil || schemaDiag(diag) {
+			// Samba AD answers an attribute its schema lacks this way, and
+			// slapd a sort key it does not know: only a write removes values.
 			return failure{bridge.KindMisconfigured, "", schemaFix(attrOr(attr, "an attribute") + " is not in the directory schema")}
 		}
 		return failure{kind: bridge.KindInvalidValue, msg: "a value to remove is not present"}
@@ -229,6 +230,8 @@ func unwilling(w *writeOp) failure {
 func objectClassFix(diag, attr string) string {
 	d := strings.ToLower(diag)
 	switch {
+	case (strings.EqualFold(attr, "member") || strings.EqualFold(attr, "uniqueMember")) && (strings.Contains(d, "requires") || strings.Contains(d, "mandatory")):
+		return fmt.Sprintf("the table's object_classes make a group need a %s: give the members row a placeholder, or use an object class whose members are optional", attr)
 	case attr != "" && (strings.Contains(d, "requires") || strings.Contains(d, "mandatory")):
 		return fmt.Sprintf("the table's object_classes require attribute %s and the entry has no value for it: map it with required = true or a default, or change object_classes", attr)
 	case attr != "" && (strings.Contains(d, "not allowed") || strings.Contains(d, "does not exist in the specified objectclasses")):
@@ -254,14 +257,21 @@ func attrOr(attr, dflt string) string {
 	return "attribute " + attr
 }
 
-// parentOf returns the DN of dn's parent, or "" when dn has none or is not
-// a DN.
+// parentOf returns the DN of dn's parent as dn spells it (the log shows
+// the operator's own spelling), or "" when dn has none or is not a DN.
 func parentOf(dn string) string {
-	d, err := parseDN(dn)
-	if err != nil || len(d.RDNs) < 2 {
+	if d, err := parseDN(dn); err != nil || len(d.RDNs) < 2 {
 		return ""
 	}
-	return (&ldap.DN{RDNs: d.RDNs[1:]}).String()
+	for i := 0; i < len(dn); i++ {
+		switch dn[i] {
+		case '\\':
+			i++ // an escaped character, also an escaped comma
+		case ',':
+			return strings.TrimSpace(dn[i+1:])
+		}
+	}
+	return ""
 }
 
 func sameDN(a, b string) bool {

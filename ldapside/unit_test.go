@@ -264,6 +264,7 @@ func TestTranslate(t *testing.T) {
 		{"syntax", ldap.LDAPResultInvalidAttributeSyntax, "manager: value #0 invalid per syntax", "", modify, bridge.KindInvalidValue, "manager", ""},
 		{"undefined", ldap.LDAPResultUndefinedAttributeType, "dispalyName: attribute type undefined", "", add, bridge.KindMisconfigured, "dispalyName", "dispalyName is not in the directory schema"},
 		{"Samba: not in the schema", ldap.LDAPResultNoSuchAttribute, "objectclass_attrs: attribute 'dispalyName' on entry 'CN=x,DC=corp' was not found in the schema!", "", add, bridge.KindMisconfigured, "dispalyName", "dispalyName is not in the directory schema"},
+		{"unknown sort key", ldap.LDAPResultNoSuchAttribute, "serverSort control: Unrecognized attribute type in sort key", "", nil, bridge.KindMisconfigured, "", "not in the directory schema"},
 		{"value to remove absent", ldap.LDAPResultNoSuchAttribute, "modify/delete: mail: no such value", "", modify, bridge.KindInvalidValue, "", ""},
 		{"constraint", ldap.LDAPResultConstraintViolation, "attribute 'displayName' cannot have multiple values", "", modify, bridge.KindInvalidValue, "displayName", ""},
 		{"AD password policy", ldap.LDAPResultConstraintViolation, "0000052D: Constraint violation - check_password_restrictions: the password is too short", "", modify, bridge.KindInvalidValue, "", ""},
@@ -422,4 +423,17 @@ func FuzzDecodeVLVResponse(f *testing.F) {
 			t.Fatalf("re-encoding %+v gives %+v, %v", r, again, err)
 		}
 	})
+}
+
+func TestParentOf(t *testing.T) {
+	for dn, want := range map[string]string{
+		"CN=Smith\\, Jo,OU=People,DC=corp": "OU=People,DC=corp",
+		"uid=x,ou=people,dc=example":       "ou=people,dc=example",
+		"dc=example":                       "",
+		"not a dn":                         "",
+	} {
+		if got := parentOf(dn); got != want {
+			t.Errorf("parentOf(%q) = %q, want %q", dn, got, want)
+		}
+	}
 }

@@ -38,9 +38,9 @@ func checkAttrs(op string, d dialect, names []string) error {
 var errCleartextPassword = errors.New("refusing to send a password over an unencrypted LDAP connection")
 
 func (c *Conn) cleartextRefused(op, dn string) error {
-	c.log.Error("refusing to send a password over an unencrypted connection: use an ldaps:// URL or set start_tls = true (with ca_file)",
-		"dn", dn, "urls", c.cfg.URLs)
-	return bridge.E(op, bridge.KindInternal, "", errCleartextPassword)
+	return &bridge.Error{Op: op, Kind: bridge.KindMisconfigured, Err: errCleartextPassword,
+		Fix: "use an ldaps:// URL or set start_tls = true (with ca_file): a password is never sent over an unencrypted connection",
+		Log: []any{"dn", dn, "urls", c.cfg.URLs}}
 }
 
 // Add creates the entry in ONE add operation: the lock of a disabled account
