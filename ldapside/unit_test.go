@@ -265,6 +265,9 @@ func TestTranslate(t *testing.T) {
 		{"undefined", ldap.LDAPResultUndefinedAttributeType, "dispalyName: attribute type undefined", "", add, bridge.KindMisconfigured, "dispalyName", "dispalyName is not in the directory schema"},
 		{"Samba: not in the schema", ldap.LDAPResultNoSuchAttribute, "objectclass_attrs: attribute 'dispalyName' on entry 'CN=x,DC=corp' was not found in the schema!", "", add, bridge.KindMisconfigured, "dispalyName", "dispalyName is not in the directory schema"},
 		{"unknown sort key", ldap.LDAPResultNoSuchAttribute, "serverSort control: Unrecognized attribute type in sort key", "", nil, bridge.KindMisconfigured, "", "not in the directory schema"},
+		// Samba 4's own words (TestADErrors logs them).
+		{"Samba: unknown attribute", ldap.LDAPResultNoSuchAttribute, "0000200A: objectclass_attrs: attribute 'dispalyName' on entry 'CN=t,OU=people,DC=example,DC=test' was not found in the schema!", "", add, bridge.KindMisconfigured, "dispalyName", "dispalyName is not in the directory schema"},
+		{"Samba: not allowed", ldap.LDAPResultObjectClassViolation, "00002014: objectclass_attrs: attribute 'member' on entry 'CN=t,OU=people,DC=example,DC=test' does not exist in the specified objectclasses!", "", add, bridge.KindMisconfigured, "member", "do not allow attribute member"},
 		{"value to remove absent", ldap.LDAPResultNoSuchAttribute, "modify/delete: mail: no such value", "", modify, bridge.KindInvalidValue, "", ""},
 		{"constraint", ldap.LDAPResultConstraintViolation, "attribute 'displayName' cannot have multiple values", "", modify, bridge.KindInvalidValue, "displayName", ""},
 		{"AD password policy", ldap.LDAPResultConstraintViolation, "0000052D: Constraint violation - check_password_restrictions: the password is too short", "", modify, bridge.KindInvalidValue, "", ""},

@@ -184,7 +184,7 @@ func TestADMisconfiguration(t *testing.T) {
 	const password = "Ad-Misconf-Pa55-word!"
 	// The table's typo: Samba's schema has no dispalyName.
 	r := g.do("POST", "/v2/Users", adUserBody("typo."+randHex(4)+"@example.test", "Type", "Oh", password))
-	checkMisconfigured(t, g, r, []string{"dispalyName", "schema", "DC=", "CN="}, "dispalyName", "ad-users.toml:")
+	checkMisconfigured(t, g, r, []string{"dispalyName", "in the schema", "objectclass_attrs", "DC=", "CN="}, "dispalyName", "ad-users.toml:")
 	// A placement into an OU that does not exist.
 	body := adUserBody("moved."+randHex(4)+"@example.test", "Moved", "Away", password)
 	delete(body, "displayName")
