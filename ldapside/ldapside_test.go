@@ -249,8 +249,9 @@ func TestFailover(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer wrong.Close()
-	if err := wrong.Ping(tctx(t)); bridge.KindOf(err) != bridge.KindUnavailable || strings.Contains(bridge.SafeMessage(err), "wrong") {
-		t.Errorf("Ping with a wrong service password: %v (%q)", err, bridge.SafeMessage(err))
+	if err := wrong.Ping(tctx(t)); bridge.KindOf(err) != bridge.KindUnavailable || strings.Contains(bridge.SafeMessage(err), "wrong") ||
+		!strings.Contains(bridge.FixOf(err), "bind_dn") || strings.Contains(fmt.Sprint(err, bridge.FixOf(err)), "wrong") {
+		t.Errorf("Ping with a wrong service password: %v (%q, fix %q)", err, bridge.SafeMessage(err), bridge.FixOf(err))
 	}
 }
 
