@@ -135,7 +135,7 @@ func (s *Service) leaveGroup(ctx context.Context, userDN string, g *membership) 
 	del := Change{Op: ChangeDelete, Attr: m.Attr, Values: []string{userDN}}
 	req := ModifyRequest{ID: g.id, Base: s.groupBase(*g), Changes: []Change{del}, Return: []string{"objectClass"}}
 	_, err := s.dir.Modify(ctx, req)
-	if KindOf(err) == KindInvalidValue && m.Placeholder != "" {
+	if schemaRefused(err) && m.Placeholder != "" {
 		// The user was the last member of a group whose object class
 		// needs one: the placeholder goes in with the same write.
 		req.Changes = []Change{{Op: ChangeAdd, Attr: m.Attr, Values: []string{m.Placeholder}}, del}
@@ -146,7 +146,7 @@ func (s *Service) leaveGroup(ctx context.Context, userDN string, g *membership) 
 	switch KindOf(err) {
 	case KindNotFound:
 		return nil
-	case KindUnavailable, KindForbidden:
+	case KindUnavailable, KindForbidden, KindMisconfigured:
 		return Wrap(op, err)
 	}
 	if err != nil {

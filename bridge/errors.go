@@ -27,6 +27,12 @@ const (
 	KindNotImplemented               // a feature this deployment does not offer
 	KindPayloadTooLarge              // the request body is over the limit
 	KindMethodNotAllowed             // the endpoint exists but not with this method
+	// KindMisconfigured: the directory refused what the gateway's own setup
+	// asked of it (a mapping table naming an attribute the schema lacks,
+	// object classes that do not allow a mapped attribute, a missing
+	// container, a service account without rights). The client can do
+	// nothing about it, so it is a 500; Fix tells the operator what to change.
+	KindMisconfigured
 )
 
 var kindNames = map[Kind]string{
@@ -47,6 +53,7 @@ var kindNames = map[Kind]string{
 	KindNotImplemented:   "not_implemented",
 	KindPayloadTooLarge:  "payload_too_large",
 	KindMethodNotAllowed: "method_not_allowed",
+	KindMisconfigured:    "misconfigured",
 }
 
 func (k Kind) String() string {
@@ -64,6 +71,18 @@ type Error struct {
 	Kind Kind
 	Msg  string // client-safe; empty means "use the kind's generic text"
 	Err  error  // the cause, for logs
+	// Attr is the directory attribute the failure is about, when the
+	// directory named it: the service turns it into the SCIM attribute for
+	// the client's message, and the log shows it.
+	Attr string
+	// Fix says, for the operator's log only, what to change in the
+	// configuration, the mapping table or the directory so that the
+	// failure stops. Never shown to a client.
+	Fix string
+	// Log holds key/value pairs for the log line of the request that failed
+	// (a result code, the directory's diagnostic, a DN). Never shown to a
+	// client and never a secret.
+	Log []any
 }
 
 // E builds an *Error. If err is already an *Error and kind is KindInternal and
@@ -135,6 +154,54 @@ func SafeMessage(err error) string {
 	return genericMessage(KindInternal)
 }
 
+// FixOf returns the first operator hint (Error.Fix) in err's chain, or "".
+func FixOf(err error) string {
+	for e := range chain(err) {
+		if e.Fix != "" {
+			return e.Fix
+		}
+	}
+	return ""
+}
+
+// AttrOf returns the first directory attribute (Error.Attr) named in err's
+// chain, or "".
+func AttrOf(err error) string {
+	for e := range chain(err) {
+		if e.Attr != "" {
+			return e.Attr
+		}
+	}
+	return ""
+}
+
+// LogOf returns the log key/value pairs of every *Error in err's chain,
+// outermost first, and the op of the innermost one (where the failure was
+// met), for the one log line of a failed request.
+func LogOf(err error) (origin string, kvs []any) {
+	for e := range chain(err) {
+		origin = e.Op
+		kvs = append(kvs, e.Log...)
+	}
+	return origin, kvs
+}
+
+// chain yields the *Error values in err's chain, outermost first.
+func chain(err error) func(yield func(*Error) bool) {
+	return func(yield func(*Error) bool) {
+		for err != nil {
+			var e *Error
+			if !errors.As(err, &e) {
+				return
+			}
+			if !yield(e) {
+				return
+			}
+			err = e.Err
+		}
+	}
+}
+
 func genericMessage(k Kind) string {
 	switch k {
 	case KindNotFound:
@@ -169,6 +236,8 @@ func genericMessage(k Kind) string {
 		return "the request body is too large"
 	case KindMethodNotAllowed:
 		return "the method is not allowed on this endpoint"
+	case KindMisconfigured:
+		return "the gateway is misconfigured"
 	}
 	return "internal error"
 }

@@ -66,6 +66,9 @@ func NewService(dir Directory, m Mapper, refs Refs, cfg ServiceConfig) *Service 
 	if cfg.ReadAhead != nil {
 		dir = writesDrop{Directory: dir, ra: cfg.ReadAhead}
 	}
+	if n, ok := m.(AttrNamer); ok {
+		dir = namingDirectory{Directory: dir, n: n}
+	}
 	s := &Service{dir: dir, m: m, refs: refs, cfg: cfg}
 	if cfg.Journal != nil && cfg.Lifecycle {
 		cfg.Journal.Handle(s.intentKind("delete"), s.recoverDelete)
@@ -304,7 +307,7 @@ func (s *Service) patchMembers(ctx context.Context, id string, ops []PatchOp) (b
 		return true, err
 	}
 	_, err = s.dir.Modify(ctx, req)
-	if KindOf(err) == KindInvalidValue {
+	if schemaRefused(err) {
 		// Removing the last members of a group whose object class needs one:
 		// keep the placeholder in the same write, and take it out again
 		// when members come back (mapping's Changes does that).

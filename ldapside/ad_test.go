@@ -265,10 +265,10 @@ func TestADRefusesCleartextPassword(t *testing.T) {
 	req := adUser(people, cn)
 	req.Password = "Good-Pa55word-1"
 	_, err := plain.Add(tctx(t), req)
-	if bridge.KindOf(err) != bridge.KindInternal || !strings.Contains(err.Error(), "unencrypted") {
+	if bridge.KindOf(err) != bridge.KindMisconfigured || !strings.Contains(err.Error(), "unencrypted") || !strings.Contains(bridge.FixOf(err), "ldaps://") {
 		t.Fatalf("cleartext add: %v", err)
 	}
-	if bridge.SafeMessage(err) != "internal error" {
+	if bridge.SafeMessage(err) != "the gateway is misconfigured" {
 		t.Errorf("client message %q", bridge.SafeMessage(err))
 	}
 	if n := len(adminSearch(t, s, s.BaseDN, "(cn="+cn+")", "1.1")); n != 0 {
@@ -281,7 +281,7 @@ func TestADRefusesCleartextPassword(t *testing.T) {
 		t.Fatal(err)
 	}
 	pw := "Good-Pa55word-2"
-	if _, err := plain.Modify(tctx(t), bridge.ModifyRequest{ID: e.ID, Password: &pw}); bridge.KindOf(err) != bridge.KindInternal {
+	if _, err := plain.Modify(tctx(t), bridge.ModifyRequest{ID: e.ID, Password: &pw}); bridge.KindOf(err) != bridge.KindMisconfigured {
 		t.Fatalf("cleartext password change: %v", err)
 	}
 }
@@ -298,11 +298,28 @@ func TestADErrors(t *testing.T) {
 		t.Fatalf("duplicate: %v", err)
 	}
 	_, err = c.Add(tctx(t), adUser("OU=missing-"+randTag()+","+people, "x"+randTag()))
-	if bridge.KindOf(err) != bridge.KindInternal || strings.Contains(bridge.SafeMessage(err), "OU=") {
-		t.Fatalf("missing OU: %v (%q)", err, bridge.SafeMessage(err))
+	if bridge.KindOf(err) != bridge.KindMisconfigured || strings.Contains(bridge.SafeMessage(err), "OU=") || !strings.Contains(bridge.FixOf(err), "OU=missing-") {
+		t.Fatalf("missing OU: %v (%q, fix %q)", err, bridge.SafeMessage(err), bridge.FixOf(err))
 	}
+	// A table row naming an attribute Samba's schema lacks.
+	typo := adUser(people, "typo"+randTag())
+	typo.Attrs["dispalyName"] = []string{"x"}
+	_, err = c.Add(tctx(t), typo)
+	t.Logf("schema typo: %v", err)
+	if bridge.KindOf(err) != bridge.KindMisconfigured || bridge.AttrOf(err) != "dispalyName" || !strings.Contains(bridge.FixOf(err), "not in the directory schema") {
+		t.Errorf("schema typo: %v (attr %q, fix %q)", err, bridge.AttrOf(err), bridge.FixOf(err))
+	}
+	// An attribute the object classes do not allow.
+	notAllowed := adUser(people, "na"+randTag())
+	notAllowed.Attrs["member"] = []string{people}
+	_, err = c.Add(tctx(t), notAllowed)
+	t.Logf("not allowed: %v", err)
+	if bridge.KindOf(err) != bridge.KindMisconfigured {
+		t.Errorf("attribute not allowed by the object classes: %v (fix %q)", err, bridge.FixOf(err))
+	}
+	// Outside a write, "no such object" is a resource that is not there.
 	for code, kind := range map[string]bridge.Kind{"0000052D": bridge.KindInvalidValue, "00002071": bridge.KindConflict,
-		"0000208D": bridge.KindInternal, "00000005": bridge.KindForbidden, "0000001F": bridge.KindInternal, "00002077": bridge.KindInternal} {
+		"0000208D": bridge.KindNotFound, "00000005": bridge.KindMisconfigured, "0000001F": bridge.KindMisconfigured, "00002077": bridge.KindMisconfigured} {
 		e := &ldap.Error{ResultCode: ldap.LDAPResultOther, Err: fmt.Errorf("%s: SvcErr: DSID-031A12D2, problem 5003 (WILL_NOT_PERFORM), data 0", code)}
 		if got := bridge.KindOf(translate("t", e)); got != kind {
 			t.Errorf("%s: kind %v, want %v", code, got, kind)

@@ -2,7 +2,6 @@ package ldapside
 
 import (
 	"context"
-	"errors"
 	"slices"
 	"strconv"
 	"strings"
@@ -86,34 +85,4 @@ func isAccount(attrs map[string][]string) bool {
 		}
 	}
 	return false
-}
-
-// advise logs, once, what an operator can do about a failure that is the
-// deployment's to fix rather than the client's: a missing container, the
-// service account's missing rights, an operation the directory refuses.
-// The client gets a generic 500 for these; this line says what to change.
-func (c *Conn) advise(what, dn, newParent string, err error) {
-	var le *ldap.Error
-	if !errors.As(err, &le) {
-		return
-	}
-	code := adExtendedCode(le.Err)
-	switch {
-	case le.ResultCode == ldap.LDAPResultNoSuchObject && (what == "add" || newParent != "") ||
-		code == "00002030" || code == "00002095" || code == "0000208D" && what == "add":
-		parent := newParent
-		if parent == "" {
-			if d, perr := parseDN(dn); perr == nil && len(d.RDNs) > 1 {
-				parent = (&ldap.DN{RDNs: d.RDNs[1:]}).String()
-			}
-		}
-		c.log.Error("the container does not exist: create it in the directory, or set create_missing_containers = true in the mapping table",
-			"container", parent, "dn", dn, "error", err)
-	case le.ResultCode == ldap.LDAPResultInsufficientAccessRights || code == "00000005":
-		c.log.Error("the service account lacks the rights for this "+what+": delegate create/modify/reset password on the container to it",
-			"bind_dn", c.cfg.BindDN, "dn", dn, "error", err)
-	case le.ResultCode == ldap.LDAPResultUnwillingToPerform || code == "0000001F" || code == "00002077":
-		c.log.Error("the directory is unwilling to perform this "+what+" (for a password: is the connection encrypted, is the account allowed a password?)",
-			"dn", dn, "error", err)
-	}
 }

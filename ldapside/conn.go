@@ -215,9 +215,11 @@ func (c *Conn) dial(ctx context.Context) (*pconn, error) {
 		// not the client's: Unauthorized would ask the SCIM client for
 		// other credentials.
 		kind := bridge.KindOf(translate(op, err))
-		if kind == bridge.KindUnauthorized || kind == bridge.KindForbidden {
+		if kind == bridge.KindUnauthorized || kind == bridge.KindForbidden || kind == bridge.KindMisconfigured {
 			c.log.Error("service bind refused", "url", u, "bind_dn", c.cfg.BindDN, "error", err)
-			return nil, bridge.E(op, bridge.KindUnavailable, "the directory refused the gateway's service account", err)
+			return nil, &bridge.Error{Op: op, Kind: bridge.KindUnavailable, Msg: "the directory refused the gateway's service account", Err: err,
+				Fix: "the directory refused the service bind: check ldap.bind_dn and its password (bind_password_file or DIRBRIDGE_LDAP_BIND_PASSWORD), and that the account is enabled",
+				Log: []any{"url", u, "bind_dn", c.cfg.BindDN}}
 		}
 		return nil, dialFailure(op, err)
 	}

@@ -249,8 +249,9 @@ func TestFailover(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer wrong.Close()
-	if err := wrong.Ping(tctx(t)); bridge.KindOf(err) != bridge.KindUnavailable || strings.Contains(bridge.SafeMessage(err), "wrong") {
-		t.Errorf("Ping with a wrong service password: %v (%q)", err, bridge.SafeMessage(err))
+	if err := wrong.Ping(tctx(t)); bridge.KindOf(err) != bridge.KindUnavailable || strings.Contains(bridge.SafeMessage(err), "wrong") ||
+		!strings.Contains(bridge.FixOf(err), "bind_dn") || strings.Contains(fmt.Sprint(err, bridge.FixOf(err)), "wrong") {
+		t.Errorf("Ping with a wrong service password: %v (%q, fix %q)", err, bridge.SafeMessage(err), bridge.FixOf(err))
 	}
 }
 
@@ -424,12 +425,20 @@ func TestErrorsAreTranslated(t *testing.T) {
 	if bridge.KindOf(err) != bridge.KindInvalidValue {
 		t.Fatalf("invalid DN syntax in manager: %v", err)
 	}
-	if msg := bridge.SafeMessage(err); !strings.Contains(msg, `"manager"`) || strings.Contains(msg, "not a dn") {
-		t.Errorf("message %q: want the attribute named, the value not quoted", msg)
+	if msg := bridge.SafeMessage(err); bridge.AttrOf(err) != "manager" || strings.Contains(msg, "not a dn") || strings.Contains(msg, "manager") {
+		t.Errorf("message %q (attribute %q): want the attribute kept for the service to name in SCIM terms, the value not quoted", msg, bridge.AttrOf(err))
 	}
+	// The container is the table's (or the operator's) to provide: a 500,
+	// and the log says which one is missing.
 	_, err = c.Add(tctx(t), bridge.AddRequest{DN: "uid=x,ou=nowhere," + o.BaseDN, Attrs: map[string][]string{"objectClass": {"inetOrgPerson"}, "uid": {"x"}, "cn": {"x"}, "sn": {"x"}}})
-	if bridge.KindOf(err) != bridge.KindNotFound || strings.Contains(bridge.SafeMessage(err), "nowhere") {
-		t.Errorf("Add below a missing parent: %v", err)
+	if bridge.KindOf(err) != bridge.KindMisconfigured || strings.Contains(bridge.SafeMessage(err), "nowhere") ||
+		!strings.Contains(bridge.FixOf(err), "ou=nowhere,"+o.BaseDN) {
+		t.Errorf("Add below a missing parent: %v (fix %q)", err, bridge.FixOf(err))
+	}
+	// A table row naming an attribute the schema lacks.
+	_, err = c.Add(tctx(t), bridge.AddRequest{DN: "uid=x," + o.PeopleDN, Attrs: map[string][]string{"objectClass": {"inetOrgPerson"}, "uid": {"x"}, "cn": {"x"}, "sn": {"x"}, "dispalyName": {"x"}}})
+	if bridge.KindOf(err) != bridge.KindMisconfigured || bridge.AttrOf(err) != "dispalyName" || !strings.Contains(bridge.FixOf(err), "dispalyName is not in the directory schema") {
+		t.Errorf("Add with an attribute the schema lacks: %v (fix %q)", err, bridge.FixOf(err))
 	}
 	var be *bridge.Error
 	if !errors.As(err, &be) || !strings.HasPrefix(be.Op, "ldapside.(*Conn).Add") {
@@ -440,7 +449,7 @@ func TestErrorsAreTranslated(t *testing.T) {
 		t.Errorf("filter with an injected attribute name: %v", err)
 	}
 	_, err = c.Search(tctx(t), bridge.SearchRequest{SortBy: "noSuchAttrXyz", Count: 1})
-	if bridge.KindOf(err) != bridge.KindInvalidValue {
+	if k := bridge.KindOf(err); k != bridge.KindMisconfigured {
 		t.Errorf("sort by an unknown attribute: %v", err)
 	}
 }

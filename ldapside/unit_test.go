@@ -238,44 +238,91 @@ func TestADFingerprint(t *testing.T) {
 func TestTranslate(t *testing.T) {
 	const op = "ldapside.test"
 	dnInDiag := "uid=secret-person,ou=people,dc=example,dc=com"
+	add := &writeOp{what: "add", dn: "uid=x,ou=people,dc=example,dc=com", bindDN: "cn=svc,dc=example,dc=com"}
+	move := &writeOp{what: "modify", dn: "uid=x,ou=people,dc=example,dc=com", newParent: "ou=sales,dc=example,dc=com", bindDN: "cn=svc,dc=example,dc=com"}
+	modify := &writeOp{what: "modify", dn: "uid=x,ou=people,dc=example,dc=com", bindDN: "cn=svc,dc=example,dc=com"}
 	cases := []struct {
-		code uint16
-		diag string
-		kind bridge.Kind
-		attr string
+		name    string
+		code    uint16
+		diag    string
+		matched string
+		w       *writeOp
+		kind    bridge.Kind
+		attr    string // Attr of the error
+		fix     string // in Fix; "" means no Fix at all
 	}{
-		{ldap.LDAPResultEntryAlreadyExists, dnInDiag, bridge.KindConflict, ""},
-		{ldap.LDAPResultNoSuchObject, dnInDiag, bridge.KindNotFound, ""},
-		{ldap.LDAPResultObjectClassViolation, "object class 'inetOrgPerson' requires attribute 'sn'", bridge.KindInvalidValue, "sn"},
-		{ldap.LDAPResultInvalidAttributeSyntax, "manager: value #0 invalid per syntax", bridge.KindInvalidValue, "manager"},
-		{ldap.LDAPResultUndefinedAttributeType, "fooBar: attribute type undefined", bridge.KindInvalidValue, "fooBar"},
-		{ldap.LDAPResultConstraintViolation, "attribute 'displayName' cannot have multiple values", bridge.KindInvalidValue, "displayName"},
-		{ldap.LDAPResultNamingViolation, dnInDiag, bridge.KindInvalidValue, ""},
-		{ldap.LDAPResultNotAllowedOnRDN, "value of naming attribute 'uid' is not present in entry", bridge.KindInvalidValue, ""},
-		{ldap.LDAPResultInsufficientAccessRights, dnInDiag, bridge.KindForbidden, ""},
-		{ldap.LDAPResultBusy, "", bridge.KindUnavailable, ""},
-		{ldap.LDAPResultUnavailable, "", bridge.KindUnavailable, ""},
-		{ldap.ErrorNetwork, "", bridge.KindUnavailable, ""},
-		{ldap.LDAPResultOther, dnInDiag, bridge.KindInternal, ""},
-		{ldap.LDAPResultUnwillingToPerform, dnInDiag, bridge.KindInternal, ""},
+		{"exists", ldap.LDAPResultEntryAlreadyExists, dnInDiag, "", add, bridge.KindConflict, "", ""},
+		{"read of a gone entry", ldap.LDAPResultNoSuchObject, dnInDiag, "", nil, bridge.KindNotFound, "", ""},
+		{"modify of a gone entry", ldap.LDAPResultNoSuchObject, dnInDiag, "", modify, bridge.KindNotFound, "", ""},
+		{"delete of a gone entry", ldap.LDAPResultNoSuchObject, dnInDiag, "", &writeOp{what: "delete", dn: add.dn}, bridge.KindNotFound, "", ""},
+		{"add below a missing container", ldap.LDAPResultNoSuchObject, "", "dc=example,dc=com", add, bridge.KindMisconfigured, "", "the container ou=people,dc=example,dc=com does not exist"},
+		{"add whose parent is there", ldap.LDAPResultNoSuchObject, "", "ou=people,dc=example,dc=com", add, bridge.KindNotFound, "", ""},
+		{"move to a missing container", ldap.LDAPResultNoSuchObject, "", "", move, bridge.KindMisconfigured, "", "the container ou=sales,dc=example,dc=com does not exist"},
+		{"AD add below a missing OU", ldap.LDAPResultNoSuchObject, "0000208D: NameErr: DSID-0310028D, problem 2001 (NO_OBJECT), data 0, best match of:", "", add, bridge.KindMisconfigured, "", "create_missing_containers"},
+		{"schema requires", ldap.LDAPResultObjectClassViolation, "object class 'inetOrgPerson' requires attribute 'sn'", "", add, bridge.KindMisconfigured, "sn", "require attribute sn"},
+		{"schema does not allow", ldap.LDAPResultObjectClassViolation, "attribute 'pwdAccountLockedTime' not allowed", "", modify, bridge.KindMisconfigured, "pwdAccountLockedTime", "do not allow attribute pwdAccountLockedTime"},
+		{"syntax", ldap.LDAPResultInvalidAttributeSyntax, "manager: value #0 invalid per syntax", "", modify, bridge.KindInvalidValue, "manager", ""},
+		{"undefined", ldap.LDAPResultUndefinedAttributeType, "dispalyName: attribute type undefined", "", add, bridge.KindMisconfigured, "dispalyName", "dispalyName is not in the directory schema"},
+		{"Samba: not in the schema", ldap.LDAPResultNoSuchAttribute, "objectclass_attrs: attribute 'dispalyName' on entry 'CN=x,DC=corp' was not found in the schema!", "", add, bridge.KindMisconfigured, "dispalyName", "dispalyName is not in the directory schema"},
+		{"unknown sort key", ldap.LDAPResultNoSuchAttribute, "serverSort control: Unrecognized attribute type in sort key", "", nil, bridge.KindMisconfigured, "", "not in the directory schema"},
+		// Samba 4's own words (TestADErrors logs them).
+		{"Samba: unknown attribute", ldap.LDAPResultNoSuchAttribute, "0000200A: objectclass_attrs: attribute 'dispalyName' on entry 'CN=t,OU=people,DC=example,DC=test' was not found in the schema!", "", add, bridge.KindMisconfigured, "dispalyName", "dispalyName is not in the directory schema"},
+		{"Samba: not allowed", ldap.LDAPResultObjectClassViolation, "00002014: objectclass_attrs: attribute 'member' on entry 'CN=t,OU=people,DC=example,DC=test' does not exist in the specified objectclasses!", "", add, bridge.KindMisconfigured, "member", "do not allow attribute member"},
+		{"value to remove absent", ldap.LDAPResultNoSuchAttribute, "modify/delete: mail: no such value", "", modify, bridge.KindInvalidValue, "", ""},
+		{"constraint", ldap.LDAPResultConstraintViolation, "attribute 'displayName' cannot have multiple values", "", modify, bridge.KindInvalidValue, "displayName", ""},
+		{"AD password policy", ldap.LDAPResultConstraintViolation, "0000052D: Constraint violation - check_password_restrictions: the password is too short", "", modify, bridge.KindInvalidValue, "", ""},
+		{"naming", ldap.LDAPResultNamingViolation, dnInDiag, "", add, bridge.KindMisconfigured, "", "rdn"},
+		{"rdn", ldap.LDAPResultNotAllowedOnRDN, "value of naming attribute 'uid' is not present in entry", "", modify, bridge.KindMisconfigured, "uid", "rdn"},
+		{"oc mods", ldap.LDAPResultObjectClassModsProhibited, "structural object class modification from 'a' to 'b' not allowed", "", modify, bridge.KindMisconfigured, "", "object_classes"},
+		{"matching", ldap.LDAPResultInappropriateMatching, "title: no ordering rule", "", nil, bridge.KindMisconfigured, "title", "matching rule"},
+		{"rights on add", ldap.LDAPResultInsufficientAccessRights, "no write access to parent", "", add, bridge.KindMisconfigured, "", "the service account cn=svc,dc=example,dc=com may not add entries in ou=people,dc=example,dc=com"},
+		{"rights on read", ldap.LDAPResultInsufficientAccessRights, dnInDiag, "", nil, bridge.KindMisconfigured, "", "bind_dn"},
+		{"AD access denied", ldap.LDAPResultInsufficientAccessRights, "00000005: SecErr: DSID-031A0FC4, problem 4003 (INSUFF_ACCESS_RIGHTS), data 0", "", modify, bridge.KindMisconfigured, "", "delegate"},
+		{"unwilling", ldap.LDAPResultUnwillingToPerform, dnInDiag, "", modify, bridge.KindMisconfigured, "", "unwilling"},
+		{"AD unwilling", ldap.LDAPResultUnwillingToPerform, "0000001F: SvcErr: DSID-031A12D2, problem 5003 (WILL_NOT_PERFORM), data 0", "", modify, bridge.KindMisconfigured, "", "encrypted"},
+		{"sort control", ldap.LDAPResultUnavailableCriticalExtension, "critical extension is unavailable", "", nil, bridge.KindMisconfigured, "", "sssvlv"},
+		{"TLS required", ldap.LDAPResultConfidentialityRequired, "confidentiality required", "", modify, bridge.KindMisconfigured, "", "ldaps://"},
+		{"referral", ldap.LDAPResultReferral, "", "", modify, bridge.KindMisconfigured, "", "writable server"},
+		{"busy", ldap.LDAPResultBusy, "", "", nil, bridge.KindUnavailable, "", ""},
+		{"unavailable", ldap.LDAPResultUnavailable, "", "", nil, bridge.KindUnavailable, "", ""},
+		{"time limit", ldap.LDAPResultTimeLimitExceeded, "", "", nil, bridge.KindUnavailable, "", ""},
+		{"admin limit", ldap.LDAPResultAdminLimitExceeded, "", "", nil, bridge.KindUnavailable, "", ""},
+		{"network", ldap.ErrorNetwork, "", "", nil, bridge.KindUnavailable, "", ""},
+		{"other", ldap.LDAPResultOther, dnInDiag, "", nil, bridge.KindInternal, "", ""},
+		{"AD name exists", ldap.LDAPResultOther, "00002071: UpdErr: DSID-0305038D, problem 6005 (ENTRY_EXISTS), data 0", "", add, bridge.KindConflict, "", ""},
 	}
 	for _, c := range cases {
-		err := translate(op, ldap.NewError(c.code, errors.New(c.diag)))
+		le := ldap.NewError(c.code, errors.New(c.diag))
+		le.(*ldap.Error).MatchedDN = c.matched
+		err := translateIn(op, c.w, le)
 		var be *bridge.Error
 		if !errors.As(err, &be) || be.Op != op || be.Kind != c.kind {
-			t.Errorf("code %d: %v, want kind %v from op %s", c.code, err, c.kind, op)
+			t.Errorf("%s: %v, want kind %v from op %s", c.name, err, c.kind, op)
 			continue
 		}
 		msg := bridge.SafeMessage(err)
 		if strings.Contains(msg, "uid=") || strings.Contains(msg, "dc=") || (c.diag != "" && strings.Contains(msg, c.diag)) {
-			t.Errorf("code %d: the client message %q quotes the directory", c.code, msg)
+			t.Errorf("%s: the client message %q quotes the directory", c.name, msg)
 		}
-		if c.attr != "" && !strings.Contains(msg, fmt.Sprintf("%q", c.attr)) {
-			t.Errorf("code %d: the client message %q does not name %q", c.code, msg, c.attr)
+		if be.Attr != c.attr {
+			t.Errorf("%s: Attr %q, want %q", c.name, be.Attr, c.attr)
 		}
-		var le *ldap.Error
-		if !errors.As(err, &le) {
-			t.Errorf("code %d: the cause is lost", c.code)
+		if be.Attr != "" && strings.Contains(msg, be.Attr) {
+			t.Errorf("%s: the client message %q names the LDAP attribute (the service names the SCIM one)", c.name, msg)
+		}
+		if c.fix == "" && be.Fix != "" || !strings.Contains(be.Fix, c.fix) {
+			t.Errorf("%s: Fix %q, want it to say %q", c.name, be.Fix, c.fix)
+		}
+		if (c.kind == bridge.KindMisconfigured) != (be.Fix != "") {
+			t.Errorf("%s: a misconfiguration, and only one, says what to fix: %q", c.name, be.Fix)
+		}
+		logged := fmt.Sprint(be.Log...)
+		if !strings.Contains(logged, fmt.Sprint(c.code)) || c.diag != "" && !strings.Contains(logged, c.diag) {
+			t.Errorf("%s: the log fields %v lack the result code or the diagnostic", c.name, be.Log)
+		}
+		var got *ldap.Error
+		if !errors.As(err, &got) {
+			t.Errorf("%s: the cause is lost", c.name)
 		}
 	}
 	if k := bridge.KindOf(translate(op, fmt.Errorf("wrapped: %w", errPoolClosed))); k != bridge.KindInternal {
@@ -289,8 +336,8 @@ func TestTranslate(t *testing.T) {
 		t.Errorf("a bridge error keeps its kind and message: %v", err)
 	}
 	// attrInDiag never returns something that is not an attribute name.
-	for _, diag := range []string{"object class 'x' requires attribute 'a b'", "uid=x,dc=y: bad", ": x"} {
-		if a := attrInDiag(errors.New(diag)); a != "" && !bridge.ValidAttrDescription(a) {
+	for _, diag := range []string{"object class 'x' requires attribute 'a b'", "uid=x,dc=y: bad", ": x", "0000052D: Constraint violation"} {
+		if a := attrInDiag(errors.New(diag)); a != "" && !bridge.ValidAttrDescription(a) || strings.HasPrefix(diag, "0000") && a != "" {
 			t.Errorf("attrInDiag(%q) = %q", diag, a)
 		}
 	}
@@ -379,4 +426,17 @@ func FuzzDecodeVLVResponse(f *testing.F) {
 			t.Fatalf("re-encoding %+v gives %+v, %v", r, again, err)
 		}
 	})
+}
+
+func TestParentOf(t *testing.T) {
+	for dn, want := range map[string]string{
+		"CN=Smith\\, Jo,OU=People,DC=corp": "OU=People,DC=corp",
+		"uid=x,ou=people,dc=example":       "ou=people,dc=example",
+		"dc=example":                       "",
+		"not a dn":                         "",
+	} {
+		if got := parentOf(dn); got != want {
+			t.Errorf("parentOf(%q) = %q, want %q", dn, got, want)
+		}
+	}
 }

@@ -38,9 +38,9 @@ func checkAttrs(op string, d dialect, names []string) error {
 var errCleartextPassword = errors.New("refusing to send a password over an unencrypted LDAP connection")
 
 func (c *Conn) cleartextRefused(op, dn string) error {
-	c.log.Error("refusing to send a password over an unencrypted connection: use an ldaps:// URL or set start_tls = true (with ca_file)",
-		"dn", dn, "urls", c.cfg.URLs)
-	return bridge.E(op, bridge.KindInternal, "", errCleartextPassword)
+	return &bridge.Error{Op: op, Kind: bridge.KindMisconfigured, Err: errCleartextPassword,
+		Fix: "use an ldaps:// URL or set start_tls = true (with ca_file): a password is never sent over an unencrypted connection",
+		Log: []any{"dn", dn, "urls", c.cfg.URLs}}
 }
 
 // Add creates the entry in ONE add operation: the lock of a disabled account
@@ -116,8 +116,7 @@ func (c *Conn) runAdd(ctx context.Context, op string, req bridge.AddRequest, nam
 		if lerr := c.lifecycleRefusal(op, "add", req.DN, err); lerr != nil {
 			return nil, lerr
 		}
-		c.advise("add", req.DN, "", err)
-		return nil, translate(op, err)
+		return nil, c.explain(op, "add", req.DN, "", err)
 	}
 	c.noteWrite(out)
 	c.log.Debug("entry added", "dn", req.DN, "id", out.ID, "attrs", names, "password_set", req.Password != "", "disabled", req.Disabled)
@@ -157,7 +156,7 @@ func (c *Conn) Delete(ctx context.Context, id string) error {
 		return pc.l.Del(ldap.NewDelRequest(e.DN, nil))
 	})
 	if err != nil {
-		return translate(op, err)
+		return c.explain(op, "delete", dn, "", err)
 	}
 	c.log.Debug("entry deleted", "dn", dn, "id", id)
 	return nil
@@ -521,8 +520,7 @@ func (c *Conn) Modify(ctx context.Context, req bridge.ModifyRequest) (*bridge.En
 		if lerr := c.lifecycleRefusal(op, "modify", dn, err); lerr != nil {
 			return nil, lerr
 		}
-		c.advise("modify", dn, req.NewSuperior, err)
-		return nil, translate(op, err)
+		return nil, c.explain(op, "modify", dn, req.NewSuperior, err)
 	}
 	c.noteWrite(out)
 	return out, nil

@@ -21,9 +21,11 @@ const retryAfterSeconds = 5
 // errorTable is the ONE place where a failure's kind becomes an HTTP status
 // and a scimType. Every SCIM error response goes through statusOf.
 //
-// KindForbidden is 500, not 403: it means the directory refused dirbridge's
-// own service account, which the SCIM client can do nothing about; the
-// operator learns why from the log.
+// KindMisconfigured and KindForbidden are 500, not 400 or 403: the directory
+// refused what the gateway's own setup asked (a table's attribute, a missing
+// container, the service account's rights), which the SCIM client can do
+// nothing about; a 4xx would tell Okta or Entra to fix its request or its
+// URL. The operator learns what to fix from the log line.
 var errorTable = map[bridge.Kind]errorStatus{
 	bridge.KindNotFound:         {http.StatusNotFound, ""},
 	bridge.KindConflict:         {http.StatusConflict, "uniqueness"},
@@ -36,6 +38,7 @@ var errorTable = map[bridge.Kind]errorStatus{
 	bridge.KindTooMany:          {http.StatusBadRequest, "tooMany"},
 	bridge.KindUnauthorized:     {http.StatusUnauthorized, ""},
 	bridge.KindForbidden:        {http.StatusInternalServerError, ""},
+	bridge.KindMisconfigured:    {http.StatusInternalServerError, ""},
 	bridge.KindPrecondition:     {http.StatusPreconditionFailed, ""},
 	bridge.KindNotImplemented:   {http.StatusNotImplemented, ""},
 	bridge.KindPayloadTooLarge:  {http.StatusRequestEntityTooLarge, ""},
@@ -60,19 +63,45 @@ func statusOf(err error) errorStatus {
 // detailOf returns the client-safe detail text for err. For 500s it is a
 // fixed text with the request id, so that the client can quote it and the
 // operator can find the log line; the kind's own message is not trusted to
-// be free of internals there.
+// be free of internals there. A 503 keeps its (safe) message and gets the
+// request id too.
 func detailOf(err error, st errorStatus, requestID string) string {
-	if st.Status >= 500 && st.Status != http.StatusNotImplemented && st.Status != http.StatusServiceUnavailable {
-		msg := "internal error"
-		if bridge.KindOf(err) == bridge.KindForbidden {
-			msg = "the directory refused the operation; the server's log says why"
+	withID := func(msg string) string {
+		if requestID == "" {
+			return msg
 		}
-		if requestID != "" {
-			msg += " (request id " + requestID + ")"
+		return msg + " (request id " + requestID + ")"
+	}
+	switch {
+	case st.Status == http.StatusServiceUnavailable:
+		return withID(bridge.SafeMessage(err))
+	case st.Status >= 500 && st.Status != http.StatusNotImplemented:
+		switch bridge.KindOf(err) {
+		case bridge.KindMisconfigured, bridge.KindForbidden:
+			if requestID == "" {
+				return "the gateway is misconfigured; the administrator can find what to fix in its log"
+			}
+			return "the gateway is misconfigured; the administrator can find what to fix in its log under request id " + requestID
 		}
-		return msg
+		return withID("internal error")
 	}
 	return bridge.SafeMessage(err)
+}
+
+// logFields are what the log line of a failed request adds to the full
+// error: where the failure was met, what the directory said (result code,
+// diagnostic, DN) and, for the operator's mistakes, what to fix.
+func logFields(err error) []any {
+	origin, kvs := bridge.LogOf(err)
+	out := []any{}
+	if origin != "" {
+		out = append(out, "op", origin)
+	}
+	out = append(out, kvs...)
+	if fix := bridge.FixOf(err); fix != "" {
+		out = append(out, "fix", fix)
+	}
+	return out
 }
 
 // scimError is a SCIM 2.0 error response body (RFC 7644 §3.12). Status is a

@@ -31,6 +31,7 @@ func TestErrorTable(t *testing.T) {
 		{bridge.KindTooMany, 400, "tooMany", "info"},
 		{bridge.KindUnauthorized, 401, "", "warn"},
 		{bridge.KindForbidden, 500, "", "error"},
+		{bridge.KindMisconfigured, 500, "", "error"},
 		{bridge.KindPrecondition, 412, "", "info"},
 		{bridge.KindNotImplemented, 501, "", "info"},
 		{bridge.KindPayloadTooLarge, 413, "", "info"},
@@ -59,9 +60,13 @@ func TestErrorTable(t *testing.T) {
 				if detail != "internal error (request id req-1)" {
 					t.Errorf("detail %q", detail)
 				}
-			case c.kind == bridge.KindForbidden:
-				if !strings.Contains(detail, "request id req-1") {
+			case c.kind == bridge.KindForbidden || c.kind == bridge.KindMisconfigured:
+				if detail != "the gateway is misconfigured; the administrator can find what to fix in its log under request id req-1" {
 					t.Errorf("detail %q", detail)
+				}
+			case c.kind == bridge.KindUnavailable:
+				if detail != safe+" (request id req-1)" {
+					t.Errorf("detail %q, want the safe message and the request id", detail)
 				}
 			default:
 				if detail != safe {
@@ -127,4 +132,29 @@ func TestPanicRecovery(t *testing.T) {
 	// The server keeps serving.
 	e.users.panics = false
 	e.expect(e.do("GET", "/v2/Users", nil), 200, "after panic")
+}
+
+// TestMisconfiguredLogLine: the one log line of a request the gateway's own
+// setup made fail says where it failed, what the directory answered and
+// what to fix; the client sees none of it.
+func TestMisconfiguredLogLine(t *testing.T) {
+	e := newEnv(t)
+	cause := errors.New(`LDAP Result Code 17 "Undefined Attribute Type": dispalyName: attribute type undefined`)
+	inner := &bridge.Error{Op: "ldapside.(*Conn).Add", Kind: bridge.KindMisconfigured, Err: cause, Attr: "dispalyName",
+		Fix: "attribute dispalyName is not in the directory schema: fix the mapping table row", Log: []any{"ldap_result_code", 17, "dn", "uid=x,ou=people,dc=example,dc=com"}}
+	e.users.fail = bridge.Wrap("bridge.(*Service).Create", inner)
+	r := e.expect(e.do("POST", "/v2/Users", oktaUser("m@example.com")), 500, "misconfigured")
+	if r.str("scimType") != "" || strings.Contains(string(r.body), "dispalyName") || strings.Contains(string(r.body), "dc=example") {
+		t.Errorf("the body says more than it may: %s", r.body)
+	}
+	if !strings.Contains(r.str("detail"), "request id req-1") {
+		t.Errorf("detail %q lacks the request id", r.str("detail"))
+	}
+	logs := e.logs.String()
+	for _, want := range []string{`"op":"ldapside.(*Conn).Add"`, `"ldap_result_code":17`, `"dn":"uid=x,ou=people,dc=example,dc=com"`,
+		`"fix":"attribute dispalyName is not in the directory schema: fix the mapping table row"`, `"@level":"error"`, `"request_id":"req-1"`} {
+		if !strings.Contains(logs, want) {
+			t.Errorf("the log line lacks %s: %s", want, logs)
+		}
+	}
 }

@@ -283,7 +283,8 @@ func (rt *router) writeError(w http.ResponseWriter, r *http.Request, c *call, er
 		}
 	}
 	args := append([]any{"request_id", c.id, "method", sanitizeMethod(r.Method), "path", r.URL.Path,
-		"query", r.URL.RawQuery, "status", st.Status, "error", err.Error()}, kvs...)
+		"query", r.URL.RawQuery, "status", st.Status, "error", err.Error()}, logFields(err)...)
+	args = append(args, kvs...)
 	switch {
 	case st.Status >= 500 && st.Status != http.StatusNotImplemented:
 		rt.s.log.Error("request failed", args...)

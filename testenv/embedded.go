@@ -221,6 +221,14 @@ func (c resultCode) Error() string {
 }
 
 func fail(op string, kind bridge.Kind, code uint16, msg string) error {
+	switch code {
+	case ldap.LDAPResultUndefinedAttributeType, ldap.LDAPResultObjectClassViolation,
+		ldap.LDAPResultObjectClassModsProhibited, ldap.LDAPResultNamingViolation:
+		// What the schema refuses was written by the mapping table, not
+		// chosen by a client (as slapd's answers are classified in ldapside).
+		return &bridge.Error{Op: op, Kind: bridge.KindMisconfigured, Msg: msg, Err: resultCode(code),
+			Fix: "the embedded directory's schema refuses this (" + msg + "): fix the mapping table's rows and object_classes"}
+	}
 	return bridge.E(op, kind, msg, resultCode(code))
 }
 

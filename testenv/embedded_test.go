@@ -186,12 +186,12 @@ func TestEmbeddedAddGetModify(t *testing.T) {
 	bad := person("x")
 	delete(bad.Attrs, "sn")
 	_, err = e.Add(ctx, bad)
-	wantKind(t, err, bridge.KindInvalidValue)
+	wantKind(t, err, bridge.KindMisconfigured)
 	if !strings.Contains(bridge.SafeMessage(err), "sn") {
 		t.Fatalf("message %q does not name sn", bridge.SafeMessage(err))
 	}
 	_, err = e.Add(ctx, person("y", "bogusAttr", "1"))
-	wantKind(t, err, bridge.KindInvalidValue)
+	wantKind(t, err, bridge.KindMisconfigured)
 	_, err = e.Add(ctx, person("z", "displayName", "a", "displayName", "b"))
 	wantKind(t, err, bridge.KindInvalidValue)
 	_, err = e.Add(ctx, person("john.doe"))

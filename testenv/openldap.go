@@ -319,7 +319,7 @@ olcSssVlvMaxPerConn: 16
 	// no refint of it, without.
 	indexed := "member"
 	if slices.Contains(overlays, "memberof") {
-		indexed = "member,memberOf"
+		indexed += ",memberOf"
 	} else {
 		sections["refint"] = strings.Replace(sections["refint"], "olcRefintAttribute: memberOf\n", "", 1)
 	}

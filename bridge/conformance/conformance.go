@@ -50,9 +50,10 @@ type Shape struct {
 	// "uid" must land in Naming's attribute when they differ. mail and
 	// description must be multi-valued, case-insensitive strings.
 	Attrs map[string]string
-	// Invalid is a change the directory's schema refuses with
-	// KindInvalidValue, on Add (applied to the attributes) and on Modify;
-	// nil means deleting sn, which person requires.
+	// Invalid is a change the directory refuses with KindInvalidValue (a
+	// value a client may send), on Add (applied to the attributes) and on
+	// Modify; nil means deleting sn, which person requires: the schema's
+	// refusal of what a mapping table got wrong, KindMisconfigured.
 	Invalid *bridge.Change
 }
 
@@ -86,6 +87,14 @@ func (s *suite) invalid() bridge.Change {
 		return *s.Shape.Invalid
 	}
 	return bridge.Change{Op: bridge.ChangeDelete, Attr: "sn"}
+}
+
+// invalidKind is the kind the directory answers invalid() with.
+func (s *suite) invalidKind() bridge.Kind {
+	if s.Shape.Invalid != nil {
+		return bridge.KindInvalidValue
+	}
+	return bridge.KindMisconfigured
 }
 
 // rename returns f with the suite's attribute names translated.
@@ -393,7 +402,7 @@ func testFailedAdd(t *testing.T, s *suite) {
 		attrs[s.a(inv.Attr)] = inv.Values
 	}
 	_, err := s.Dir.Add(ctx(t), bridge.AddRequest{DN: s.dnOf("nosn", ""), Attrs: attrs, Password: "Secret-1"})
-	wantKind(t, "Add without sn", err, bridge.KindInvalidValue)
+	wantKind(t, "Add without sn", err, s.invalidKind())
 	if msg := bridge.SafeMessage(err); strings.Contains(msg, s.ou) || strings.Contains(strings.ToLower(msg), s.naming()+"=") {
 		t.Errorf("client message %q quotes a DN", msg)
 	}
@@ -406,7 +415,7 @@ func testFailedAdd(t *testing.T, s *suite) {
 	}
 	// An attribute the schema does not know.
 	_, err = s.Dir.Add(ctx(t), bridge.AddRequest{DN: s.dnOf("bogus", ""), Attrs: s.person("bogus", map[string][]string{"noSuchAttributeXyz": {"x"}})})
-	wantKind(t, "Add with unknown attribute", err, bridge.KindInvalidValue)
+	wantKind(t, "Add with unknown attribute", err, bridge.KindMisconfigured)
 	_, err = s.Dir.GetByDN(ctx(t), s.dnOf("bogus", ""), nil)
 	wantKind(t, "GetByDN after failed Add", err, bridge.KindNotFound)
 }
@@ -817,7 +826,7 @@ func testFailedModify(t *testing.T, s *suite) {
 		{Op: bridge.ChangeReplace, Attr: "title", Values: []string{"Changed"}},
 		s.invalid(),
 	})})
-	wantKind(t, "Modify removing sn", err, bridge.KindInvalidValue)
+	wantKind(t, "Modify removing sn", err, s.invalidKind())
 	// The undo of a rename is a write of its own, so Version may differ;
 	// the name and the values may not.
 	g := s.get(t, e.ID)
@@ -831,7 +840,7 @@ func testFailedModify(t *testing.T, s *suite) {
 	_, err = s.Dir.Modify(ctx(t), bridge.ModifyRequest{ID: e.ID, NewSuperior: s.Leavers, Changes: s.changes([]bridge.Change{
 		{Op: bridge.ChangeReplace, Attr: "noSuchAttributeXyz", Values: []string{"x"}},
 	})})
-	wantKind(t, "Modify with an unknown attribute", err, bridge.KindInvalidValue)
+	wantKind(t, "Modify with an unknown attribute", err, bridge.KindMisconfigured)
 	g = s.get(t, e.ID)
 	if !sameDN(g.DN, e.DN) {
 		t.Fatalf("failed Modify left the entry moved to %q", g.DN)
