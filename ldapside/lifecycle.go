@@ -13,7 +13,8 @@ import (
 // directory (ppolicy's pwdAccountLockedTime on a slapd without the ppolicy
 // overlay; nsAccountLock without an object class that allows it). That is
 // never the client's doing, whatever it sent: the answer is a 500 and the
-// log says what to change. It returns nil for any other error.
+// log line (written once, by scimside) says what to change in the table. It
+// returns nil for any other error.
 func (c *Conn) lifecycleRefusal(op, what, dn string, err error) error {
 	var le *ldap.Error
 	if !errors.As(err, &le) {
@@ -36,6 +37,10 @@ func (c *Conn) lifecycleRefusal(op, what, dn string, err error) error {
 	default:
 		return nil
 	}
-	c.log.Error(fix, "op", what, "dn", dn, "attribute", attr, "error", err)
-	return bridge.E(op, bridge.KindInternal, "", err)
+	out := translateIn(op, &writeOp{what: what, dn: dn, bindDN: c.cfg.BindDN}, err)
+	var be *bridge.Error
+	if errors.As(out, &be) {
+		be.Kind, be.Fix = bridge.KindMisconfigured, fix
+	}
+	return out
 }

@@ -320,7 +320,7 @@ func sameDNs(a, b []string) bool {
 
 // TestPPolicyLockWithoutPPolicy: the default lifecycle (ppolicy) on a slapd
 // without the overlay is the deployment's mistake, never the client's: the
-// refusal of pwdAccountLockedTime is KindInternal (a 500), for a disable
+// refusal of pwdAccountLockedTime is KindMisconfigured (a 500), for a disable
 // and for an account created disabled, and an object class that does not
 // allow the table's attribute likewise.
 func TestPPolicyLockWithoutPPolicy(t *testing.T) {
@@ -328,20 +328,23 @@ func TestPPolicyLockWithoutPPolicy(t *testing.T) {
 	e := addPerson(t, c, o.PeopleDN, "pp1", "", false)
 	yes := true
 	_, err := c.Modify(tctx(t), bridge.ModifyRequest{ID: e.ID, Disabled: &yes})
-	if bridge.KindOf(err) != bridge.KindInternal {
-		t.Errorf("disable without ppolicy: %v (kind %v), want KindInternal", err, bridge.KindOf(err))
+	if bridge.KindOf(err) != bridge.KindMisconfigured {
+		t.Errorf("disable without ppolicy: %v (kind %v), want KindMisconfigured", err, bridge.KindOf(err))
+	}
+	if fix := bridge.FixOf(err); !strings.Contains(fix, "ppolicy") || !strings.Contains(fix, "[lifecycle]") {
+		t.Errorf("disable without ppolicy: fix %q does not point at ppolicy and [lifecycle]", fix)
 	}
 	_, err = c.Add(tctx(t), bridge.AddRequest{DN: "uid=pp2," + o.PeopleDN, Disabled: true,
 		Attrs: map[string][]string{"objectClass": {"inetOrgPerson"}, "uid": {"pp2"}, "cn": {"pp2"}, "sn": {"pp2"}}})
-	if bridge.KindOf(err) != bridge.KindInternal {
-		t.Errorf("add disabled without ppolicy: %v, want KindInternal", err)
+	if bridge.KindOf(err) != bridge.KindMisconfigured {
+		t.Errorf("add disabled without ppolicy: %v, want KindMisconfigured", err)
 	}
 
 	o2, c2 := startPlainOpenLDAP(t, nil)
 	e = addPerson(t, c2, o2.PeopleDN, "pp3", "", false) // no dirbridgeAccountLock class
 	_, err = c2.Modify(tctx(t), bridge.ModifyRequest{ID: e.ID, Disabled: &yes})
-	if bridge.KindOf(err) != bridge.KindInternal {
-		t.Errorf("nsAccountLock not allowed by the entry's classes: %v, want KindInternal", err)
+	if bridge.KindOf(err) != bridge.KindMisconfigured {
+		t.Errorf("nsAccountLock not allowed by the entry's classes: %v, want KindMisconfigured", err)
 	}
 }
 
