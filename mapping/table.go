@@ -55,6 +55,7 @@ type Table struct {
 	placements    []placement // [[placement]]: containers chosen by attributes
 	createMissing bool        // create_missing_containers
 	rdnUnique     bool        // rdn_unique: a taken RDN value gets " 2", " 3", ...
+	lines         layoutLines // where container, object_classes and rdn are written, for Layout
 }
 
 var _ bridge.Mapper = (*Table)(nil)
@@ -370,6 +371,7 @@ func compile(name string, data []byte, opts Options) (*Table, error) {
 	}
 
 	// Container, classes, sort.
+	t.lines = layoutLines{container: pos.key("", "container"), objectClasses: pos.key("", "object_classes"), rdn: pos.key("", "rdn")}
 	t.container = strings.TrimSpace(sub.do(ft.Container, pos.key("", "container"), add))
 	if opts.Container != "" {
 		t.container = strings.TrimSpace(sub.do(opts.Container, 0, add))

@@ -45,6 +45,9 @@ type OpenLDAP struct {
 	AdminPassword string
 	PeopleDN      string // ou=people,BASE
 	GroupsDN      string // ou=groups,BASE
+	// ReadOnlyDN and ReadOnlyPassword are OpenLDAPOptions.ReadOnlyAccount's
+	// account ("" without it).
+	ReadOnlyDN, ReadOnlyPassword string
 
 	mu      sync.Mutex
 	cmd     *exec.Cmd
@@ -74,6 +77,11 @@ type OpenLDAPOptions struct {
 	// by an add or modify is then stored as sent. Tests use it to prove
 	// that the gateway hashes passwords itself.
 	NoHashCleartext bool
+	// ReadOnlyAccount adds a second service account, ReadOnlyDN with
+	// ReadOnlyPassword, that the database's access rules let read and not
+	// write (like every bound user but the rootdn): the account of an
+	// operator who forgot to delegate write rights.
+	ReadOnlyAccount bool
 }
 
 // ErrNoSlapd means slapd is not installed.
@@ -140,9 +148,10 @@ func launchOpenLDAP(opts OpenLDAPOptions) (o *OpenLDAP, err error) {
 	if err != nil {
 		return nil, err
 	}
+	dir := o.Dir // o is nil when a failure is returned
 	defer func() {
 		if err != nil {
-			_ = os.RemoveAll(o.Dir)
+			_ = os.RemoveAll(dir)
 		}
 	}()
 	if err := o.writeConfig(); err != nil {
@@ -201,6 +210,9 @@ func newOpenLDAP(opts OpenLDAPOptions) (o *OpenLDAP, err error) {
 	}
 	o.urls = fmt.Sprintf("ldap://127.0.0.1:%d/ ldaps://127.0.0.1:%d/", port, tlsPort)
 	o.overlays = opts.Overlays
+	if opts.ReadOnlyAccount {
+		o.ReadOnlyDN, o.ReadOnlyPassword = "cn=readonly-svc,"+openLDAPBase, "readonly-secret"
+	}
 	return o, nil
 }
 
@@ -309,6 +321,12 @@ olcSssVlvMaxPerConn: 16
 	// memberOf exists only with the memberof overlay: no index of it, and
 	// no refint of it, without.
 	indexed := "member"
+	// ppolicy's attributes exist only with its overlay, and so does the
+	// default policy entry.
+	ppIndex, ppEntry := "olcDbIndex: pwdAccountLockedTime eq\n", true
+	if !slices.Contains(overlays, "ppolicy") {
+		ppIndex, ppEntry = "", false
+	}
 	if slices.Contains(overlays, "memberof") {
 		indexed = "member,memberOf"
 	} else {
@@ -381,14 +399,13 @@ olcDbIndex: objectClass eq
 olcDbIndex: cn,uid,mail eq,sub
 olcDbIndex: %[11]s eq
 olcDbIndex: entryUUID eq
-olcDbIndex: pwdAccountLockedTime eq
-olcLastMod: TRUE
+%[15]solcLastMod: TRUE
 olcSizeLimit: unlimited
 olcAccess: {0}to attrs=userPassword by self write by anonymous auth by * none
 olcAccess: {1}to * by self read by users read by * none
 %[12]s
 %[13]s%[14]s`, d, certFile, keyFile, moduleDir, schemaDir, o.AdminDN, o.BaseDN, hash, r.global, modules.String()+r.modules, indexed, r.database,
-		overlaySections.String(), strings.ReplaceAll(r.overlays, "{4}", fmt.Sprintf("{%d}", len(overlays))))
+		overlaySections.String(), strings.ReplaceAll(r.overlays, "{4}", fmt.Sprintf("{%d}", len(overlays))), ppIndex)
 
 	base := fmt.Sprintf(`dn: %[1]s
 objectClass: top
@@ -423,6 +440,23 @@ pwdAllowUserChange: TRUE
 pwdMustChange: FALSE
 pwdCheckQuality: 0
 `, o.BaseDN)
+	if !ppEntry {
+		base = base[:strings.Index(base, "dn: cn=default,ou=policies")]
+	}
+	if o.ReadOnlyDN != "" {
+		roHash, err := sshaHash(o.ReadOnlyPassword)
+		if err != nil {
+			return err
+		}
+		// The access rules above give every bound user read and no write.
+		base += fmt.Sprintf(`
+dn: %s
+objectClass: organizationalRole
+objectClass: simpleSecurityObject
+cn: readonly-svc
+userPassword: %s
+`, o.ReadOnlyDN, roHash)
+	}
 	cfgFile, baseFile := filepath.Join(d, "config.ldif"), filepath.Join(d, "base.ldif")
 	if err := os.WriteFile(cfgFile, []byte(config), 0o600); err != nil {
 		return err

@@ -119,7 +119,7 @@ func serveEmbedded(ctx context.Context, f embeddedFlags, stdout, stderr io.Write
 	banner := func(scimAddr string) {
 		printBanner(stdout, scimAddr, ldapSrv.Addr().String(), token, dir.AdminDN(), adminPassword, users.Container(), f.dataDir)
 	}
-	return runGateway(ctx, logger, dir, users, groups, svcCfg, scimCfg, banner)
+	return runGateway(ctx, logger, dir, users, groups, svcCfg, scimCfg, nil, banner)
 }
 
 func embeddedTable(name, baseDN string) (*mapping.Table, error) {
