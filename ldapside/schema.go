@@ -89,7 +89,7 @@ func ParseSchema(attributeTypes, objectClasses, contentRules []string) (*Schema,
 			Syntax: syntaxOID(d.one("SYNTAX")), SingleValue: d.flag("SINGLE-VALUE"),
 			NoUserModification: d.flag("NO-USER-MODIFICATION"), Usage: d.one("USAGE")}
 		for _, k := range append([]string{a.OID}, a.Names...) {
-			s.attrs[strings.ToLower(k)] = a
+			s.attrs[schemaKey(k)] = a
 		}
 	}
 	for _, v := range objectClasses {
@@ -105,7 +105,7 @@ func ParseSchema(attributeTypes, objectClasses, contentRules []string) (*Schema,
 			}
 		}
 		for _, k := range append([]string{o.OID}, o.Names...) {
-			s.classes[strings.ToLower(k)] = o
+			s.classes[schemaKey(k)] = o
 		}
 	}
 	for _, v := range contentRules {
@@ -116,11 +116,15 @@ func ParseSchema(attributeTypes, objectClasses, contentRules []string) (*Schema,
 		}
 		r := &ContentRule{OID: d.oid, Names: d.list("NAME"), Aux: d.list("AUX"), Must: d.list("MUST"), May: d.list("MAY"), Not: d.list("NOT")}
 		for _, k := range append([]string{r.OID}, r.Names...) {
-			s.rules[strings.ToLower(k)] = r
+			s.rules[schemaKey(k)] = r
 		}
 	}
 	return s, errs
 }
+
+// schemaKey is how names and OIDs are looked up: case and surrounding
+// blanks do not count.
+func schemaKey(k string) string { return strings.ToLower(strings.TrimSpace(k)) }
 
 func clip(s string) string {
 	if len(s) > 60 {
@@ -144,7 +148,7 @@ func (s *Schema) Attribute(name string) *AttributeType {
 	if s == nil {
 		return nil
 	}
-	return s.attrs[strings.ToLower(strings.TrimSpace(name))]
+	return s.attrs[schemaKey(name)]
 }
 
 // Class returns the object class called name, or nil.
@@ -152,7 +156,7 @@ func (s *Schema) Class(name string) *ObjectClass {
 	if s == nil {
 		return nil
 	}
-	return s.classes[strings.ToLower(strings.TrimSpace(name))]
+	return s.classes[schemaKey(name)]
 }
 
 // SyntaxOf is the attribute's syntax OID, inherited through SUP when the
@@ -186,6 +190,9 @@ type Allowed struct {
 
 // Permits says whether the entry may hold attribute a.
 func (al Allowed) Permits(s *Schema, a *AttributeType) bool {
+	if a == nil {
+		return al.Any
+	}
 	if al.Any || a.Operational() {
 		return true
 	}
@@ -205,7 +212,7 @@ func (s *Schema) Allowed(classes []string) Allowed {
 	}
 	var walk func(name string, depth int)
 	walk = func(name string, depth int) {
-		lname := strings.ToLower(strings.TrimSpace(name))
+		lname := schemaKey(name)
 		if lname == "" || seen[lname] || depth > 32 {
 			return
 		}
@@ -216,7 +223,7 @@ func (s *Schema) Allowed(classes []string) Allowed {
 			return
 		}
 		for _, k := range append([]string{o.OID}, o.Names...) {
-			seen[strings.ToLower(k)] = true
+			seen[schemaKey(k)] = true
 		}
 		if o.OID == oidExtensibleObject {
 			al.Any = true
@@ -230,7 +237,7 @@ func (s *Schema) Allowed(classes []string) Allowed {
 		for _, sup := range o.Sup {
 			walk(sup, depth+1)
 		}
-		if r := s.rules[strings.ToLower(o.OID)]; r != nil {
+		if r := s.rules[schemaKey(o.OID)]; r != nil {
 			for _, m := range r.Must {
 				al.Must[key(m)] = true
 			}
@@ -297,6 +304,9 @@ func parseDescription(s string) (description, error) {
 		return description{}, fmt.Errorf("no OID")
 	}
 	d.oid = unquote(toks[0])
+	if strings.TrimSpace(d.oid) == "" || strings.ContainsAny(d.oid, " \t\r\n") {
+		return description{}, fmt.Errorf("no OID")
+	}
 	for i := 1; i < len(toks); {
 		k := strings.ToUpper(toks[i])
 		if isSyntax(toks[i]) || isQuoted(toks[i]) {
