@@ -238,3 +238,52 @@ func TestServeChecksAtStart(t *testing.T) {
 		time.Sleep(250 * time.Millisecond)
 	}
 }
+
+// On Samba AD: the shipped AD configuration is ready (warnings allowed,
+// logged); a placement OU that does not exist and an unindexed attribute
+// SCIM filters on are named; allowedChildClassesEffective says the
+// Administrator may create users and groups.
+func TestADCheck(t *testing.T) {
+	s := startWithAD(t) // makes People and its placement OUs
+	cmd := exec.Command("ldapadd", "-c", "-x", "-H", s.URL, "-D", s.AdminUPN, "-w", s.AdminPassword)
+	cmd.Stdin = strings.NewReader("dn: OU=Groups," + s.BaseDN + "\nobjectClass: organizationalUnit\nou: Groups\n\n")
+	if out, err := cmd.CombinedOutput(); err != nil && !strings.Contains(string(out), "Already exists") {
+		t.Fatalf("ldapadd OU=Groups: %v: %s", err, out)
+	}
+	env := []string{
+		"DIRBRIDGE_SCIM_AUTH_HEADER_VALUE=Bearer " + randHex(16),
+		"DIRBRIDGE_LDAP_URLS=" + s.LDAPSURL,
+		"DIRBRIDGE_LDAP_BIND_DN=" + s.AdminUPN,
+		"DIRBRIDGE_LDAP_BIND_PASSWORD=" + s.AdminPassword,
+		"DIRBRIDGE_LDAP_BASE_DN=" + s.BaseDN,
+		"DIRBRIDGE_LDAP_CA_FILE=" + s.CAFile,
+	}
+	out, code := runBinary(t, env, "check", "--config", "../../conf/examples/ad.toml")
+	t.Logf("check on the shipped AD configuration:\n%s", out)
+	if code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	wantLines(t, out, "can create user objects in the users container", "can create group objects in the groups container",
+		"accounts are disabled with userAccountControl bit 0x2")
+
+	// A placement OU nobody made, and externalId in an unindexed attribute.
+	dir := t.TempDir()
+	for _, f := range []string{"ad.toml", "ad-users.toml", "ad-groups.toml"} {
+		b, err := os.ReadFile(filepath.Join("../../conf/examples", f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		txt := string(b)
+		if f == "ad-users.toml" {
+			txt = strings.Replace(txt, `container = "OU=Engineering,OU=People,`, `container = "OU=Nowhere,OU=People,`, 1)
+		}
+		if err := os.WriteFile(filepath.Join(dir, f), []byte(txt), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out, code = runBinary(t, env, "check", "--config", filepath.Join(dir, "ad.toml"))
+	if code != 1 {
+		t.Errorf("exit %d, want 1", code)
+	}
+	wantLines(t, out, "OU=Nowhere,OU=People,"+s.BaseDN+": the placement container does not exist", "is not indexed (searchFlags bit 1 is clear)")
+}
