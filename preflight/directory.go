@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/dirbridge/dirbridge/bridge"
@@ -326,7 +327,7 @@ func attrOID(s *ldapside.Schema, name string) string {
 func badValue(syntax, v string) string {
 	switch syntax {
 	case syntaxInteger, syntaxADLarge:
-		if _, err := fmt.Sscanf(v, "%d", new(int64)); err != nil || strings.ContainsAny(strings.TrimLeft(v, "-"), " .eE+") {
+		if _, err := strconv.ParseInt(v, 10, 64); err != nil {
 			return "an integer"
 		}
 	case syntaxBoolean:
