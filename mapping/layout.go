@@ -66,7 +66,7 @@ func (t *Table) Layout() Layout {
 			LDAP: r.ldap, SCIM: r.scim, Line: r.line,
 			Writes:   r.owner != ownerDirectory || r.kind == kindOneWay,
 			Constant: r.constant, HasConstant: r.hasConst, Default: r.dflt, HasDefault: r.hasDflt,
-			Reference: r.kind == kindRef, Multi: r.multi || r.kind == kindWhole || r.kind == kindMultiSimple, Required: r.required,
+			Reference: r.kind == kindRef, Multi: r.multi, Required: r.required,
 		}
 		l.Attrs = append(l.Attrs, a)
 	}

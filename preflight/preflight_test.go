@@ -329,13 +329,16 @@ func TestReadiness(t *testing.T) {
 	if err == nil || bridge.SafeMessage(err) != "the users container ou=people,dc=example,dc=com does not exist" || bridge.KindOf(err) != bridge.KindUnavailable {
 		t.Fatalf("missing container: %v", err)
 	}
+	if d := r.Detail(); len(d) != 1 || d[0] != "reason: the users container does not exist (the log names it)" {
+		t.Errorf("detail %v", d)
+	}
 	exists = true
 	if err := r.Ready(context.Background()); err == nil || calls != 1 {
 		t.Errorf("not cached: %v, %d calls", err, calls)
 	}
 	now = now.Add(4 * time.Second)
-	if err := r.Ready(context.Background()); err != nil {
-		t.Errorf("after the container was made: %v", err)
+	if err := r.Ready(context.Background()); err != nil || r.Detail() != nil {
+		t.Errorf("after the container was made: %v %v", err, r.Detail())
 	}
 	// A directory that does not answer is not ready, whatever the cache.
 	r.ping = func(context.Context) error { return bridge.Errorf("x", bridge.KindUnavailable, "") }

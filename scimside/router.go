@@ -241,10 +241,7 @@ func (rt *router) readyz(w http.ResponseWriter, r *http.Request) {
 			rt.s.log.Warn("not ready", "request_id", RequestID(r.Context()), "error", err.Error())
 			w.Header().Set("Retry-After", strconv.Itoa(retryAfterSeconds))
 			w.WriteHeader(http.StatusServiceUnavailable)
-			// The reason is the error's safe message (the directory is not
-			// reachable, a required container is missing): what an
-			// operator polling /readyz needs to act.
-			_, _ = w.Write([]byte("not ready: " + bridge.SafeMessage(err) + "\n"))
+			_, _ = w.Write([]byte("not ready\n"))
 			rt.writeDetail(w)
 			return
 		}

@@ -217,8 +217,12 @@ func TestServeChecksAtStart(t *testing.T) {
 		_, _ = b.ReadFrom(resp.Body)
 		return resp.StatusCode, b.String()
 	}
-	if st, body := readyz(); st != 503 || !strings.Contains(body, "groups container "+o.GroupsDN+" does not exist") {
+	if st, body := readyz(); st != 503 || !strings.Contains(body, "reason: the groups container does not exist") || strings.Contains(body, "dc=") {
 		t.Fatalf("readyz with ou=groups missing: %d %q", st, body)
+	}
+	// The log names the DN.
+	if !strings.Contains(g.output.String(), "the groups container "+o.GroupsDN+" does not exist") {
+		t.Errorf("the log does not name the missing container:\n%s", g.output)
 	}
 	adminDo(t, o, func(l *ldap.Conn) error {
 		a := ldap.NewAddRequest(o.GroupsDN, nil)
@@ -250,6 +254,8 @@ func TestADCheck(t *testing.T) {
 	if out, err := cmd.CombinedOutput(); err != nil && !strings.Contains(string(out), "Already exists") {
 		t.Fatalf("ldapadd OU=Groups: %v: %s", err, out)
 	}
+	// A user, so that the rights on attributes are read from an entry.
+	s.gw.do("POST", "/v2/Users", adUserBody("check."+randHex(4)+"@example.com", "Check", "User"+randHex(2), "Init-Pa55-"+randHex(4))).must(t, 201, "create")
 	env := []string{
 		"DIRBRIDGE_SCIM_AUTH_HEADER_VALUE=Bearer " + randHex(16),
 		"DIRBRIDGE_LDAP_URLS=" + s.LDAPSURL,
@@ -264,6 +270,7 @@ func TestADCheck(t *testing.T) {
 		t.Fatalf("exit %d", code)
 	}
 	wantLines(t, out, "can create user objects in the users container", "can create group objects in the groups container",
+		"the service account can write every attribute the table writes",
 		"accounts are disabled with userAccountControl bit 0x2")
 
 	// A placement OU nobody made, and externalId in an unindexed attribute.

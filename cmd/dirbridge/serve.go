@@ -139,7 +139,7 @@ func serveConfig(ctx context.Context, cfg *conf.Config, stderr io.Writer) error 
 		Memberships:     memberships(cfg.Users.StripGroups, cfg.Users.StripGroupsOnDisable, groups),
 		Journal:         jr,
 	}
-	return runGateway(ctx, logger, conn, users, groups, svcCfg, scimCfg, ready.Ready, nil)
+	return runGateway(ctx, logger, conn, users, groups, svcCfg, scimCfg, ready, nil)
 }
 
 // readinessTTL is how long /readyz trusts its last look at the containers:
@@ -205,7 +205,7 @@ func openJournal(dir string, interval time.Duration, logger hclog.Logger) (*jour
 // runGateway wires the services over dir and serves SCIM until ctx ends.
 // started, when set, is called with the SCIM address once it listens.
 func runGateway(ctx context.Context, logger hclog.Logger, dir bridge.Directory, users, groups bridge.Mapper,
-	svcCfg bridge.ServiceConfig, scimCfg scimside.Config, ready func(context.Context) error, started func(addr string)) error {
+	svcCfg bridge.ServiceConfig, scimCfg scimside.Config, ready *preflight.Readiness, started func(addr string)) error {
 	m := newMetrics()
 	m.watchPool(dir)
 	// Pages fetched ahead are used within 10 s; 8 of them are at most
@@ -217,10 +217,10 @@ func runGateway(ctx context.Context, logger hclog.Logger, dir bridge.Directory, 
 	svcCfg.OnGroupsLeft = audited.groupsLeft
 	resolver := bridge.NewResolver(audited, 0)
 	resolver.Register(users)
-	if ready == nil {
-		ready = dir.Ping
+	services := scimside.Services{Users: bridge.NewService(audited, users, resolver, svcCfg), Ready: dir.Ping, Metrics: m.handler()}
+	if ready != nil {
+		services.Ready, services.Detail = ready.Ready, ready.Detail
 	}
-	services := scimside.Services{Users: bridge.NewService(audited, users, resolver, svcCfg), Ready: ready, Metrics: m.handler()}
 	if groups != nil {
 		resolver.Register(groups)
 		// Groups are not accounts: no lifecycle, and DELETE removes them.
@@ -231,12 +231,17 @@ func runGateway(ctx context.Context, logger hclog.Logger, dir bridge.Directory, 
 	if jr, ok := svcCfg.Journal.(*journal.Store); ok && jr != nil {
 		services.Journal = jr
 		m.watchJournal(jr)
+		reason := services.Detail
 		services.Detail = func() []string {
+			var out []string
+			if reason != nil {
+				out = reason()
+			}
 			p, err := jr.Pending()
 			if err != nil {
-				return []string{"pending_recoveries unknown"}
+				return append(out, "pending_recoveries unknown")
 			}
-			return []string{fmt.Sprintf("pending_recoveries %d", len(p))}
+			return append(out, fmt.Sprintf("pending_recoveries %d", len(p)))
 		}
 		// Pending writes are settled at once and then every interval while
 		// the gateway runs: the directory may come back at any time.
