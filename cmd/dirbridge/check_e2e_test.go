@@ -5,6 +5,8 @@ package main
 
 import (
 	"bytes"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"net/http"
 	"os"
@@ -13,6 +15,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf16"
 
 	"github.com/dirbridge/dirbridge/testenv"
 	"github.com/go-ldap/ldap/v3"
@@ -293,4 +296,60 @@ func TestADCheck(t *testing.T) {
 		t.Errorf("exit %d, want 1", code)
 	}
 	wantLines(t, out, "OU=Nowhere,OU=People,"+s.BaseDN+": the placement container does not exist", "is not indexed (searchFlags bit 1 is clear)")
+
+	// A plain domain user as the service account: nobody delegated it
+	// anything, and allowedChildClassesEffective says so.
+	svc, pw := "svc-nodelegation-"+randHex(3), "Svc-Pa55-"+randHex(6)
+	adAddUser(t, s, svc, pw)
+	env = append(env, "DIRBRIDGE_LDAP_BIND_DN="+svc+"@"+s.Realm, "DIRBRIDGE_LDAP_BIND_PASSWORD="+pw)
+	out, code = runBinary(t, env, "check", "--config", "../../conf/examples/ad.toml")
+	if code != 1 {
+		t.Errorf("undelegated account: exit %d, want 1", code)
+	}
+	wantLines(t, out, "OU=People,"+s.BaseDN+": the service account cannot create user objects in the users container",
+		"OU=Groups,"+s.BaseDN+": the service account cannot create group objects in the groups container")
+}
+
+// adAddUser makes an enabled domain user over LDAPS as the Administrator.
+func adAddUser(t *testing.T, s *adSetup, name, password string) {
+	t.Helper()
+	pem, err := os.ReadFile(s.CAFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(pem)
+	// The DC's certificate names dc1.<realm>.
+	tc := &tls.Config{RootCAs: pool, ServerName: "dc1." + strings.ToLower(s.Realm), MinVersion: tls.VersionTLS12}
+	l, err := ldap.DialURL(s.LDAPSURL, ldap.DialWithTLSConfig(tc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	if err := l.Bind(s.AdminUPN, s.AdminPassword); err != nil {
+		t.Fatal(err)
+	}
+	quoted := utf16.Encode([]rune(`"` + password + `"`))
+	pwd := make([]byte, 2*len(quoted))
+	for i, c := range quoted {
+		pwd[2*i], pwd[2*i+1] = byte(c), byte(c>>8)
+	}
+	dn := "CN=" + name + ",CN=Users," + s.BaseDN
+	a := ldap.NewAddRequest(dn, nil)
+	a.Attribute("objectClass", []string{"top", "person", "organizationalPerson", "user"})
+	a.Attribute("sAMAccountName", []string{name})
+	a.Attribute("userPrincipalName", []string{name + "@" + s.Realm})
+	a.Attribute("unicodePwd", []string{string(pwd)})
+	a.Attribute("userAccountControl", []string{"512"})
+	if err := l.Add(a); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if l2, err := ldap.DialURL(s.LDAPSURL, ldap.DialWithTLSConfig(tc)); err == nil {
+			if l2.Bind(s.AdminUPN, s.AdminPassword) == nil {
+				_ = l2.Del(ldap.NewDelRequest(dn, nil))
+			}
+			l2.Close()
+		}
+	})
 }
