@@ -388,10 +388,4 @@ func TestAttributeDialectUnit(t *testing.T) {
 	if e.Disabled {
 		t.Error("nsAccountLock: FALSE reads as disabled")
 	}
-	if names := schemaNames("( 2.5.4.3 NAME ( 'cn' 'commonName' ) SUP name )"); !slices.Equal(names, []string{"cn", "commonName"}) {
-		t.Errorf("schemaNames = %v", names)
-	}
-	if names := schemaNames("( 1.2.840.113556.1.2.102 NAME 'memberOf' SYNTAX '1.3.6.1.4.1.1466.115.121.1.12' )"); !slices.Equal(names, []string{"memberOf"}) {
-		t.Errorf("schemaNames = %v", names)
-	}
 }

@@ -68,6 +68,7 @@ type Table struct {
 	lifecycleLine int         // the line of [lifecycle] (or of its disable key), for LifecycleFor's messages
 	groupsFrom    string      // groups_from: "auto", "memberof" or "search"
 	groupsLine    int
+	lines         layoutLines // where container, object_classes and rdn are written, for Layout
 }
 
 var _ bridge.Mapper = (*Table)(nil)
@@ -444,6 +445,7 @@ func compile(name string, data []byte, opts Options) (*Table, error) {
 	}
 
 	// Container, classes, sort.
+	t.lines = layoutLines{container: pos.key("", "container"), objectClasses: pos.key("", "object_classes"), rdn: pos.key("", "rdn")}
 	t.container = strings.TrimSpace(sub.do(ft.Container, pos.key("", "container"), add))
 	if opts.Container != "" {
 		t.container = strings.TrimSpace(sub.do(opts.Container, 0, add))

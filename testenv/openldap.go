@@ -45,6 +45,9 @@ type OpenLDAP struct {
 	AdminPassword string
 	PeopleDN      string // ou=people,BASE
 	GroupsDN      string // ou=groups,BASE
+	// ReadOnlyDN and ReadOnlyPassword are OpenLDAPOptions.ReadOnlyAccount's
+	// account ("" without it).
+	ReadOnlyDN, ReadOnlyPassword string
 
 	mu      sync.Mutex
 	cmd     *exec.Cmd
@@ -81,6 +84,11 @@ type OpenLDAPOptions struct {
 	// olcAttributeTypes and olcObjectClasses), loaded after the standard
 	// ones: a directory with an attribute such as 389 DS's nsAccountLock.
 	ExtraSchema string
+	// ReadOnlyAccount adds a second service account, ReadOnlyDN with
+	// ReadOnlyPassword, that the database's access rules let read and not
+	// write (like every bound user but the rootdn): the account of an
+	// operator who forgot to delegate write rights.
+	ReadOnlyAccount bool
 }
 
 // ErrNoSlapd means slapd is not installed.
@@ -210,6 +218,9 @@ func newOpenLDAP(opts OpenLDAPOptions) (o *OpenLDAP, err error) {
 	o.urls = fmt.Sprintf("ldap://127.0.0.1:%d/ ldaps://127.0.0.1:%d/", port, tlsPort)
 	o.overlays = opts.Overlays
 	o.extraSchema = opts.ExtraSchema
+	if opts.ReadOnlyAccount {
+		o.ReadOnlyDN, o.ReadOnlyPassword = "cn=readonly-svc,"+openLDAPBase, "readonly-secret"
+	}
 	return o, nil
 }
 
@@ -424,6 +435,20 @@ dn: ou=groups,%[1]s
 objectClass: organizationalUnit
 ou: groups
 %[2]s`, o.BaseDN, policies)
+	if o.ReadOnlyDN != "" {
+		roHash, err := sshaHash(o.ReadOnlyPassword)
+		if err != nil {
+			return err
+		}
+		// The access rules above give every bound user read and no write.
+		base += fmt.Sprintf(`
+dn: %s
+objectClass: organizationalRole
+objectClass: simpleSecurityObject
+cn: readonly-svc
+userPassword: %s
+`, o.ReadOnlyDN, roHash)
+	}
 	cfgFile, baseFile := filepath.Join(d, "config.ldif"), filepath.Join(d, "base.ldif")
 	if err := os.WriteFile(cfgFile, []byte(config), 0o600); err != nil {
 		return err

@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/dirbridge/dirbridge/bridge"
@@ -16,6 +17,7 @@ import (
 	"github.com/dirbridge/dirbridge/journal"
 	"github.com/dirbridge/dirbridge/ldapside"
 	"github.com/dirbridge/dirbridge/mapping"
+	"github.com/dirbridge/dirbridge/preflight"
 	"github.com/dirbridge/dirbridge/scimside"
 	"github.com/hashicorp/go-hclog"
 )
@@ -61,29 +63,16 @@ func serveConfig(ctx context.Context, cfg *conf.Config, stderr io.Writer) error 
 	for _, w := range cfg.Warnings() {
 		logger.Warn("unsafe configuration", "warning", w)
 	}
-	users, err := mapping.Load(cfg.Mapping.Users, tableOptions(cfg))
-	if err != nil {
+	// The checks of `dirbridge check`: a broken table or configuration is
+	// refused here, before anything listens.
+	tables, rep := preflight.Config(cfg, tableOptions(cfg))
+	if err := refuse(rep); err != nil {
 		return err
 	}
-	if users.NestedGroups() && cfg.LDAP.Dialect != "ad" {
-		// Only AD evaluates LDAP_MATCHING_RULE_IN_CHAIN; elsewhere the
-		// groups would silently read as none.
-		return fmt.Errorf("%s: nested = true (a user's groups through nested groups) needs ldap.dialect = \"ad\"", cfg.Mapping.Users)
-	}
+	users := tables.Users
 	var groups bridge.Mapper
-	if cfg.Mapping.Groups != "" {
-		g, err := mapping.Load(cfg.Mapping.Groups, tableOptions(cfg))
-		if err != nil {
-			return err
-		}
-		groups = g
-	}
-	if err := cfg.CheckLeavers(users.Container()); err != nil {
-		return err
-	}
-	lifecycle, err := users.LifecycleFor(cfg.LDAP.Dialect)
-	if err != nil {
-		return err
+	if tables.Groups != nil {
+		groups = tables.Groups
 	}
 	lookup, err := groupsLookup(cfg.Mapping.Users, cfg.LDAP.Dialect, users, groups)
 	if err != nil {
@@ -94,38 +83,41 @@ func serveConfig(ctx context.Context, cfg *conf.Config, stderr io.Writer) error 
 		return err
 	}
 	defer jr.Close()
-	conn, err := ldapside.Open(ldapside.Config{
-		Journal:            jr,
-		URLs:               cfg.LDAP.URLs,
-		BindDN:             cfg.LDAP.BindDN,
-		BindPassword:       cfg.LDAP.BindPassword,
-		BaseDN:             cfg.LDAP.BaseDN,
-		CAFile:             cfg.LDAP.CAFile,
-		StartTLS:           cfg.LDAP.StartTLS,
-		PasswordStateAttr:  cfg.LDAP.PasswordStateAttr,
-		InsecureSkipVerify: cfg.LDAP.InsecureSkipVerify,
-		Dialect:            cfg.LDAP.Dialect,
-		PoolSize:           cfg.LDAP.PoolSize,
-		DialTimeout:        cfg.LDAP.DialTimeout.Duration,
-		OpTimeout:          cfg.LDAP.OpTimeout.Duration,
-		FailbackDelay:      cfg.LDAP.FailbackDelay.Duration,
-		Lifecycle:          lifecycle,
-		Groups:             lookup,
-	}, logger.Named("ldap"))
+	lc := ldapConfig(cfg, cfg.LDAP.PoolSize)
+	lc.Journal, lc.Lifecycle, lc.Groups = jr, tables.Lifecycle, lookup
+	conn, err := ldapside.Open(lc, logger.Named("ldap"))
 	if err != nil {
 		return err
 	}
 	defer conn.Close()
-	pingCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	if err := conn.Ping(pingCtx); err != nil {
+	pctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	dirRep, unreachable := preflight.Directory(pctx, conn, tables, preflightOptions(cfg, tables, false))
+	cancel()
+	if unreachable {
 		// Not fatal: the directory may come up after the gateway; /readyz
 		// says when it is usable, and requests until then get 503.
-		logger.Warn("the directory is not reachable yet", "error", err)
+		logger.Warn("the directory is not reachable yet; its schema and containers are checked by /readyz and requests", "urls", cfg.LDAP.URLs)
 	}
-	cancel()
+	rep.Merge(dirRep)
+	for _, f := range rep.Sorted() {
+		switch {
+		case f.Fatal:
+		case f.Level == preflight.Error:
+			logger.Error("preflight: "+f.Msg, "section", f.Section, "where", f.Where)
+		case f.Level == preflight.Warn:
+			logger.Warn("preflight: "+f.Msg, "section", f.Section, "where", f.Where)
+		}
+	}
+	if err := refuse(dirRep); err != nil {
+		return err
+	}
 	if users, err = withForestUPNSuffixes(ctx, cfg, conn, users, logger); err != nil {
 		return err
 	}
+	ready := preflight.NewReadiness(conn.Ping, func(ctx context.Context, dn string) error {
+		_, err := conn.ReadEntry(ctx, dn, []string{"1.1"})
+		return err
+	}, tables, readinessTTL, time.Now)
 	scimCfg := scimside.Config{
 		Listen:         cfg.SCIM.Listen,
 		TLSCertFile:    cfg.SCIM.TLSCertFile,
@@ -156,7 +148,30 @@ func serveConfig(ctx context.Context, cfg *conf.Config, stderr io.Writer) error 
 		Memberships:     memberships(cfg.Users.StripGroups, cfg.Users.StripGroupsOnDisable, groups),
 		Journal:         jr,
 	}
-	return runGateway(ctx, logger, conn, users, groups, svcCfg, scimCfg, nil)
+	return runGateway(ctx, logger, conn, users, groups, svcCfg, scimCfg, ready, nil)
+}
+
+// readinessTTL is how long /readyz trusts its last look at the containers:
+// one created by hand makes the gateway ready within it.
+const readinessTTL = 3 * time.Second
+
+// refuse is the error serve stops with when rep has fatal findings: what
+// would make every request fail. It lists every one.
+func refuse(rep preflight.Report) error {
+	fatal := rep.Fatal()
+	if len(fatal) == 0 {
+		return nil
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "refusing to start: %d problems would make every request fail (dirbridge check lists them too):", len(fatal))
+	for _, f := range fatal {
+		b.WriteString("\n  ")
+		if f.Where != "" {
+			b.WriteString(f.Where + ": ")
+		}
+		b.WriteString(f.Msg)
+	}
+	return errors.New(b.String())
 }
 
 // withForestUPNSuffixes recompiles the users table with the UPN suffixes
@@ -255,7 +270,7 @@ func openJournal(dir string, interval time.Duration, logger hclog.Logger) (*jour
 // runGateway wires the services over dir and serves SCIM until ctx ends.
 // started, when set, is called with the SCIM address once it listens.
 func runGateway(ctx context.Context, logger hclog.Logger, dir bridge.Directory, users, groups bridge.Mapper,
-	svcCfg bridge.ServiceConfig, scimCfg scimside.Config, started func(addr string)) error {
+	svcCfg bridge.ServiceConfig, scimCfg scimside.Config, ready *preflight.Readiness, started func(addr string)) error {
 	m := newMetrics()
 	m.watchPool(dir)
 	// Pages fetched ahead are used within 10 s; 8 of them are at most
@@ -273,6 +288,9 @@ func runGateway(ctx context.Context, logger hclog.Logger, dir bridge.Directory, 
 	resolver := bridge.NewResolver(audited, 0)
 	resolver.Register(users)
 	services := scimside.Services{Users: bridge.NewService(audited, users, resolver, svcCfg), Ready: dir.Ping, Metrics: m.handler()}
+	if ready != nil {
+		services.Ready, services.Detail = ready.Ready, ready.Detail
+	}
 	if groups != nil {
 		resolver.Register(groups)
 		// Groups are not accounts: no lifecycle, and DELETE removes them.
@@ -283,12 +301,17 @@ func runGateway(ctx context.Context, logger hclog.Logger, dir bridge.Directory, 
 	if jr, ok := svcCfg.Journal.(*journal.Store); ok && jr != nil {
 		services.Journal = jr
 		m.watchJournal(jr)
+		reason := services.Detail
 		services.Detail = func() []string {
+			var out []string
+			if reason != nil {
+				out = reason()
+			}
 			p, err := jr.Pending()
 			if err != nil {
-				return []string{"pending_recoveries unknown"}
+				return append(out, "pending_recoveries unknown")
 			}
-			return []string{fmt.Sprintf("pending_recoveries %d", len(p))}
+			return append(out, fmt.Sprintf("pending_recoveries %d", len(p)))
 		}
 		// Pending writes are settled at once and then every interval while
 		// the gateway runs: the directory may come back at any time.
