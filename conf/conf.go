@@ -286,6 +286,19 @@ func Load(path string, env Env) (*Config, error) {
 	return out, nil
 }
 
+// LoadAll is Load for the preflight: every problem, and the configuration
+// as far as it could be built (nil only when the file cannot be read or
+// parsed), so that `dirbridge check` can go on and test the directory. The
+// configuration is not valid when problems is not empty: only check uses it.
+func LoadAll(path string, env Env) (*Config, []Problem) {
+	c, problems := load(path, env)
+	if c == nil {
+		return nil, problems
+	}
+	out, more := c.resolve()
+	return out, append(problems, more...)
+}
+
 // load reads and parses the file at path; the config is nil when nothing
 // more can be checked.
 func load(path string, env Env) (*Config, []Problem) {
@@ -591,10 +604,9 @@ func (c *Config) resolve() (*Config, []Problem) {
 		}
 		problems = append(problems, c.src.problem(v.key, v.msg))
 	}
-	if len(problems) > 0 {
-		return nil, problems
-	}
-	return &out, nil
+	// out is returned with its problems: `dirbridge check` goes on with
+	// what is usable. Load and Resolve refuse it.
+	return &out, problems
 }
 
 func (c *Config) path(p string) string {

@@ -62,6 +62,26 @@ func (p *FaultProxy) Arm(n int, outage time.Duration) {
 	p.requests = map[string]int{}
 }
 
+// CutFor cuts the directory away now, for d: open connections are closed
+// and new ones refused, as after an armed cut. A directory that is down
+// when the gateway starts is made this way.
+func (p *FaultProxy) CutFor(d time.Duration) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.downUntil = time.Now().Add(d)
+	p.cuts++
+	for c := range p.conns {
+		c.Close()
+	}
+}
+
+// Restore ends a cut now.
+func (p *FaultProxy) Restore() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.downUntil = time.Time{}
+}
+
 // Responses is the number of final responses forwarded since Arm.
 func (p *FaultProxy) Responses() int {
 	p.mu.Lock()

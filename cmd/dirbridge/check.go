@@ -44,10 +44,19 @@ func checkCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 
 func runPreflight(ctx context.Context, path string, writeProbe bool, stderr io.Writer) preflight.Report {
 	var rep preflight.Report
-	cfg, err := conf.Load(path, nil)
-	if err != nil {
-		rep.Merge(preflight.ConfigError(path, err))
+	cfg, problems := conf.LoadAll(path, nil)
+	caBad := false
+	for _, p := range problems {
+		rep.Merge(preflight.Fatal(preflight.SectionConfig, "", p.String()))
+		caBad = caBad || strings.HasPrefix(p.Key, "ldap.ca_file")
+	}
+	if cfg == nil {
 		return rep
+	}
+	if caBad {
+		// Said above; the directory is still checked, with the system's
+		// CAs, so that one run names every problem.
+		cfg.LDAP.CAFile = ""
 	}
 	rep.Merge(preflight.Warnings(cfg.Warnings()))
 	tables, r := preflight.Config(cfg, tableOptions(cfg))

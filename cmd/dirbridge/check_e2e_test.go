@@ -141,7 +141,7 @@ func TestCheckNamesEveryProblemInOneRun(t *testing.T) {
 		t.Errorf("exit code %d, want 1", code)
 	}
 	wantLines(t, out,
-		`ldap.ca_file "`+notPEM+`"`,
+		`ldap.ca_file: `+notPEM+` holds no PEM certificate`,
 		"users.leavers_dn",
 		"ldap.urls[0] "+dead+": cannot be reached",
 		"ldap.urls[1] "+o.URL+": reachable",
@@ -149,7 +149,7 @@ func TestCheckNamesEveryProblemInOneRun(t *testing.T) {
 		`dispalyName (scim displayName) is not in the directory's schema (did you mean "displayName"?)`,
 		"openldap-users.toml:",
 		"the ppolicy overlay is not loaded",
-		"memberOf, which this directory does not keep",
+		"does not keep memberOf (OpenLDAP: the memberof overlay is not loaded): groups come from searches",
 		o.GroupsDN+": the groups container does not exist",
 		o.PeopleDN+": the service account may not write in the users container",
 		"not ready:",

@@ -81,8 +81,34 @@ func checkMisconfigured(t *testing.T, g *gateway, r response, leaks []string, lo
 
 func TestMisconfiguredTableOnOpenLDAPWithoutPPolicy(t *testing.T) {
 	table := editedTable(t, "openldap-users.toml", `ldap = "displayName"`, `ldap = "dispalyName"`)
-	s := startWithOpenLDAPOptions(t, testenv.OpenLDAPOptions{Overlays: []string{"sssvlv"}}, "DIRBRIDGE_MAPPING_USERS="+table)
-	g := s.gw
+	// serve refuses this table at start when the directory answers (see
+	// TestServeChecksAtStart); a directory that is down at start is not
+	// checked then, and the table's mistake shows on the first write.
+	// That is the path pinned here: the directory comes up after the
+	// gateway, behind a proxy.
+	o, err := testenv.StartOpenLDAP(t, testenv.OpenLDAPOptions{Overlays: []string{"sssvlv"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy, err := testenv.StartFaultProxy(t, strings.TrimPrefix(strings.TrimSuffix(o.URL, "/"), "ldap://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy.CutFor(time.Hour)
+	token := "Bearer " + randHex(16)
+	g := startGateway(t, []string{
+		"DIRBRIDGE_SCIM_LISTEN=127.0.0.1:0",
+		"DIRBRIDGE_SCIM_AUTH_HEADER_NAME=Authorization",
+		"DIRBRIDGE_SCIM_AUTH_HEADER_VALUE=" + token,
+		"DIRBRIDGE_LDAP_URLS=" + proxy.URL(),
+		"DIRBRIDGE_LDAP_BIND_DN=" + o.AdminDN,
+		"DIRBRIDGE_LDAP_BIND_PASSWORD=" + o.AdminPassword,
+		"DIRBRIDGE_LDAP_BASE_DN=" + o.BaseDN,
+		"DIRBRIDGE_LDAP_DIAL_TIMEOUT=1s",
+		"DIRBRIDGE_MAPPING_USERS=" + table,
+	}, "serve", "--config", "../../conf/examples/openldap.toml")
+	g.auth = token
+	proxy.Restore()
 	const password = "Misconf-Pa55-word"
 	body := oktaUser("typo."+randHex(4)+"@example.com", "Type", "Oh", password)
 	r := g.do("POST", "/v2/Users", body)
