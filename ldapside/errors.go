@@ -160,7 +160,16 @@ func failureOf(rc uint16, adCode, diag, attr, matched string, w *writeOp) failur
 		return failure{bridge.KindMisconfigured, "", objectClassFix(diag, attr)}
 	case ldap.LDAPResultObjectClassModsProhibited:
 		return failure{bridge.KindMisconfigured, "", "the directory does not let an entry's structural object class change: make the mapping table's object_classes match the entries already in the container"}
-	case ldap.LDAPResultNamingViolation, ldap.LDAPResultInvalidDNSyntax:
+	case ldap.LDAPResultInvalidDNSyntax:
+		if w != nil && validDN(w.dn) && (w.newParent == "" || validDN(w.newParent)) {
+			// The names the gateway wrote are well formed, so the one
+			// refused is a value of a DN-valued attribute the client sent
+			// (Samba: "could not parse … as a …12 DN"; OpenLDAP says
+			// invalidAttributeSyntax for the same).
+			return failure{kind: bridge.KindInvalidValue, msg: "a value that must name a directory entry is not a valid name"}
+		}
+		return failure{bridge.KindMisconfigured, "", "the directory refuses the entry's name: check the mapping table's rdn (an attribute the object classes allow, with a value) and container"}
+	case ldap.LDAPResultNamingViolation:
 		return failure{bridge.KindMisconfigured, "", "the directory refuses the entry's name: check the mapping table's rdn (an attribute the object classes allow, with a value) and container"}
 	case ldap.LDAPResultNotAllowedOnRDN:
 		return failure{bridge.KindMisconfigured, "", "the change removes the value that names the entry: map the rdn attribute from the SCIM attribute that names the resource, or mark that row create-only"}
@@ -351,4 +360,10 @@ func isConnectionError(err error) bool {
 		errors.Is(err, net.ErrClosed) || errors.Is(err, syscall.ECONNRESET) ||
 		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.EPIPE) ||
 		errors.Is(err, ldap.ErrConnUnbound)
+}
+
+// validDN reports whether dn parses as a DN (RFC 4514).
+func validDN(dn string) bool {
+	_, err := ldap.ParseDN(dn)
+	return dn != "" && err == nil
 }

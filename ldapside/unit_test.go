@@ -272,6 +272,11 @@ func TestTranslate(t *testing.T) {
 		{"constraint", ldap.LDAPResultConstraintViolation, "attribute 'displayName' cannot have multiple values", "", modify, bridge.KindInvalidValue, "displayName", ""},
 		{"AD password policy", ldap.LDAPResultConstraintViolation, "0000052D: Constraint violation - check_password_restrictions: the password is too short", "", modify, bridge.KindInvalidValue, "", ""},
 		{"naming", ldap.LDAPResultNamingViolation, dnInDiag, "", add, bridge.KindMisconfigured, "", "rdn"},
+		// Samba answers invalidDNSyntax for a DN-valued attribute (manager)
+		// whose value is no DN: the client's, since the entry's own name is
+		// well formed; a name the table made unparsable is the operator's.
+		{"Samba: a value that is no DN", ldap.LDAPResultInvalidDNSyntax, "could not parse not a DN as a 1.3.6.1.4.1.1466.115.121.1.12 DN", "", modify, bridge.KindInvalidValue, "", ""},
+		{"an entry name the table broke", ldap.LDAPResultInvalidDNSyntax, "invalid DN", "", &writeOp{what: "add", dn: "uid=,=x"}, bridge.KindMisconfigured, "", "rdn"},
 		{"rdn", ldap.LDAPResultNotAllowedOnRDN, "value of naming attribute 'uid' is not present in entry", "", modify, bridge.KindMisconfigured, "uid", "rdn"},
 		{"oc mods", ldap.LDAPResultObjectClassModsProhibited, "structural object class modification from 'a' to 'b' not allowed", "", modify, bridge.KindMisconfigured, "", "object_classes"},
 		{"matching", ldap.LDAPResultInappropriateMatching, "title: no ordering rule", "", nil, bridge.KindMisconfigured, "title", "matching rule"},

@@ -201,21 +201,40 @@ func TestMissingUsersContainerIsMisconfigured(t *testing.T) {
 
 func TestADMisconfiguration(t *testing.T) {
 	s0 := testenv.SharedSambaAD(t)
+	// The table's typo: Samba's schema has no dispalyName. serve finds it
+	// at start, names the row, and does not start.
+	typo := editedTable(t, "ad-users.toml", "ldap = \"displayName\"", "ldap = \"dispalyName\"")
+	out, code := runBinary(t, []string{
+		"DIRBRIDGE_SCIM_LISTEN=127.0.0.1:0",
+		"DIRBRIDGE_SCIM_AUTH_HEADER_VALUE=Bearer " + randHex(16),
+		"DIRBRIDGE_LDAP_URLS=" + s0.LDAPSURL,
+		"DIRBRIDGE_LDAP_BIND_DN=" + s0.AdminUPN,
+		"DIRBRIDGE_LDAP_BIND_PASSWORD=" + s0.AdminPassword,
+		"DIRBRIDGE_LDAP_BASE_DN=" + s0.BaseDN,
+		"DIRBRIDGE_LDAP_CA_FILE=" + s0.CAFile,
+		"DIRBRIDGE_STATE_DIR=" + t.TempDir(),
+		"DIRBRIDGE_MAPPING_USERS=" + typo,
+	}, "serve", "--config", "../../conf/examples/ad.toml")
+	if code != 1 || !strings.Contains(out, "refusing to start") || !strings.Contains(out, "ad-users.toml:") ||
+		!strings.Contains(out, `dispalyName (scim displayName) is not in the directory's schema (did you mean "displayName"?)`) {
+		t.Fatalf("serve on an AD table typo: exit %d:\n%s", code, out)
+	}
+
+	// A placement into an OU that does not exist does not stop every
+	// request: serve starts (and logs it), and a user placed there is a 500.
 	nowhere := "Nowhere" + randHex(3)
 	table := editedTable(t, "ad-users.toml",
-		"ldap = \"displayName\"", "ldap = \"dispalyName\"",
 		"[[placement]]\n", "[[placement]]\nwhen = 'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department eq \""+nowhere+"\"'\ncontainer = \"OU="+nowhere+",OU=People,"+s0.BaseDN+"\"\n\n[[placement]]\n")
 	s := startWithAD(t, "DIRBRIDGE_MAPPING_USERS="+table)
 	g := s.gw
+	if !strings.Contains(g.output.String(), "the placement container does not exist") {
+		t.Errorf("serve did not log the missing placement OU at start:\n%s", g.output)
+	}
 	const password = "Ad-Misconf-Pa55-word!"
-	// The table's typo: Samba's schema has no dispalyName.
-	r := g.do("POST", "/v2/Users", adUserBody("typo."+randHex(4)+"@example.test", "Type", "Oh", password))
-	checkMisconfigured(t, g, r, []string{"dispalyName", "in the schema", "objectclass_attrs", "DC=", "CN="}, "dispalyName", "ad-users.toml:")
-	// A placement into an OU that does not exist.
 	body := adUserBody("moved."+randHex(4)+"@example.test", "Moved", "Away", password)
 	delete(body, "displayName")
 	body[enterpriseURN] = map[string]any{"department": nowhere}
-	r = g.do("POST", "/v2/Users", body)
+	r := g.do("POST", "/v2/Users", body)
 	checkMisconfigured(t, g, r, []string{nowhere, "DC=", "CN="}, "create_missing_containers", "OU="+nowhere)
 	if strings.Contains(g.output.String(), password) {
 		t.Errorf("the password is in the log")
