@@ -95,19 +95,13 @@ func serveConfig(ctx context.Context, cfg *conf.Config, stderr io.Writer) error 
 	cancel()
 	if unreachable {
 		// Not fatal: the directory may come up after the gateway; /readyz
-		// says when it is usable, and requests until then get 503.
-		logger.Warn("the directory is not reachable yet; its schema and containers are checked by /readyz and requests", "urls", cfg.LDAP.URLs)
+		// says when it is usable, and requests until then get 503. Its
+		// checks are made, and logged, once it answers.
+		logger.Warn("the directory is not reachable yet; it is checked when it answers", "urls", cfg.LDAP.URLs)
+		go checkWhenReachable(ctx, conn, tables, preflightOptions(cfg, tables, false), logger)
 	}
 	rep.Merge(dirRep)
-	for _, f := range rep.Sorted() {
-		switch {
-		case f.Fatal:
-		case f.Level == preflight.Error:
-			logger.Error("preflight: "+f.Msg, "section", f.Section, "where", f.Where)
-		case f.Level == preflight.Warn:
-			logger.Warn("preflight: "+f.Msg, "section", f.Section, "where", f.Where)
-		}
-	}
+	logFindings(logger, rep, false)
 	if err := refuse(dirRep); err != nil {
 		return err
 	}
@@ -149,6 +143,52 @@ func serveConfig(ctx context.Context, cfg *conf.Config, stderr io.Writer) error 
 		Journal:         jr,
 	}
 	return runGateway(ctx, logger, conn, users, groups, svcCfg, scimCfg, ready, nil)
+}
+
+// logFindings logs the preflight's errors and warnings, one line each;
+// fatal ones too when withFatal (serve has started anyway), else they are
+// in the error serve stops with.
+func logFindings(logger hclog.Logger, rep preflight.Report, withFatal bool) {
+	for _, f := range rep.Sorted() {
+		switch {
+		case f.Fatal && !withFatal:
+		case f.Fatal:
+			logger.Error("preflight: "+f.Msg+" (every request of this kind fails until it is fixed)", "section", f.Section, "where", f.Where)
+		case f.Level == preflight.Error:
+			logger.Error("preflight: "+f.Msg, "section", f.Section, "where", f.Where)
+		case f.Level == preflight.Warn:
+			logger.Warn("preflight: "+f.Msg, "section", f.Section, "where", f.Where)
+		}
+	}
+}
+
+// recheckInterval is how often a gateway that started without its
+// directory tries the directory's checks again.
+const recheckInterval = 10 * time.Second
+
+// checkWhenReachable runs the directory's checks once it first answers
+// and logs what they find: a gateway started before its directory would
+// otherwise learn of a broken table only from failing requests. The
+// gateway is already serving, so nothing is refused.
+func checkWhenReachable(ctx context.Context, conn *ldapside.Conn, tables preflight.Tables, opts preflight.Options, logger hclog.Logger) {
+	t := time.NewTicker(recheckInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		rep, unreachable := preflight.Directory(cctx, conn, tables, opts)
+		cancel()
+		if unreachable {
+			continue
+		}
+		logger.Info("the directory answers; its checks ran", "errors", rep.Count(preflight.Error), "warnings", rep.Count(preflight.Warn))
+		logFindings(logger, rep, true)
+		return
+	}
 }
 
 // readinessTTL is how long /readyz trusts its last look at the containers:
