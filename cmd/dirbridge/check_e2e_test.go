@@ -223,9 +223,13 @@ func TestServeChecksAtStart(t *testing.T) {
 	if st, body := readyz(); st != 503 || !strings.Contains(body, "reason: the groups container does not exist") || strings.Contains(body, "dc=") {
 		t.Fatalf("readyz with ou=groups missing: %d %q", st, body)
 	}
-	// The log names the DN.
-	if !strings.Contains(g.output.String(), "the groups container "+o.GroupsDN+" does not exist") {
-		t.Errorf("the log does not name the missing container:\n%s", g.output)
+	// The log names the DN (its line reaches the captured output a little
+	// after the answer).
+	for wait := time.Now().Add(5 * time.Second); !strings.Contains(g.output.String(), "the groups container "+o.GroupsDN+" does not exist"); {
+		if time.Now().After(wait) {
+			t.Fatalf("the log does not name the missing container:\n%s", g.output)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 	adminDo(t, o, func(l *ldap.Conn) error {
 		a := ldap.NewAddRequest(o.GroupsDN, nil)
