@@ -24,6 +24,7 @@ vet:
 	@# The binary must build for the platforms operators run it on.
 	GOOS=windows CGO_ENABLED=0 $(GO) build -o /dev/null ./cmd/dirbridge
 	GOOS=darwin CGO_ENABLED=0 $(GO) build -o /dev/null ./cmd/dirbridge
+	GOOS=windows CGO_ENABLED=0 $(GO) vet $$(GOOS=windows $(GO) list -f '{{range .GoFiles}}{{$$.Dir}}/{{.}} {{end}}' ./cmd/dirbridge)
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 
 # Every tier: unit, conformance against the embedded directory and a real

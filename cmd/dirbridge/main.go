@@ -48,6 +48,7 @@ var commands = []struct{ name, synopsis, summary string }{
 	{"serve", "serve [--config FILE] [flags]", "run the gateway; without --config, on the embedded directory (loopback only)"},
 	{"check", "check --config FILE [flags]", "validate the configuration and tables and test the directory; exit 0 ready, 1 not, 2 usage"},
 	{"map", "map --config FILE [--resource User|Group] [--file F]", "show, as LDIF, what a SCIM resource (JSON) becomes; writes nothing"},
+	{"service", "service install|uninstall|start|stop [flags]", "Windows: run the gateway as a Windows service (docs/windows.md)"},
 	{"version", "version", "print the version"},
 	{"help", "help [command]", "print this, or a command's usage and flags"},
 }
@@ -98,6 +99,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = checkCmd(ctx, args[1:], stdout, stderr)
 	case "map":
 		err = mapCmd(ctx, args[1:], os.Stdin, stdout)
+	case "service":
+		err = serviceCmd(ctx, args[1:], stdout, stderr)
 	case "version", "--version", "-v":
 		if err = parseFlags(flag.NewFlagSet("version", flag.ContinueOnError), args[1:]); err == nil {
 			fmt.Fprintf(stdout, "dirbridge %s\n", version)
