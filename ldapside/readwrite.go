@@ -125,7 +125,7 @@ func (c *Conn) modifyCurrent(pc *pconn, req bridge.ModifyRequest, partial map[st
 			// Member lists keep the reading path: in a trial of member
 			// writes sent with the Assertion control, slapd's memberof
 			// overlay left the members' memberOf unchanged (not yet
-			// understood; see the README's Performance notes).
+			// understood; see docs/performance.md).
 			return nil, false, nil
 		}
 		vals.set(ch.Attr, cur.Values(ch.Attr))

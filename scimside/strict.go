@@ -475,7 +475,7 @@ func textControl(s string, allowSpace bool) string {
 // checkSchemas enforces RFC 7643 §3's schemas attribute on a request body:
 // when present it is a non-empty list of strings, every one accepted by
 // known, and one of them satisfies required. A body without schemas is
-// accepted (see the README, "Strict input": no client we serve depends on
+// accepted (see docs/scim.md, "Strict input": no client we serve depends on
 // it, but dirbridge's own start-up banner, hand-written scripts and HR
 // feeds send bare bodies, and the endpoint says what the body is).
 func checkSchemas(body map[string]any, what string, known func(string) bool, required func(string) bool, requiredName string) error {
