@@ -52,11 +52,11 @@ type Conn struct {
 
 	// active is the index in cfg.URLs of the server every pooled
 	// connection goes to (see failover.go); failovers counts its changes.
-	active              atomic.Int32
-	failovers           atomic.Int64
+	active    atomic.Int32
+	failovers atomic.Int64
 	// up holds, per URL, whether the last connection attempt there got a
 	// bound connection (metrics: dirbridge_directory_up).
-	up sync.Map
+	up                  sync.Map
 	probeMu             sync.Mutex
 	probing             bool          // the fail-back prober runs
 	probeEvery, rywWait time.Duration // probeInterval and rywWait at Open

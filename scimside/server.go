@@ -102,7 +102,7 @@ type Server struct {
 	inflight atomic.Int64
 	urls     *urlPolicy
 	rt       *router
-	handler http.Handler
+	handler  http.Handler
 
 	mu   sync.Mutex
 	srv  *http.Server
