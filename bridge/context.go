@@ -7,6 +7,7 @@ type ctxKey int
 const (
 	requestIDKey ctxKey = iota
 	clientKey
+	remoteKey
 )
 
 // WithRequest returns ctx carrying the request id and the authenticated
@@ -26,5 +27,17 @@ func RequestID(ctx context.Context) string {
 // Client returns the client name carried by ctx, or "".
 func Client(ctx context.Context) string {
 	s, _ := ctx.Value(clientKey).(string)
+	return s
+}
+
+// WithRemote returns ctx carrying the client's network address (as the
+// SCIM edge resolved it behind trusted proxies), for audit lines.
+func WithRemote(ctx context.Context, addr string) context.Context {
+	return context.WithValue(ctx, remoteKey, addr)
+}
+
+// Remote returns the client address carried by ctx, or "".
+func Remote(ctx context.Context) string {
+	s, _ := ctx.Value(remoteKey).(string)
 	return s
 }

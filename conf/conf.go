@@ -37,6 +37,7 @@ type Config struct {
 	Users   Users   `toml:"users"`
 	Log     Log     `toml:"log"`
 	State   State   `toml:"state"`
+	Metrics Metrics `toml:"metrics"`
 
 	// dir is the directory of the config file; relative paths in the file
 	// are relative to it.
@@ -69,6 +70,16 @@ type SCIM struct {
 	// TrustedProxies are the IPs and CIDR prefixes of proxies whose
 	// Forwarded, X-Forwarded-Proto/-Host and Host headers are believed.
 	TrustedProxies []string `toml:"trusted_proxies"`
+	// ShutdownTimeout bounds how long SIGTERM waits for requests in flight
+	// before cutting them (default 15s).
+	ShutdownTimeout Duration `toml:"shutdown_timeout"`
+}
+
+// Metrics is the [metrics] section. With Listen set, /metrics, /healthz
+// and /readyz are served there, without TLS or credentials, and the SCIM
+// port no longer serves /metrics.
+type Metrics struct {
+	Listen string `toml:"listen"`
 }
 
 // PasswordSyncOn reports scim.password_sync, true unless set to false.
@@ -84,6 +95,11 @@ type SCIMAuth struct {
 	HeaderName        string `toml:"header_name"`
 	HeaderValue       string `toml:"header_value" secret:"true"`
 	HeaderValueFile   string `toml:"header_value_file"`
+	// BasicLabel and HeaderLabel name the client in access and audit lines
+	// when it authenticated with Basic or the header (defaults: the
+	// basic_user, and "header"); a label, never the secret.
+	BasicLabel  string `toml:"basic_label"`
+	HeaderLabel string `toml:"header_label"`
 }
 
 // LDAP is the [ldap] section: the directory dirbridge writes to.
@@ -623,6 +639,15 @@ func (c *Config) applyDefaults() {
 	if c.SCIM.MaxBodyBytes == 0 {
 		c.SCIM.MaxBodyBytes = 1 << 20
 	}
+	if c.SCIM.ShutdownTimeout.Duration == 0 {
+		c.SCIM.ShutdownTimeout.Duration = 15 * time.Second
+	}
+	if c.SCIM.Auth.BasicLabel == "" {
+		c.SCIM.Auth.BasicLabel = c.SCIM.Auth.BasicUser
+	}
+	if c.SCIM.Auth.HeaderLabel == "" {
+		c.SCIM.Auth.HeaderLabel = "header"
+	}
 	if c.SCIM.BulkMaxOperations == 0 {
 		c.SCIM.BulkMaxOperations = 1000
 	}
@@ -669,6 +694,14 @@ func (c *Config) validate() []keyProblem {
 	var p []keyProblem
 	add := func(key, format string, args ...any) { p = append(p, keyProblem{key, fmt.Sprintf(format, args...)}) }
 
+	if c.SCIM.ShutdownTimeout.Duration < 0 {
+		add("scim.shutdown_timeout", "%s is negative — e.g. \"15s\"", c.SCIM.ShutdownTimeout.Duration)
+	}
+	if c.Metrics.Listen != "" {
+		if _, _, err := net.SplitHostPort(c.Metrics.Listen); err != nil {
+			add("metrics.listen", "%q is not host:port — e.g. \"127.0.0.1:9090\"", c.Metrics.Listen)
+		}
+	}
 	if host, _, err := net.SplitHostPort(c.SCIM.Listen); err != nil {
 		add("scim.listen", "%q is not host:port — e.g. \"127.0.0.1:8080\" or \"0.0.0.0:8443\"", c.SCIM.Listen)
 	} else if c.SCIM.TLSCertFile == "" && !c.SCIM.AllowPlainHTTP && !IsLoopback(host) {

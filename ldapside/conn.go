@@ -52,8 +52,11 @@ type Conn struct {
 
 	// active is the index in cfg.URLs of the server every pooled
 	// connection goes to (see failover.go); failovers counts its changes.
-	active              atomic.Int32
-	failovers           atomic.Int64
+	active    atomic.Int32
+	failovers atomic.Int64
+	// up holds, per URL, whether the last connection attempt there got a
+	// bound connection (metrics: dirbridge_directory_up).
+	up                  sync.Map
 	probeMu             sync.Mutex
 	probing             bool          // the fail-back prober runs
 	probeEvery, rywWait time.Duration // probeInterval and rywWait at Open
@@ -187,6 +190,7 @@ func (c *Conn) connectURL(ctx context.Context, raw string) (*ldap.Conn, error) {
 	}
 	l, err := ldap.DialURL(raw, ldap.DialWithDialer(dialer), ldap.DialWithTLSConfig(c.tlsConfig(u)))
 	if err != nil {
+		c.up.Store(raw, false)
 		c.log.Warn("cannot reach directory server", "url", raw, "error", err)
 		return nil, err
 	}
@@ -194,6 +198,7 @@ func (c *Conn) connectURL(ctx context.Context, raw string) (*ldap.Conn, error) {
 	if c.cfg.StartTLS && u.Scheme == "ldap" {
 		if err := l.StartTLS(c.tlsConfig(u)); err != nil {
 			_ = l.Close()
+			c.up.Store(raw, false)
 			c.log.Warn("StartTLS failed", "url", raw, "error", err)
 			return nil, err
 		}
@@ -216,6 +221,7 @@ func (c *Conn) dial(ctx context.Context) (*pconn, error) {
 		// other credentials.
 		kind := bridge.KindOf(translate(op, err))
 		if kind == bridge.KindUnauthorized || kind == bridge.KindForbidden || kind == bridge.KindMisconfigured {
+			c.up.Store(u, false)
 			c.log.Error("service bind refused", "url", u, "bind_dn", c.cfg.BindDN, "error", err)
 			return nil, &bridge.Error{Op: op, Kind: bridge.KindUnavailable, Msg: "the directory refused the gateway's service account", Err: err,
 				Fix: "the directory refused the service bind: check ldap.bind_dn and its password (bind_password_file or DIRBRIDGE_LDAP_BIND_PASSWORD), and that the account is enabled",
@@ -229,6 +235,7 @@ func (c *Conn) dial(ctx context.Context) (*pconn, error) {
 		return nil, dialFailure(op, err)
 	}
 	l.SetTimeout(c.cfg.OpTimeout)
+	c.up.Store(u, true)
 	c.log.Debug("connected", "url", u, "vlv", cp.vlv, "sort", cp.sort, "paged", cp.paged, "permissive_modify", cp.permissive)
 	pu, _ := url.Parse(u)
 	secure := pu != nil && (pu.Scheme == "ldaps" || c.cfg.StartTLS)

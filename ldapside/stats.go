@@ -18,3 +18,16 @@ func (c *Conn) PoolStats() PoolStats {
 	return PoolStats{Size: size, InUse: size - len(p.tokens), Idle: p.idleCount(),
 		Server: int(c.active.Load()), Switches: int(c.failovers.Load())}
 }
+
+// DirectoryUp reports, for every configured URL, whether the last attempt
+// to connect and bind there succeeded; a URL not tried yet (a standby
+// while the first server serves) is false.
+func (c *Conn) DirectoryUp() map[string]bool {
+	out := make(map[string]bool, len(c.cfg.URLs))
+	for _, u := range c.cfg.URLs {
+		v, _ := c.up.Load(u)
+		up, _ := v.(bool)
+		out[u] = up
+	}
+	return out
+}

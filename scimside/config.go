@@ -81,6 +81,10 @@ type AuthConfig struct {
 	// ("Bearer") is compared case-insensitively, the token exactly.
 	HeaderName  string
 	HeaderValue string
+	// BasicLabel and HeaderLabel name the client in access and audit lines
+	// (defaults: the Basic user, and "bearer-token" or "header").
+	BasicLabel  string
+	HeaderLabel string
 	// AllowAnonymous accepts unauthenticated requests. It cannot be combined
 	// with credentials: a config that has both is a mistake.
 	AllowAnonymous bool

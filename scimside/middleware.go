@@ -19,6 +19,7 @@ type ctxKey struct{}
 type requestInfo struct {
 	id      string
 	maxBody int64
+	client  string // the credential's label, set once authenticated
 }
 
 // RequestID returns the id scimside gave the request ctx belongs to, or "".
@@ -58,16 +59,22 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // middleware gives every request an id, recovers panics (500 without the
-// stack; the stack goes to the log) and logs each request at debug level.
-// Failures get their own line where the error is handled (writeError).
+// stack; the stack goes to the log) and writes the access line: one per
+// request at info, with the route pattern (ids only in the debug line's
+// path) and the client's label, never a credential or a raw query.
+// Failures get their own line too, where the error is handled (writeError).
 func (s *Server) middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := s.now()
+		s.inflight.Add(1)
+		defer s.inflight.Add(-1)
 		id := s.newID()
 		w.Header().Set("X-Request-Id", id)
 		sw := &statusWriter{ResponseWriter: w}
-		ctx := context.WithValue(r.Context(), ctxKey{}, &requestInfo{id: id, maxBody: s.cfg.MaxBodyBytes})
-		r = r.WithContext(bridge.WithRequest(ctx, id, ""))
+		ri := &requestInfo{id: id, maxBody: s.cfg.MaxBodyBytes}
+		remote := s.urls.clientAddr(r)
+		ctx := context.WithValue(r.Context(), ctxKey{}, ri)
+		r = r.WithContext(bridge.WithRemote(bridge.WithRequest(ctx, id, ""), remote))
 		defer func() {
 			if v := recover(); v != nil {
 				if v == http.ErrAbortHandler {
@@ -81,11 +88,20 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 				}
 			}
 			elapsed := s.now().Sub(start)
-			s.log.Debug("request", "request_id", id, "method", r.Method, "path", r.URL.Path,
-				"status", sw.status, "bytes", sw.bytes, "duration", elapsed.Round(time.Microsecond).String(),
-				"remote_addr", r.RemoteAddr)
+			route := routeLabel(r.URL.Path)
+			client := ri.client
+			if client == "" {
+				client = "-" // not authenticated (health, metrics, a 401)
+			}
+			s.log.Info("access", "request_id", id, "remote_addr", remote, "client", client,
+				"method", sanitizeMethod(r.Method), "route", route, "status", sw.status,
+				"duration_ms", float64(elapsed.Microseconds())/1000, "bytes", sw.bytes)
+			if s.log.IsDebug() {
+				s.log.Debug("request detail", "request_id", id, "path", r.URL.Path, "query", RedactQuery(r.URL.RawQuery),
+					"peer", r.RemoteAddr, "duration", elapsed.Round(time.Microsecond).String())
+			}
 			if s.observe != nil {
-				s.observe(RequestStats{Method: r.Method, Route: routeLabel(r.URL.Path), Status: sw.status, Duration: elapsed})
+				s.observe(RequestStats{Method: r.Method, Route: route, Status: sw.status, Duration: elapsed})
 			}
 		}()
 		next.ServeHTTP(sw, r)
@@ -106,10 +122,13 @@ type authenticator struct {
 	tokenSum [32]byte
 
 	challenge string // WWW-Authenticate value for 401s
+
+	basicLabel  string // "" names the client by its Basic user
+	headerLabel string
 }
 
 func newAuthenticator(a AuthConfig) *authenticator {
-	au := &authenticator{anonymous: a.AllowAnonymous}
+	au := &authenticator{anonymous: a.AllowAnonymous, basicLabel: a.BasicLabel, headerLabel: a.HeaderLabel}
 	var challenges []string
 	if a.basic() {
 		au.basic = true
@@ -142,7 +161,8 @@ func newAuthenticator(a AuthConfig) *authenticator {
 }
 
 // check reports whether r carries valid credentials and names the client
-// for audit lines (the Basic user, "bearer-token", "header" or "anonymous");
+// for access and audit lines (the configured label of the credential, by
+// default the Basic user, "bearer-token" or "header"; or "anonymous");
 // if not, it says why, for the log: "missing" or "wrong", never what was
 // sent.
 func (a *authenticator) check(r *http.Request) (client string, ok bool, reason string) {
@@ -157,6 +177,9 @@ func (a *authenticator) check(r *http.Request) (client string, ok bool, reason s
 			p := sha256.Sum256([]byte(pass))
 			// Both comparisons always run: no early exit on a wrong user.
 			if subtle.ConstantTimeCompare(u[:], a.userSum[:])&subtle.ConstantTimeCompare(p[:], a.passSum[:]) == 1 {
+				if a.basicLabel != "" {
+					return a.basicLabel, true, ""
+				}
 				return user, true, ""
 			}
 		}
@@ -173,6 +196,9 @@ func (a *authenticator) check(r *http.Request) (client string, ok bool, reason s
 			}
 			sum := sha256.Sum256([]byte(v))
 			if subtle.ConstantTimeCompare(sum[:], a.tokenSum[:]) == 1 {
+				if a.headerLabel != "" {
+					return a.headerLabel, true, ""
+				}
 				if strings.EqualFold(a.scheme, "Bearer") {
 					return "bearer-token", true, ""
 				}

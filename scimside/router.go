@@ -127,6 +127,9 @@ func (rt *router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		rt.writeError(w, r, c, bridge.Errorf("scimside.authenticate", bridge.KindUnauthorized, "authentication failed"), "reason", reason)
 		return
 	}
+	if ri, ok := r.Context().Value(ctxKey{}).(*requestInfo); ok {
+		ri.client = client
+	}
 	r = r.WithContext(bridge.WithRequest(r.Context(), c.id, client))
 	if !ok || m.codec == nil {
 		rt.writeError(w, r, c, bridge.Errorf("scimside.route", bridge.KindNotFound, "no such endpoint"))
@@ -283,7 +286,7 @@ func (rt *router) writeError(w http.ResponseWriter, r *http.Request, c *call, er
 		}
 	}
 	args := append([]any{"request_id", c.id, "method", sanitizeMethod(r.Method), "path", r.URL.Path,
-		"query", r.URL.RawQuery, "status", st.Status, "error", err.Error()}, logFields(err)...)
+		"query", RedactQuery(r.URL.RawQuery), "status", st.Status, "error", err.Error()}, logFields(err)...)
 	args = append(args, kvs...)
 	switch {
 	case st.Status >= 500 && st.Status != http.StatusNotImplemented:

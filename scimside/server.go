@@ -4,11 +4,14 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/tls"
+	"crypto/x509"
 	"encoding/hex"
 	"errors"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/dirbridge/dirbridge/bridge"
@@ -93,8 +96,13 @@ type Server struct {
 	metrics http.Handler
 	auth    *authenticator
 	cert    *tls.Certificate
-	urls    *urlPolicy
-	handler http.Handler
+	// certs is the certificate handshakes use: ReloadTLS swaps it, so a
+	// renewed certificate needs no restart and open connections stay.
+	certs    atomic.Pointer[tls.Certificate]
+	inflight atomic.Int64
+	urls     *urlPolicy
+	rt       *router
+	handler  http.Handler
 
 	mu   sync.Mutex
 	srv  *http.Server
@@ -126,6 +134,9 @@ func New(cfg Config, services Services, logger hclog.Logger, opts ...Option) (*S
 		urls:    newURLPolicy(cfg, cert),
 		metrics: services.Metrics,
 	}
+	if cert != nil {
+		s.certs.Store(cert)
+	}
 	for _, o := range opts {
 		o(s)
 	}
@@ -133,6 +144,7 @@ func New(cfg Config, services Services, logger hclog.Logger, opts ...Option) (*S
 	if err != nil {
 		return nil, bridge.Wrap(op, err)
 	}
+	s.rt = r
 	s.handler = s.middleware(r)
 	return s, nil
 }
@@ -180,7 +192,8 @@ func (s *Server) ListenAndServe(ctx context.Context) error {
 	return serr
 }
 
-// Serve serves on ln until Shutdown. It wraps ln in TLS when a certificate is
+// Serve serves on ln until Shutdown (the caller announces the address: one
+// "scim listening" line per gateway). It wraps ln in TLS when a certificate is
 // configured, and refuses a plain listener on a non-loopback address unless
 // the config allows plain HTTP.
 func (s *Server) Serve(ln net.Listener) error {
@@ -201,7 +214,8 @@ func (s *Server) Serve(ln net.Listener) error {
 		ErrorLog:          s.log.StandardLogger(&hclog.StandardLoggerOptions{InferLevels: true}),
 	}
 	if s.cert != nil {
-		srv.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{*s.cert}}
+		srv.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12,
+			GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return s.certs.Load(), nil }}
 		ln = tls.NewListener(ln, srv.TLSConfig)
 	}
 	s.mu.Lock()
@@ -212,13 +226,61 @@ func (s *Server) Serve(ln net.Listener) error {
 	}
 	s.srv, s.addr = srv, ln.Addr()
 	s.mu.Unlock()
-	s.log.Info("listening", "addr", ln.Addr().String(), "tls", s.cert != nil)
+	s.log.Debug("serving", "addr", ln.Addr().String(), "tls", s.cert != nil)
 	err := srv.Serve(ln)
 	if errors.Is(err, http.ErrServerClosed) {
 		return nil
 	}
 	return bridge.E(op, bridge.KindInternal, "", err)
 }
+
+// OpsHandler serves /healthz, /readyz (the same answers as on the SCIM
+// port) and, when metrics is set, /metrics, for a listener of its own
+// (metrics.listen): monitoring then needs no route to the SCIM port. It
+// writes no access lines: scrapes every few seconds would drown them.
+func (s *Server) OpsHandler(metrics http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch strings.TrimRight(r.URL.Path, "/") {
+		case "/healthz":
+			s.rt.healthz(w, r)
+		case "/readyz":
+			s.rt.readyz(w, r)
+		case "/metrics":
+			if metrics != nil {
+				metrics.ServeHTTP(w, r)
+				return
+			}
+			http.NotFound(w, r)
+		default:
+			http.NotFound(w, r)
+		}
+	})
+}
+
+// ReloadTLS reads the certificate and key files again and uses them for
+// new connections; connections already open keep theirs. On an error
+// (files missing, unreadable, not a pair) the certificate in use stays.
+// It returns the new certificate's expiry.
+func (s *Server) ReloadTLS() (time.Time, error) {
+	const op = "scimside.(*Server).ReloadTLS"
+	if s.cert == nil {
+		return time.Time{}, bridge.Errorf(op, bridge.KindInvalidValue, "no TLS certificate is configured")
+	}
+	kp, err := tls.LoadX509KeyPair(s.cfg.TLSCertFile, s.cfg.TLSKeyFile)
+	if err != nil {
+		return time.Time{}, bridge.E(op, bridge.KindInvalidValue, "", err)
+	}
+	leaf, err := x509.ParseCertificate(kp.Certificate[0])
+	if err != nil {
+		return time.Time{}, bridge.E(op, bridge.KindInvalidValue, "", err)
+	}
+	kp.Leaf = leaf
+	s.certs.Store(&kp)
+	return leaf.NotAfter, nil
+}
+
+// InFlight is the number of requests being handled now.
+func (s *Server) InFlight() int64 { return s.inflight.Load() }
 
 // Shutdown stops accepting requests and waits for those in flight until ctx
 // ends.

@@ -244,7 +244,7 @@ func (s *LDAPServer) startBack() error {
 			return err
 		}
 		gl, err := gldap.NewServer(
-			gldap.WithLogger(s.log.Named("gldap")),
+			gldap.WithLogger(infoAsDebug{s.log.Named("gldap")}),
 			gldap.WithOnClose(s.onBackClose),
 		)
 		if err != nil {
@@ -863,3 +863,10 @@ func decodeValueSet(raw []string) ([]string, error) {
 	}
 	return out, nil
 }
+
+// infoAsDebug hands gldap a logger whose info lines are debug lines: gldap
+// announces its private loopback port as "listening", which an operator
+// would take for a second service.
+type infoAsDebug struct{ hclog.Logger }
+
+func (l infoAsDebug) Info(msg string, args ...any) { l.Logger.Debug(msg, args...) }

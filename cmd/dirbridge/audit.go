@@ -5,6 +5,7 @@ import (
 	"os"
 	"sort"
 	"strconv"
+	"strings"
 	"sync/atomic"
 
 	"github.com/dirbridge/dirbridge/bridge"
@@ -29,7 +30,8 @@ type auditDirectory struct {
 var _ bridge.Directory = auditDirectory{}
 
 func (a auditDirectory) record(ctx context.Context, op, id, dn string, attrs []string, extra []any, err error) {
-	kv := []any{"request_id", bridge.RequestID(ctx), "client", bridge.Client(ctx), "op", op, "id", id, "dn", dn, "attributes", attrs}
+	kv := []any{"request_id", bridge.RequestID(ctx), "client", bridge.Client(ctx), "remote_addr", bridge.Remote(ctx),
+		"op", op, "id", id, "dn", dn, "attributes", nonNil(attrs)}
 	kv = append(kv, extra...)
 	if err != nil {
 		a.log.Warn("directory write failed", append(kv, "error", err)...)
@@ -64,31 +66,99 @@ func (a auditDirectory) Add(ctx context.Context, req bridge.AddRequest) (*bridge
 			extra = append(extra, "upn", path)
 		}
 	}
-	a.record(ctx, "add", id, req.DN, names, extra, err)
+	if req.Password != "" {
+		names = append(names, "password")
+	}
+	if req.Disabled {
+		names = append(names, "disabled")
+	}
+	a.record(ctx, "create", id, req.DN, names, extra, err)
 	a.wrote(err)
 	return e, err
 }
 
 func (a auditDirectory) Modify(ctx context.Context, req bridge.ModifyRequest) (*bridge.Entry, error) {
 	e, err := a.Directory.Modify(ctx, req)
-	names := make([]string, 0, len(req.Changes))
-	for _, c := range req.Changes {
-		names = append(names, c.Attr)
-	}
 	dn := ""
 	if e != nil {
 		dn = e.DN
 	}
-	extra := []any{"password_set", req.Password != nil}
+	op, names, extra := describeModify(req)
+	a.record(ctx, op, req.ID, dn, names, extra, err)
+	a.wrote(err)
+	return e, err
+}
+
+// memberAttrs are the attributes whose changes are membership changes.
+var memberAttrs = map[string]bool{"member": true, "uniquemember": true, "memberuid": true}
+
+// describeModify names what a modify does, for the audit line: deprovision
+// (disable and move to the leavers container), disable, enable, move,
+// rename, member_add / member_remove / member_update (with counts), or
+// update; the attributes changed, each once, lifecycle ones included
+// ("disabled", "dn" for a rename or move, "password" by name only).
+func describeModify(req bridge.ModifyRequest) (op string, names []string, extra []any) {
+	seen := map[string]bool{}
+	others, added, removed := 0, 0, 0
+	for _, c := range req.Changes {
+		if !seen[c.Attr] {
+			seen[c.Attr] = true
+			names = append(names, c.Attr)
+		}
+		switch {
+		case memberAttrs[strings.ToLower(c.Attr)] && c.Op == bridge.ChangeAdd:
+			added += len(c.Values)
+		case memberAttrs[strings.ToLower(c.Attr)] && c.Op == bridge.ChangeDelete && len(c.Values) > 0:
+			removed += len(c.Values)
+		default:
+			others++
+		}
+	}
+	moved := req.NewSuperior != ""
+	renamed := req.NewRDN != ""
+	if moved || renamed {
+		names = append(names, "dn")
+	}
+	if req.Password != nil {
+		names = append(names, "password")
+	}
+	if req.Disabled != nil {
+		names = append(names, "disabled")
+	}
+	extra = []any{"password_changed", req.Password != nil}
 	if req.Disabled != nil {
 		extra = append(extra, "disabled", *req.Disabled)
 	}
-	if req.NewRDN != "" || req.NewSuperior != "" {
-		extra = append(extra, "renamed", true)
+	if moved {
+		extra = append(extra, "new_parent", req.NewSuperior)
 	}
-	a.record(ctx, "modify", req.ID, dn, names, extra, err)
-	a.wrote(err)
-	return e, err
+	if renamed {
+		extra = append(extra, "new_rdn", req.NewRDN)
+	}
+	if added+removed > 0 {
+		extra = append(extra, "members_added", added, "members_removed", removed)
+	}
+	switch {
+	case req.Disabled != nil && *req.Disabled && moved:
+		op = "deprovision"
+	case req.Disabled != nil && *req.Disabled:
+		op = "disable"
+	case req.Disabled != nil && !*req.Disabled && others == 0 && !moved && !renamed && req.Password == nil:
+		op = "enable"
+	case moved && others == 0 && added+removed == 0:
+		op = "move"
+	case renamed && others == 0 && added+removed == 0:
+		op = "rename"
+	case others == 0 && added > 0 && removed == 0 && req.Password == nil && req.Disabled == nil && !moved && !renamed:
+		op = "member_add"
+	case others == 0 && removed > 0 && added == 0 && req.Password == nil && req.Disabled == nil && !moved && !renamed:
+		op = "member_remove"
+	case others == 0 && added > 0 && removed > 0 && req.Password == nil && req.Disabled == nil && !moved && !renamed:
+		op = "member_update"
+	default:
+		op = "update"
+	}
+	return op, names, extra
 }
 
 func (a auditDirectory) Delete(ctx context.Context, id string) error {

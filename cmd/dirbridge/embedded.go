@@ -131,7 +131,7 @@ func serveEmbedded(ctx context.Context, f embeddedFlags, stdout, stderr io.Write
 		printBanner(stdout, bannerInfo{scimAddr: scimAddr, ldapAddr: ldapSrv.Addr().String(), token: token, adminDN: dir.AdminDN(),
 			adminPassword: adminPassword, people: users.Container(), dataDir: f.dataDir, user: sample})
 	}
-	return runGateway(ctx, logger, dir, users, groups, svcCfg, scimCfg, nil, banner)
+	return runGateway(ctx, logger, dir, users, groups, svcCfg, scimCfg, nil, "", banner)
 }
 
 func embeddedTable(name, baseDN string) (*mapping.Table, error) {

@@ -113,6 +113,7 @@ func TestMetrics(t *testing.T) {
 		`dirbridge_scim_requests_total{method="GET",route="v2 Users/{id}",status="404"} 1`,
 		`dirbridge_directory_operations_total{op="add",outcome="ok"} 1`,
 		`dirbridge_directory_operations_total{op="get",outcome="not_found"}`,
+		`dirbridge_build_info{commit="`,
 	} {
 		if !strings.Contains(body, want) {
 			t.Errorf("/metrics lacks %s", want)

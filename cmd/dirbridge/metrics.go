@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"net/http"
+	"runtime"
+	"runtime/debug"
 	"strconv"
 	"time"
 
@@ -45,7 +47,11 @@ func newMetrics() *metrics {
 			Buckets: prometheus.ExponentialBuckets(0.0005, 2.5, 12),
 		}, []string{"op"}),
 	}
-	m.reg.MustRegister(m.requests, m.reqSeconds, m.dirOps, m.dirSeconds,
+	build := prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "dirbridge_build_info", Help: "Always 1; the labels say which build runs.",
+	}, []string{"version", "commit", "go_version"})
+	build.WithLabelValues(version, buildCommit(), runtime.Version()).Set(1)
+	m.reg.MustRegister(build, m.requests, m.reqSeconds, m.dirOps, m.dirSeconds,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -74,6 +80,47 @@ func (m *metrics) watchPool(dir bridge.Directory) {
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "dirbridge_ldap_server_switches_total", Help: "Failovers to another directory server and fail-backs."},
 			func() float64 { return float64(p.PoolStats().Switches) }),
 	)
+}
+
+// watchDirectoryUp exports, per ldap.urls entry, whether the last attempt
+// to connect and bind there succeeded.
+func (m *metrics) watchDirectoryUp(dir bridge.Directory) {
+	d, ok := dir.(interface{ DirectoryUp() map[string]bool })
+	if !ok {
+		return
+	}
+	m.reg.MustRegister(&upCollector{f: d.DirectoryUp, desc: prometheus.NewDesc("dirbridge_directory_up",
+		"1 when the last connection and service bind to this directory URL succeeded, 0 when it failed or was not tried yet.", []string{"url"}, nil)})
+}
+
+type upCollector struct {
+	f    func() map[string]bool
+	desc *prometheus.Desc
+}
+
+func (c *upCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+
+func (c *upCollector) Collect(ch chan<- prometheus.Metric) {
+	for u, up := range c.f() {
+		v := 0.0
+		if up {
+			v = 1
+		}
+		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, v, u)
+	}
+}
+
+// buildCommit is the VCS revision the Go toolchain stamped in the binary,
+// or "unknown" (a build outside a git checkout).
+func buildCommit() string {
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, s := range bi.Settings {
+			if s.Key == "vcs.revision" {
+				return s.Value
+			}
+		}
+	}
+	return "unknown"
 }
 
 // watchReadAhead exports what the list read-ahead did.

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -131,7 +132,10 @@ func serveConfig(ctx context.Context, cfg *conf.Config, stderr io.Writer) error 
 			HeaderName:     cfg.SCIM.Auth.HeaderName,
 			HeaderValue:    cfg.SCIM.Auth.HeaderValue,
 			AllowAnonymous: cfg.SCIM.Auth.None,
+			BasicLabel:     cfg.SCIM.Auth.BasicLabel,
+			HeaderLabel:    cfg.SCIM.Auth.HeaderLabel,
 		},
+		ShutdownTimeout: cfg.SCIM.ShutdownTimeout.Duration,
 	}
 	svcCfg := bridge.ServiceConfig{
 		Lifecycle:       true,
@@ -142,7 +146,7 @@ func serveConfig(ctx context.Context, cfg *conf.Config, stderr io.Writer) error 
 		Memberships:     memberships(cfg.Users.StripGroups, cfg.Users.StripGroupsOnDisable, groups),
 		Journal:         jr,
 	}
-	return runGateway(ctx, logger, conn, users, groups, svcCfg, scimCfg, ready, nil)
+	return runGateway(ctx, logger, conn, users, groups, svcCfg, scimCfg, ready, cfg.Metrics.Listen, nil)
 }
 
 // logFindings logs the preflight's errors and warnings, one line each;
@@ -307,12 +311,16 @@ func openJournal(dir string, interval time.Duration, logger hclog.Logger) (*jour
 	return jr, nil
 }
 
-// runGateway wires the services over dir and serves SCIM until ctx ends.
-// started, when set, is called with the SCIM address once it listens.
+// runGateway wires the services over dir and serves SCIM until ctx ends,
+// then drains requests in flight within scimCfg.ShutdownTimeout. With
+// metricsListen set, /metrics (and health) are served there instead of on
+// the SCIM port. SIGHUP (unix) reloads the TLS certificate. started, when
+// set, is called with the SCIM address once it listens.
 func runGateway(ctx context.Context, logger hclog.Logger, dir bridge.Directory, users, groups bridge.Mapper,
-	svcCfg bridge.ServiceConfig, scimCfg scimside.Config, ready *preflight.Readiness, started func(addr string)) error {
+	svcCfg bridge.ServiceConfig, scimCfg scimside.Config, ready *preflight.Readiness, metricsListen string, started func(addr string)) error {
 	m := newMetrics()
 	m.watchPool(dir)
+	m.watchDirectoryUp(dir)
 	// Pages fetched ahead are used within 10 s; 8 of them are at most
 	// 8 × max_page_size resources in memory.
 	ra := bridge.NewReadAhead(10*time.Second, 8, time.Now)
@@ -327,7 +335,10 @@ func runGateway(ctx context.Context, logger hclog.Logger, dir bridge.Directory, 
 	svcCfg.OnGroupsLeft = audited.groupsLeft
 	resolver := bridge.NewResolver(audited, 0)
 	resolver.Register(users)
-	services := scimside.Services{Users: bridge.NewService(audited, users, resolver, svcCfg), Ready: dir.Ping, Metrics: m.handler()}
+	services := scimside.Services{Users: bridge.NewService(audited, users, resolver, svcCfg), Ready: dir.Ping}
+	if metricsListen == "" {
+		services.Metrics = m.handler()
+	}
 	if ready != nil {
 		services.Ready, services.Detail = ready.Ready, ready.Detail
 	}
@@ -365,10 +376,33 @@ func runGateway(ctx context.Context, logger hclog.Logger, dir bridge.Directory, 
 	if err != nil {
 		return fmt.Errorf("scim listen: %w", err)
 	}
+	if metricsListen != "" {
+		mln, err := net.Listen("tcp", metricsListen)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("metrics.listen %s: %w (free the port or choose another)", metricsListen, err)
+		}
+		ms := &http.Server{Handler: srv.OpsHandler(m.handler()), ReadHeaderTimeout: 10 * time.Second}
+		go func() { _ = ms.Serve(mln) }()
+		defer ms.Close()
+		logger.Info("metrics listening", "metrics_addr", mln.Addr().String(), "paths", "/metrics /healthz /readyz")
+	}
 	addr := ln.Addr().String()
 	logger.Info("scim listening", "scim_addr", addr, "tls", scimCfg.TLSCertFile != "")
 	if started != nil {
 		started(addr)
+	}
+	if scimCfg.TLSCertFile != "" {
+		stopReload := onReload(func() {
+			notAfter, err := srv.ReloadTLS()
+			if err != nil {
+				logger.Error("TLS certificate not reloaded; the previous one stays in use (fix the files and send SIGHUP again)",
+					"tls_cert_file", scimCfg.TLSCertFile, "tls_key_file", scimCfg.TLSKeyFile, "error", err)
+				return
+			}
+			logger.Info("TLS certificate reloaded", "tls_cert_file", scimCfg.TLSCertFile, "not_after", notAfter.UTC().Format(time.RFC3339))
+		})
+		defer stopReload()
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
@@ -377,11 +411,21 @@ func runGateway(ctx context.Context, logger hclog.Logger, dir bridge.Directory, 
 		return err
 	case <-ctx.Done():
 	}
-	logger.Info("shutting down")
-	sctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, context.Canceled) {
-		return err
+	bound := scimCfg.ShutdownTimeout
+	if bound <= 0 {
+		bound = 15 * time.Second
 	}
+	logger.Info("shutting down", "in_flight", srv.InFlight(), "shutdown_timeout", bound.String())
+	sctx, cancel := context.WithTimeout(context.Background(), bound)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		if !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled) {
+			return err
+		}
+		// The bound passed: what is still running is cut.
+		logger.Warn("stopped", "requests_cut", srv.InFlight())
+		return nil
+	}
+	logger.Info("stopped", "requests_cut", 0)
 	return <-errc
 }
