@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	"github.com/dirbridge/dirbridge/bridge"
-	"github.com/dirbridge/dirbridge/testenv"
+	"github.com/dirbridge/dirbridge/testenv/embedded"
 )
 
 // readCountingDir counts the reads a resolver makes.
@@ -41,7 +41,7 @@ func (m containerMapper) Container() string { return m.container }
 // with a handful of searches instead of one read per DN.
 func TestIDsForDNs(t *testing.T) {
 	ctx := context.Background()
-	emb, err := testenv.OpenEmbedded(testenv.EmbeddedOptions{DataDir: t.TempDir()})
+	emb, err := embedded.OpenEmbedded(embedded.EmbeddedOptions{DataDir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,7 +8,7 @@ import (
 	"github.com/dirbridge/dirbridge/bridge"
 	"github.com/dirbridge/dirbridge/mapping"
 	"github.com/dirbridge/dirbridge/scimside"
-	"github.com/dirbridge/dirbridge/testenv"
+	"github.com/dirbridge/dirbridge/testenv/embedded"
 )
 
 // countingDir counts searches: a uniqueness check is one.
@@ -35,7 +35,7 @@ func newUsers(t *testing.T) (*bridge.Service, *countingDir) {
 // hashing) and the shipped OpenLDAP users table.
 func embeddedUsers(t *testing.T) (bridge.Directory, bridge.Mapper) {
 	t.Helper()
-	e, err := testenv.OpenEmbedded(testenv.EmbeddedOptions{DataDir: t.TempDir(), Argon2: &testenv.Argon2Params{Memory: 64, Iterations: 1, Parallelism: 1, SaltLen: 8, KeyLen: 16}})
+	e, err := embedded.OpenEmbedded(embedded.EmbeddedOptions{DataDir: t.TempDir(), Argon2: &embedded.Argon2Params{Memory: 64, Iterations: 1, Parallelism: 1, SaltLen: 8, KeyLen: 16}})
 	if err != nil {
 		t.Fatal(err)
 	}

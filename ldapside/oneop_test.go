@@ -17,6 +17,7 @@ import (
 
 	"github.com/dirbridge/dirbridge/bridge"
 	"github.com/dirbridge/dirbridge/testenv"
+	"github.com/dirbridge/dirbridge/testenv/embedded"
 	ber "github.com/go-asn1-ber/asn1-ber"
 	"github.com/go-ldap/ldap/v3"
 	"github.com/hashicorp/go-hclog"
@@ -389,13 +390,13 @@ func TestADWritesAreOneOperation(t *testing.T) {
 // only cleartext values), a PATCH {title, password, active:false} is one
 // modify, and the directory's binds follow it.
 func TestPatchIsOneModifyOnTheEmbeddedDirectory(t *testing.T) {
-	fast := testenv.Argon2Params{Memory: 64, Iterations: 1, Parallelism: 1, SaltLen: 8, KeyLen: 16}
-	e, err := testenv.OpenEmbedded(testenv.EmbeddedOptions{DataDir: t.TempDir(), AdminPassword: "admin-secret", Argon2: &fast})
+	fast := embedded.Argon2Params{Memory: 64, Iterations: 1, Parallelism: 1, SaltLen: 8, KeyLen: 16}
+	e, err := embedded.OpenEmbedded(embedded.EmbeddedOptions{DataDir: t.TempDir(), AdminPassword: "admin-secret", Argon2: &fast})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = e.Close() })
-	srv, err := testenv.NewLDAPServer(e, testenv.LDAPServerOptions{})
+	srv, err := embedded.NewLDAPServer(e, embedded.LDAPServerOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

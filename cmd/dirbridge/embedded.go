@@ -19,7 +19,7 @@ import (
 	"github.com/dirbridge/dirbridge/conf/examples"
 	"github.com/dirbridge/dirbridge/mapping"
 	"github.com/dirbridge/dirbridge/scimside"
-	"github.com/dirbridge/dirbridge/testenv"
+	"github.com/dirbridge/dirbridge/testenv/embedded"
 )
 
 type embeddedFlags struct {
@@ -86,13 +86,13 @@ func serveEmbedded(ctx context.Context, f embeddedFlags, stdout, stderr io.Write
 	if err != nil {
 		return err
 	}
-	dir, err := testenv.OpenEmbedded(testenv.EmbeddedOptions{DataDir: f.dataDir, AdminPassword: adminPassword, Logger: logger.Named("embedded")})
+	dir, err := embedded.OpenEmbedded(embedded.EmbeddedOptions{DataDir: f.dataDir, AdminPassword: adminPassword, Logger: logger.Named("embedded")})
 	if err != nil {
 		return err
 	}
 	defer dir.Close()
 
-	ldapSrv, err := testenv.NewLDAPServer(dir, testenv.LDAPServerOptions{Logger: logger})
+	ldapSrv, err := embedded.NewLDAPServer(dir, embedded.LDAPServerOptions{Logger: logger})
 	if err != nil {
 		return err
 	}

@@ -21,9 +21,6 @@ import (
 	"github.com/dirbridge/dirbridge/mapping"
 )
 
-// version is set at build time with -ldflags "-X main.version=…".
-var version = "dev"
-
 func main() {
 	// The gateway's live heap is small and does not grow with the
 	// directory (a page of entries, the pool, caches: a few MB), so Go's
@@ -103,7 +100,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = serviceCmd(ctx, args[1:], stdout, stderr)
 	case "version", "--version", "-v":
 		if err = parseFlags(flag.NewFlagSet("version", flag.ContinueOnError), args[1:]); err == nil {
-			fmt.Fprintf(stdout, "dirbridge %s\n", version)
+			fmt.Fprint(stdout, versionText(currentBuild()))
 		}
 	case "help", "-h", "--help", "-help":
 		switch {

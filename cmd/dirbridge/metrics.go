@@ -3,8 +3,6 @@ package main
 import (
 	"context"
 	"net/http"
-	"runtime"
-	"runtime/debug"
 	"strconv"
 	"time"
 
@@ -50,7 +48,8 @@ func newMetrics() *metrics {
 	build := prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "dirbridge_build_info", Help: "Always 1; the labels say which build runs.",
 	}, []string{"version", "commit", "go_version"})
-	build.WithLabelValues(version, buildCommit(), runtime.Version()).Set(1)
+	b := currentBuild()
+	build.WithLabelValues(b.Version, b.Commit, b.GoVersion).Set(1)
 	m.reg.MustRegister(build, m.requests, m.reqSeconds, m.dirOps, m.dirSeconds,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
@@ -108,19 +107,6 @@ func (c *upCollector) Collect(ch chan<- prometheus.Metric) {
 		}
 		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, v, u)
 	}
-}
-
-// buildCommit is the VCS revision the Go toolchain stamped in the binary,
-// or "unknown" (a build outside a git checkout).
-func buildCommit() string {
-	if bi, ok := debug.ReadBuildInfo(); ok {
-		for _, s := range bi.Settings {
-			if s.Key == "vcs.revision" {
-				return s.Value
-			}
-		}
-	}
-	return "unknown"
 }
 
 // watchReadAhead exports what the list read-ahead did.

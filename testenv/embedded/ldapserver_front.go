@@ -1,4 +1,4 @@
-package testenv
+package embedded
 
 import (
 	"bufio"
@@ -622,7 +622,7 @@ func validModify(req *ber.Packet) bool {
 // modifyDN renames or moves an entry (RFC 4511 §4.9): gldap has no route
 // for it, so the front does it, with the same directory code as Modify.
 func (f *front) modifyDN(msgID int64, req *ber.Packet) {
-	const op = "testenv.(*LDAPServer).modifyDN"
+	const op = "embedded.(*LDAPServer).modifyDN"
 	c := req.Children
 	if req.TagType != ber.TypeConstructed || len(c) < 3 || len(c) > 4 || !isOctets(c[0]) || !isOctets(c[1]) ||
 		c[2].Tag != ber.TagBoolean || len(c) == 4 && (c[3].ClassType != ber.ClassContext || c[3].Tag != 0) {
@@ -762,7 +762,7 @@ func (f *front) extended(msgID int64, req *ber.Packet) {
 }
 
 func (f *front) passwordModify(value []byte) (int, string) {
-	const op = "testenv.(*LDAPServer).passwordModify"
+	const op = "embedded.(*LDAPServer).passwordModify"
 	bound, admin := f.sess.get()
 	if bound == "" {
 		return codeUnwilling, "only authenticated users may change passwords"

@@ -1,4 +1,4 @@
-package testenv
+package embedded
 
 import (
 	"container/heap"
@@ -28,7 +28,7 @@ import (
 // most Offset+Count keys is kept, never the whole result, and only the
 // window's entries are decoded twice.
 func (e *Embedded) Search(ctx context.Context, req bridge.SearchRequest) (*bridge.SearchResult, error) {
-	const op = "testenv.(*Embedded).Search"
+	const op = "embedded.(*Embedded).Search"
 	if err := ctxErr(op, ctx); err != nil {
 		return nil, err
 	}
@@ -276,7 +276,7 @@ func (e *Embedded) scan(ctx context.Context, tx *bolt.Tx, base *record, scope br
 				continue
 			}
 			if i%1024 == 1023 && ctx.Err() != nil {
-				return bridge.E("testenv.(*Embedded).scan", bridge.KindUnavailable, "the request was cancelled", ctx.Err())
+				return bridge.E("embedded.(*Embedded).scan", bridge.KindUnavailable, "the request was cancelled", ctx.Err())
 			}
 			r, err := getRecord(tx, id)
 			if errors.Is(err, errNotFound) {
@@ -301,7 +301,7 @@ func (e *Embedded) scan(ctx context.Context, tx *bolt.Tx, base *record, scope br
 	}
 	for n := 0; k != nil; k, _ = c.Next() {
 		if n++; n%1024 == 0 && ctx.Err() != nil {
-			return bridge.E("testenv.(*Embedded).scan", bridge.KindUnavailable, "the request was cancelled", ctx.Err())
+			return bridge.E("embedded.(*Embedded).scan", bridge.KindUnavailable, "the request was cancelled", ctx.Err())
 		}
 		r, err := getRecord(tx, string(k))
 		if err != nil {

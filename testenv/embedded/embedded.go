@@ -1,4 +1,4 @@
-package testenv
+package embedded
 
 import (
 	"context"
@@ -71,7 +71,7 @@ type Embedded struct {
 // OpenEmbedded opens (creating on first use) the embedded directory in
 // opts.DataDir and seeds the suffix, ou=people and ou=groups.
 func OpenEmbedded(opts EmbeddedOptions) (*Embedded, error) {
-	const op = "testenv.OpenEmbedded"
+	const op = "embedded.OpenEmbedded"
 	if opts.DataDir == "" {
 		return nil, bridge.Errorf(op, bridge.KindInvalidValue, "a data directory is required")
 	}
@@ -140,7 +140,7 @@ func OpenEmbedded(opts EmbeddedOptions) (*Embedded, error) {
 // init creates the buckets and, on first open, the suffix entry and the
 // people and groups containers.
 func (e *Embedded) init() error {
-	const op = "testenv.(*Embedded).init"
+	const op = "embedded.(*Embedded).init"
 	err := e.db.Update(func(tx *bolt.Tx) error {
 		for _, b := range [][]byte{bucketEntries, bucketDN, bucketKids, bucketEq, bucketMeta} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
@@ -196,7 +196,7 @@ func (e *Embedded) init() error {
 
 // Close closes the data file. Calls after Close fail with KindUnavailable.
 func (e *Embedded) Close() error {
-	const op = "testenv.(*Embedded).Close"
+	const op = "embedded.(*Embedded).Close"
 	if err := e.db.Close(); err != nil {
 		return translateBolt(op, err)
 	}
@@ -241,7 +241,7 @@ func ctxErr(op string, ctx context.Context) error {
 
 // Ping checks that the data file is open.
 func (e *Embedded) Ping(ctx context.Context) error {
-	const op = "testenv.(*Embedded).Ping"
+	const op = "embedded.(*Embedded).Ping"
 	if err := ctxErr(op, ctx); err != nil {
 		return err
 	}
@@ -250,7 +250,7 @@ func (e *Embedded) Ping(ctx context.Context) error {
 
 // Get reads an entry by id, if it lies at or below base.
 func (e *Embedded) Get(ctx context.Context, base, id string, attrs []string) (*bridge.Entry, error) {
-	const op = "testenv.(*Embedded).Get"
+	const op = "embedded.(*Embedded).Get"
 	if err := ctxErr(op, ctx); err != nil {
 		return nil, err
 	}
@@ -279,7 +279,7 @@ func (e *Embedded) Get(ctx context.Context, base, id string, attrs []string) (*b
 
 // GetByDN reads the entry at dn.
 func (e *Embedded) GetByDN(ctx context.Context, dnStr string, attrs []string) (*bridge.Entry, error) {
-	const op = "testenv.(*Embedded).GetByDN"
+	const op = "embedded.(*Embedded).GetByDN"
 	if err := ctxErr(op, ctx); err != nil {
 		return nil, err
 	}

@@ -1,4 +1,4 @@
-package testenv
+package embedded
 
 import (
 	"context"
@@ -127,7 +127,7 @@ const (
 
 // NewLDAPServer prepares a server for dir; Start makes it listen.
 func NewLDAPServer(dir *Embedded, opts LDAPServerOptions) (*LDAPServer, error) {
-	const op = "testenv.NewLDAPServer"
+	const op = "embedded.NewLDAPServer"
 	if dir == nil {
 		return nil, bridge.Errorf(op, bridge.KindInvalidValue, "a directory is required")
 	}
@@ -170,7 +170,7 @@ func (e *Embedded) ServeLDAP(addr string) (*LDAPServer, error) {
 
 // Start listens on addr and serves until Stop.
 func (s *LDAPServer) Start(addr string) error {
-	const op = "testenv.(*LDAPServer).Start"
+	const op = "embedded.(*LDAPServer).Start"
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return bridge.E(op, bridge.KindUnavailable, "the LDAP address cannot be listened on", err)
@@ -181,7 +181,7 @@ func (s *LDAPServer) Start(addr string) error {
 // Serve serves on ln (which it closes on Stop). It returns once the server
 // accepts connections.
 func (s *LDAPServer) Serve(ln net.Listener) error {
-	const op = "testenv.(*LDAPServer).Serve"
+	const op = "embedded.(*LDAPServer).Serve"
 	if err := s.startBack(); err != nil {
 		_ = ln.Close()
 		return bridge.E(op, bridge.KindUnavailable, "the LDAP server cannot start", err)
@@ -201,7 +201,7 @@ func (s *LDAPServer) URL() string { return "ldap://" + s.ln.Addr().String() }
 
 // Stop closes the listener and every connection and waits for them.
 func (s *LDAPServer) Stop() error {
-	const op = "testenv.(*LDAPServer).Stop"
+	const op = "embedded.(*LDAPServer).Stop"
 	if !s.closed.CompareAndSwap(false, true) {
 		return nil
 	}
@@ -357,7 +357,7 @@ func codeFor(err error) int {
 func diag(err error) string { return bridge.SafeMessage(err) }
 
 func (s *LDAPServer) handleBind(w *gldap.ResponseWriter, r *gldap.Request) {
-	const op = "testenv.(*LDAPServer).bind"
+	const op = "embedded.(*LDAPServer).bind"
 	resp := r.NewBindResponse(gldap.WithResponseCode(codeInvalidCreds))
 	sess := s.sessionOf(r)
 	m, err := r.GetSimpleBindMessage()
@@ -585,7 +585,7 @@ func (s *LDAPServer) stream(connID int, w *gldap.ResponseWriter, r *gldap.Reques
 				}
 			}
 			if werr := w.Write(e); werr != nil {
-				return sent, false, last, bridge.E("testenv.(*LDAPServer).stream", bridge.KindUnavailable, "", werr)
+				return sent, false, last, bridge.E("embedded.(*LDAPServer).stream", bridge.KindUnavailable, "", werr)
 			}
 			sent++
 			last = rec.ID
@@ -697,7 +697,7 @@ func (s *LDAPServer) hello(w *gldap.ResponseWriter, r *gldap.Request, m *gldap.S
 }
 
 func (s *LDAPServer) handleAdd(w *gldap.ResponseWriter, r *gldap.Request) {
-	const op = "testenv.(*LDAPServer).add"
+	const op = "embedded.(*LDAPServer).add"
 	resp := r.NewResponse(gldap.WithApplicationCode(gldap.ApplicationAddResponse), gldap.WithResponseCode(codeSuccess))
 	sess := s.sessionOf(r)
 	m, err := r.GetAddMessage()
@@ -731,7 +731,7 @@ func (s *LDAPServer) handleAdd(w *gldap.ResponseWriter, r *gldap.Request) {
 }
 
 func (s *LDAPServer) handleDelete(w *gldap.ResponseWriter, r *gldap.Request) {
-	const op = "testenv.(*LDAPServer).delete"
+	const op = "embedded.(*LDAPServer).delete"
 	resp := r.NewResponse(gldap.WithApplicationCode(gldap.ApplicationDelResponse), gldap.WithResponseCode(codeSuccess))
 	sess := s.sessionOf(r)
 	m, err := r.GetDeleteMessage()
@@ -769,7 +769,7 @@ func (s *LDAPServer) handleDelete(w *gldap.ResponseWriter, r *gldap.Request) {
 }
 
 func (s *LDAPServer) handleModify(w *gldap.ResponseWriter, r *gldap.Request) {
-	const op = "testenv.(*LDAPServer).modify"
+	const op = "embedded.(*LDAPServer).modify"
 	resp := r.NewModifyResponse(gldap.WithResponseCode(codeSuccess))
 	sess := s.sessionOf(r)
 	m, err := r.GetModifyMessage()

@@ -1,4 +1,4 @@
-package testenv
+package embedded
 
 import (
 	"context"
@@ -241,7 +241,7 @@ func (e *Embedded) addTx(tx *bolt.Tx, op string, d dn, attrs map[string][]string
 // Add creates an entry, its password hash and its disabled state in one
 // transaction: it exists completely or not at all.
 func (e *Embedded) Add(ctx context.Context, req bridge.AddRequest) (*bridge.Entry, error) {
-	const op = "testenv.(*Embedded).Add"
+	const op = "embedded.(*Embedded).Add"
 	if err := ctxErr(op, ctx); err != nil {
 		return nil, err
 	}
@@ -314,7 +314,7 @@ type modSpec struct {
 // it differs from the current one) and the disabled state, all in one
 // transaction. A request that changes nothing writes nothing.
 func (e *Embedded) Modify(ctx context.Context, req bridge.ModifyRequest) (*bridge.Entry, error) {
-	const op = "testenv.(*Embedded).Modify"
+	const op = "embedded.(*Embedded).Modify"
 	if err := ctxErr(op, ctx); err != nil {
 		return nil, err
 	}
@@ -784,7 +784,7 @@ func sortedKeys(m map[string]bool) []string {
 // Delete removes an entry for good, with the member values that named it
 // (refint) and the memberOf values its membership gave (memberof).
 func (e *Embedded) Delete(ctx context.Context, id string) error {
-	const op = "testenv.(*Embedded).Delete"
+	const op = "embedded.(*Embedded).Delete"
 	if err := ctxErr(op, ctx); err != nil {
 		return err
 	}
@@ -848,7 +848,7 @@ func (e *Embedded) delete(op string, find func(*bolt.Tx) (*record, error)) error
 // EnsureContainer creates the organizational unit at dn and its missing
 // parents below the suffix, all in one transaction.
 func (e *Embedded) EnsureContainer(ctx context.Context, dnStr string) error {
-	const op = "testenv.(*Embedded).EnsureContainer"
+	const op = "embedded.(*Embedded).EnsureContainer"
 	if err := ctxErr(op, ctx); err != nil {
 		return err
 	}
@@ -885,7 +885,7 @@ func (e *Embedded) EnsureContainer(ctx context.Context, dnStr string) error {
 // all fail the same way, and an empty password never authenticates (RFC
 // 4513 §5.1.2: that is an unauthenticated bind).
 func (e *Embedded) Authenticate(ctx context.Context, dnStr, password string) error {
-	const op = "testenv.(*Embedded).Authenticate"
+	const op = "embedded.(*Embedded).Authenticate"
 	if err := ctxErr(op, ctx); err != nil {
 		return err
 	}
