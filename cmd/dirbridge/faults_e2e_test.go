@@ -156,9 +156,18 @@ func TestCutRenameAndModify(t *testing.T) {
 // A DELETE of a user in two groups: the groups, the move, the disable.
 func TestCutDelete(t *testing.T) {
 	s := startCuttable(t)
+	cutDelete(t, s.ldapSetup, s.proxy, "pwdAccountLockedTime", "")
+}
+
+// cutDelete cuts a DELETE of a user in two groups after each of its LDAP
+// steps: the user is then deprovisioned whole (out of people, locked in
+// lockAttr — with lockedValue, or any value when it is "" — and in no group)
+// or left as it was. The lock attribute is the users table's [lifecycle].
+func cutDelete(t *testing.T, s *ldapSetup, p *testenv.FaultProxy, lockAttr, lockedValue string) {
+	t.Helper()
 	g := s.gw
 	type user struct{ id, name string }
-	s.cuts(t, func(i int) any {
+	runCuts(t, g, p, func(i int) any {
 		name := "leaver" + randHex(3)
 		id := g.do("POST", "/v2/Users", oktaUser(name, "Lea", "Ver", "")).must(t, 201, "create").str("id")
 		for _, gn := range []string{"a", "b"} {
@@ -170,8 +179,8 @@ func TestCutDelete(t *testing.T) {
 		return g.do("DELETE", "/v2/Users/"+st.(user).id, nil)
 	}, func(st any, r response) {
 		u := st.(user)
-		inPeople := s.search(t, s.PeopleDN, "(uid="+u.name+")", "pwdAccountLockedTime")
-		leavers := s.search(t, s.BaseDN, "(&(uid="+u.name+")(!(entryDN:dnSubtreeMatch:="+s.PeopleDN+")))", "pwdAccountLockedTime")
+		inPeople := s.search(t, s.PeopleDN, "(uid="+u.name+")", lockAttr)
+		leavers := s.search(t, s.BaseDN, "(&(uid="+u.name+")(!(entryDN:dnSubtreeMatch:="+s.PeopleDN+")))", lockAttr)
 		naming := 0
 		for _, e := range s.search(t, s.GroupsDN, "(cn="+u.name+"-*)", "member") {
 			for _, m := range e.Attrs["member"] {
@@ -182,15 +191,16 @@ func TestCutDelete(t *testing.T) {
 		}
 		switch {
 		case len(inPeople) == 0 && len(leavers) == 1:
-			if leavers[0].first("pwdAccountLockedTime") == "" || naming != 0 {
-				t.Errorf("deleted but not whole (answer %d): locked %q, %d groups still name it", r.Status, leavers[0].first("pwdAccountLockedTime"), naming)
+			lock := leavers[0].first(lockAttr)
+			if lock == "" || (lockedValue != "" && lock != lockedValue) || naming != 0 {
+				t.Errorf("deleted but not whole (answer %d): %s %q, %d groups still name it", r.Status, lockAttr, lock, naming)
 			}
 		case len(inPeople) == 1 && len(leavers) == 0:
 			if r.Status/100 == 2 {
 				t.Errorf("answered %d but nothing applied", r.Status)
 			}
-			if inPeople[0].first("pwdAccountLockedTime") != "" || naming != 2 {
-				t.Errorf("still in scope but changed (answer %d): locked %q, in %d of 2 groups", r.Status, inPeople[0].first("pwdAccountLockedTime"), naming)
+			if lock := inPeople[0].first(lockAttr); lock != "" || naming != 2 {
+				t.Errorf("still in scope but changed (answer %d): %s %q, in %d of 2 groups", r.Status, lockAttr, lock, naming)
 			}
 		default:
 			t.Errorf("in people %d, in leavers %d", len(inPeople), len(leavers))

@@ -209,44 +209,5 @@ func TestCutDeleteWithoutPPolicy(t *testing.T) {
 	}
 	s := startPlainOpenLDAP(t, o, config, p.URL(), "DIRBRIDGE_LDAP_OP_TIMEOUT=3s", "DIRBRIDGE_LDAP_DIAL_TIMEOUT=1s",
 		"DIRBRIDGE_STATE_RECOVERY_INTERVAL=300ms")
-	g := s.gw
-	type user struct{ id, name string }
-	runCuts(t, g, p, func(i int) any {
-		name := "leaver" + randHex(3)
-		id := g.do("POST", "/v2/Users", oktaUser(name, "Lea", "Ver", "")).must(t, 201, "create").str("id")
-		for _, gn := range []string{"a", "b"} {
-			g.do("POST", "/v2/Groups", map[string]any{"schemas": []string{groupURN}, "displayName": name + "-" + gn,
-				"members": []any{map[string]any{"value": id}}}).must(t, 201, "group")
-		}
-		return user{id, name}
-	}, func(st any) response {
-		return g.do("DELETE", "/v2/Users/"+st.(user).id, nil)
-	}, func(st any, r response) {
-		u := st.(user)
-		inPeople := s.search(t, s.PeopleDN, "(uid="+u.name+")", "nsAccountLock")
-		leavers := s.search(t, s.BaseDN, "(&(uid="+u.name+")(!(entryDN:dnSubtreeMatch:="+s.PeopleDN+")))", "nsAccountLock")
-		naming := 0
-		for _, e := range s.search(t, s.GroupsDN, "(cn="+u.name+"-*)", "member") {
-			for _, m := range e.Attrs["member"] {
-				if strings.Contains(strings.ToLower(m), "uid="+u.name+",") {
-					naming++
-				}
-			}
-		}
-		switch {
-		case len(inPeople) == 0 && len(leavers) == 1:
-			if leavers[0].first("nsAccountLock") != "TRUE" || naming != 0 {
-				t.Errorf("deleted but not whole (answer %d): nsAccountLock %q, %d groups still name it", r.Status, leavers[0].first("nsAccountLock"), naming)
-			}
-		case len(inPeople) == 1 && len(leavers) == 0:
-			if r.Status/100 == 2 {
-				t.Errorf("answered %d but nothing applied", r.Status)
-			}
-			if inPeople[0].first("nsAccountLock") != "" || naming != 2 {
-				t.Errorf("still in scope but changed (answer %d): nsAccountLock %q, in %d of 2 groups", r.Status, inPeople[0].first("nsAccountLock"), naming)
-			}
-		default:
-			t.Errorf("in people %d, in leavers %d", len(inPeople), len(leavers))
-		}
-	})
+	cutDelete(t, s, p, "nsAccountLock", "TRUE")
 }
