@@ -49,6 +49,22 @@ func connectSCM() (*mgr.Mgr, error) {
 	return m, nil
 }
 
+// withService runs f on the installed service name, holding the service
+// manager and the service handle for its duration.
+func withService(name string, f func(s *mgr.Service) error) error {
+	m, err := connectSCM()
+	if err != nil {
+		return err
+	}
+	defer m.Disconnect()
+	s, err := m.OpenService(name)
+	if err != nil {
+		return fmt.Errorf("service %q is not installed: %w", name, err)
+	}
+	defer s.Close()
+	return f(s)
+}
+
 func installService(sa serviceArgs, stdout io.Writer) error {
 	exe, err := os.Executable()
 	if err != nil {
@@ -111,68 +127,44 @@ func installService(sa serviceArgs, stdout io.Writer) error {
 }
 
 func uninstallService(sa serviceArgs, stdout io.Writer) error {
-	m, err := connectSCM()
-	if err != nil {
-		return err
-	}
-	defer m.Disconnect()
-	s, err := m.OpenService(sa.name)
-	if err != nil {
-		return fmt.Errorf("service %q is not installed: %w", sa.name, err)
-	}
-	defer s.Close()
-	if st, err := s.Query(); err == nil && st.State != svc.Stopped {
-		if err := stopAndWait(s); err != nil {
-			return err
+	return withService(sa.name, func(s *mgr.Service) error {
+		if st, err := s.Query(); err == nil && st.State != svc.Stopped {
+			if err := stopAndWait(s); err != nil {
+				return err
+			}
 		}
-	}
-	if err := s.Delete(); err != nil {
-		return fmt.Errorf("cannot remove service %q: %w", sa.name, err)
-	}
-	if err := eventlog.Remove(sa.name); err != nil {
-		return fmt.Errorf("service %q removed, but not its event log source: %w", sa.name, err)
-	}
-	fmt.Fprintf(stdout, "removed service %q and its event log source; the log file and state stay\n", sa.name)
-	return nil
+		if err := s.Delete(); err != nil {
+			return fmt.Errorf("cannot remove service %q: %w", sa.name, err)
+		}
+		if err := eventlog.Remove(sa.name); err != nil {
+			return fmt.Errorf("service %q removed, but not its event log source: %w", sa.name, err)
+		}
+		fmt.Fprintf(stdout, "removed service %q and its event log source; the log file and state stay\n", sa.name)
+		return nil
+	})
 }
 
 func startService(sa serviceArgs, stdout io.Writer) error {
-	m, err := connectSCM()
-	if err != nil {
-		return err
-	}
-	defer m.Disconnect()
-	s, err := m.OpenService(sa.name)
-	if err != nil {
-		return fmt.Errorf("service %q is not installed: %w", sa.name, err)
-	}
-	defer s.Close()
-	if err := s.Start(); err != nil {
-		return fmt.Errorf("cannot start service %q: %w", sa.name, err)
-	}
-	if err := waitState(s, svc.Running); err != nil {
-		return fmt.Errorf("%w (its log file and the Application event log say why)", err)
-	}
-	fmt.Fprintf(stdout, "service %q is running\n", sa.name)
-	return nil
+	return withService(sa.name, func(s *mgr.Service) error {
+		if err := s.Start(); err != nil {
+			return fmt.Errorf("cannot start service %q: %w", sa.name, err)
+		}
+		if err := waitState(s, svc.Running); err != nil {
+			return fmt.Errorf("%w (its log file and the Application event log say why)", err)
+		}
+		fmt.Fprintf(stdout, "service %q is running\n", sa.name)
+		return nil
+	})
 }
 
 func stopService(sa serviceArgs, stdout io.Writer) error {
-	m, err := connectSCM()
-	if err != nil {
-		return err
-	}
-	defer m.Disconnect()
-	s, err := m.OpenService(sa.name)
-	if err != nil {
-		return fmt.Errorf("service %q is not installed: %w", sa.name, err)
-	}
-	defer s.Close()
-	if err := stopAndWait(s); err != nil {
-		return err
-	}
-	fmt.Fprintf(stdout, "service %q is stopped\n", sa.name)
-	return nil
+	return withService(sa.name, func(s *mgr.Service) error {
+		if err := stopAndWait(s); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "service %q is stopped\n", sa.name)
+		return nil
+	})
 }
 
 func stopAndWait(s *mgr.Service) error {
