@@ -3,7 +3,6 @@ package preflight
 import (
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/dirbridge/dirbridge/bridge"
 	"github.com/dirbridge/dirbridge/conf"
@@ -17,18 +16,6 @@ type Tables struct {
 	// Lifecycle is how the users table disables accounts on the
 	// configured dialect, its defaults filled in.
 	Lifecycle bridge.Lifecycle
-}
-
-// ConfigError turns what conf.Load returned into findings, one per problem
-// it lists (one per line of its message).
-func ConfigError(path string, err error) Report {
-	var r Report
-	for _, line := range strings.Split(err.Error(), "\n") {
-		if line = strings.TrimSpace(line); line != "" {
-			r.fatal(SectionConfig, "", "%s", line)
-		}
-	}
-	return r
 }
 
 // Config compiles the tables of cfg and checks what spans the

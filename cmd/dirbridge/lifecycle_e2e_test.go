@@ -101,6 +101,9 @@ func ids(v any) []string {
 // ldapsearch, and filters on them and on active work.
 func TestLifecycleWithoutPPolicyOrMemberOf(t *testing.T) {
 	if _, err := exec.LookPath("ldapwhoami"); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("ldap-utils are not installed; CI needs them (the directory tiers are never skipped there)")
+		}
 		t.Skip("ldap-utils are not installed")
 	}
 	o, config := plainOpenLDAP(t)
