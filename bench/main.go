@@ -36,6 +36,7 @@ type config struct {
 	LogLevel     string        `json:"gateway_log_level"`
 	Quick        bool          `json:"quick"`
 	SeedWorkers  int           `json:"seed_workers"`
+	Runs         int           `json:"runs"` // each workload, on the one seeded directory
 
 	Out        string    `json:"-"`
 	Bin        string    `json:"-"` // where to build the gateway
@@ -48,7 +49,7 @@ func defaultConfig() config {
 	return config{
 		N: 100000, PageSize: 100, Lookups: 500, WriteOps: 640, Levels: []int{1, 8, 32},
 		BigGroup: 50000, GroupOps: 30, FirstLastRep: 15, ImportBudget: 4 * time.Minute,
-		LogLevel: "warn", SeedWorkers: 8, Out: "bench-results.json",
+		LogLevel: "warn", SeedWorkers: 8, Runs: 3, Out: "bench-results.json",
 	}
 }
 
@@ -67,9 +68,15 @@ func main() {
 	fs.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "the gateway's log level (info adds the audit lines)")
 	fs.StringVar(&cfg.ProfileDir, "profile", "", "write CPU and heap profiles of the gateway into this folder")
 	fs.StringVar(&cfg.Bin, "bin", "", "build the gateway here (default bin/dirbridge in the repository)")
+	fs.IntVar(&cfg.Runs, "runs", cfg.Runs, "runs of every workload; the table shows the median (-quick: 1 unless given)")
 	_ = fs.Parse(os.Args[1:])
 	if cfg.Quick {
 		cfg.Lookups, cfg.WriteOps, cfg.GroupOps, cfg.FirstLastRep = 100, 96, 10, 5
+		runsSet := false
+		fs.Visit(func(f *flag.Flag) { runsSet = runsSet || f.Name == "runs" })
+		if !runsSet {
+			cfg.Runs = 1
+		}
 	}
 	cfg.Log = os.Stderr
 	// The gateway collects garbage at 400% (cmd/dirbridge: gcPercent); the
@@ -118,8 +125,10 @@ func (c *config) check() error {
 		}
 		c.Bin = filepath.Join(root, "bin", "dirbridge")
 	}
-	// Each write workload needs distinct existing users per level and side.
-	per := c.N / (2 * 2 * len(c.Levels))
+	c.Runs = max(1, c.Runs)
+	// Each write workload needs distinct existing users per level, side
+	// and run.
+	per := c.N / (2 * 2 * len(c.Levels) * c.Runs)
 	c.WriteOps = max(1, min(c.WriteOps, per))
 	c.BigGroup = max(1, min(c.BigGroup, c.N))
 	return nil

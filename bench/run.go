@@ -29,16 +29,25 @@ type results struct {
 
 	SeedPerSec  float64      `json:"seed_users_per_sec"`
 	ImportSmall *importStats `json:"import_v2_at_10k,omitempty"` // fresh gateway at rssStep users
-	ImportV2    importStats  `json:"import_v2"`
-	ImportV1    *importStats `json:"import_v1,omitempty"` // nil: SCIM 1.1 not available
-	ImportRaw   importStats  `json:"import_raw"`
-	Lookup      lookupStats  `json:"lookup"`
-	Writes      []writeStats `json:"writes"`
-	Group       *groupStats  `json:"group,omitempty"`
-	Rows        []row        `json:"rows"`
+	Runs        []measured   `json:"runs"`                       // every run, in order
+	Rows        []row        `json:"rows"`                       // the table: medians over Runs
 	Notes       []string     `json:"notes,omitempty"`
 	ReadAhead   []string     `json:"read_ahead_after_imports,omitempty"` // the gateway's counters
 	Profiles    []string     `json:"profiles,omitempty"`
+	Seconds     float64      `json:"seconds"` // wall time of the whole bench
+}
+
+// measured is one run of every workload on the seeded directory.
+type measured struct {
+	Run       int          `json:"run"`
+	ImportV2  importStats  `json:"import_v2"`
+	ImportV1  *importStats `json:"import_v1,omitempty"` // nil: SCIM 1.1 not available
+	ImportRaw importStats  `json:"import_raw"`
+	Lookup    lookupStats  `json:"lookup"`
+	Writes    []writeStats `json:"writes"`
+	Group     *groupStats  `json:"group,omitempty"`
+	Rows      []row        `json:"rows"`
+	Seconds   float64      `json:"seconds"`
 }
 
 type groupStats struct {
@@ -61,6 +70,7 @@ func run(ctx context.Context, cfg config) (res *results, err error) {
 	res = &results{Machine: describeMachine(), Date: time.Now().UTC().Format(time.RFC3339), Config: cfg,
 		Command: strings.Join(append([]string{"go run ./bench"}, os.Args[1:]...), " ")}
 	res.Revision = gitRevision(root)
+	benchStart := time.Now()
 
 	cfg.logf("building %s", cfg.Bin)
 	if err := buildGateway(ctx, root, cfg.Bin); err != nil {
@@ -133,78 +143,114 @@ func run(ctx context.Context, cfg config) (res *results, err error) {
 	cfg.logf("gateway pid %d at %s", g.pid(), g.base)
 	c := newSCIMClient(g)
 
-	// Full import.
-	res.ImportV2, err = importWithRSS(ctx, cfg, g, "/v2/Users", "import")
-	if err != nil {
-		return res, err
+	// Seeded once; every workload runs cfg.Runs times on the same
+	// directory and gateway, each run on users of its own.
+	var grp *groupEnv
+	for run := range cfg.Runs {
+		t := time.Now()
+		m := measured{Run: run + 1}
+		cfg.logf("run %d of %d", run+1, cfg.Runs)
+		if err := measureRun(ctx, cfg, g, c, raw, o, run, &m, &grp, res); err != nil {
+			return res, err
+		}
+		m.Seconds = time.Since(t).Seconds()
+		m.Rows = buildRows(cfg, res.ImportSmall, &m)
+		res.Runs = append(res.Runs, m)
 	}
-	cfg.logf("import /v2/Users: %d entries in %.1fs (%.0f/s), peak RSS %.1f MB", res.ImportV2.Entries, res.ImportV2.Seconds, res.ImportV2.EntriesPerS, mb(res.ImportV2.PeakRSSBytes))
+	if out := g.log(); strings.Contains(out, "panic") {
+		res.Notes = append(res.Notes, "the gateway logged a panic: "+firstLines(out, 5))
+	}
+	res.Rows = combine(rowsOf(res.Runs))
+	res.Seconds = time.Since(benchStart).Seconds()
+	return res, ctx.Err()
+}
+
+func rowsOf(runs []measured) [][]row {
+	out := make([][]row, len(runs))
+	for i := range runs {
+		out[i] = runs[i].Rows
+	}
+	return out
+}
+
+// measureRun is one run of every workload: the imports, the lookups, the
+// writes and the group PATCHes. Profiles are taken in the first run only.
+func measureRun(ctx context.Context, cfg config, g *gateway, c *scimClient, raw *rawPool, o *testenv.OpenLDAP, run int, m *measured, grp **groupEnv, res *results) (err error) {
+	if run > 0 {
+		cfg.ProfileDir = ""
+	}
+	// Full import.
+	m.ImportV2, err = importWithRSS(ctx, cfg, g, "/v2/Users", "import")
+	if err != nil {
+		return err
+	}
+	cfg.logf("import /v2/Users: %d entries in %.1fs (%.0f/s), peak RSS %.1f MB", m.ImportV2.Entries, m.ImportV2.Seconds, m.ImportV2.EntriesPerS, mb(m.ImportV2.PeakRSSBytes))
 	if res.ImportSmall == nil {
-		small := res.ImportV2
+		small := m.ImportV2
 		res.ImportSmall = &small
 	}
-	if err := measureFirstLast(ctx, cfg, c, "/v2/Users", &res.ImportV2); err != nil {
-		return res, err
+	if err := measureFirstLast(ctx, cfg, c, "/v2/Users", &m.ImportV2); err != nil {
+		return err
 	}
 	if st, _, err := c.do(ctx, http.MethodGet, "/Users?startIndex=1&count=1", nil); err != nil {
-		return res, err
+		return err
 	} else if st == http.StatusOK {
 		before := cfg.cpu.snap()
 		v1, err := c.scimImport(ctx, "/Users", cfg.PageSize, cfg.ImportBudget)
 		if err != nil {
-			return res, err
+			return err
 		}
 		v1.CPUPerPage = perPage(cfg.cpu.since(before), v1.Pages)
 		if err := measureFirstLast(ctx, cfg, c, "/Users", &v1); err != nil {
-			return res, err
+			return err
 		}
-		res.ImportV1 = &v1
+		m.ImportV1 = &v1
 		cfg.logf("import /Users (SCIM 1.1): %.0f entries/s", v1.EntriesPerS)
-	} else {
+	} else if run == 0 {
 		res.Notes = append(res.Notes, fmt.Sprintf("SCIM 1.1 GET /Users answered %d: not available in this build", st))
 	}
 	{
 		l := raw.get()
 		before := cfg.cpu.snap()
-		res.ImportRaw, err = rawImport(ctx, l, o.PeopleDN, cfg.PageSize)
-		res.ImportRaw.CPUPerPage = perPage(cfg.cpu.since(before), res.ImportRaw.Pages)
+		m.ImportRaw, err = rawImport(ctx, l, o.PeopleDN, cfg.PageSize)
+		m.ImportRaw.CPUPerPage = perPage(cfg.cpu.since(before), m.ImportRaw.Pages)
 		raw.put(l)
 		if err != nil {
-			return res, err
+			return err
 		}
-		cfg.logf("raw paged import: %d entries in %.1fs (%.0f/s)", res.ImportRaw.Entries, res.ImportRaw.Seconds, res.ImportRaw.EntriesPerS)
+		cfg.logf("raw paged import: %d entries in %.1fs (%.0f/s)", m.ImportRaw.Entries, m.ImportRaw.Seconds, m.ImportRaw.EntriesPerS)
 	}
 
-	if st, b, err := c.do(ctx, http.MethodGet, "/metrics", nil); err == nil && st == http.StatusOK {
-		for _, line := range strings.Split(string(b), "\n") {
-			if strings.HasPrefix(line, "dirbridge_list_read_ahead_") {
-				res.ReadAhead = append(res.ReadAhead, line)
+	if run == 0 {
+		if st, b, err := c.do(ctx, http.MethodGet, "/metrics", nil); err == nil && st == http.StatusOK {
+			for _, line := range strings.Split(string(b), "\n") {
+				if strings.HasPrefix(line, "dirbridge_list_read_ahead_") {
+					res.ReadAhead = append(res.ReadAhead, line)
+				}
 			}
+			cfg.logf("after the imports: %s", strings.Join(res.ReadAhead, "; "))
 		}
-		cfg.logf("after the imports: %s", strings.Join(res.ReadAhead, "; "))
 	}
 
 	// Lookups.
 	_ = profiled(ctx, cfg, g, "lookups", 5, func() error {
-		res.Lookup = lookups(ctx, cfg.cpu, c, raw, o.PeopleDN, cfg.N, cfg.Lookups)
+		m.Lookup = lookups(ctx, cfg.cpu, c, raw, o.PeopleDN, cfg.N, cfg.Lookups)
 		return nil
 	})
-	cfg.logf("lookup p50: scim %.2fms raw %.2fms", res.Lookup.SCIM.P50ms, res.Lookup.Raw.P50ms)
+	cfg.logf("lookup p50: scim %.3fms raw %.3fms floor %.3fms", m.Lookup.SCIM.P50ms, m.Lookup.Raw.P50ms, m.Lookup.Floor.P50ms)
 
 	// Writes.
-	if err := profiled(ctx, cfg, g, "writes", 20, func() error { return writes(ctx, cfg, c, raw, o, res) }); err != nil {
-		return res, err
+	if err := profiled(ctx, cfg, g, "writes", 20, func() error { return writes(ctx, cfg, c, raw, o, run, m) }); err != nil {
+		return err
 	}
 
 	// Groups.
-	if err := groups(ctx, cfg, c, raw, o, res); err != nil {
-		return res, err
+	if *grp == nil {
+		if *grp, err = setupGroups(ctx, cfg, raw, o); err != nil {
+			return err
+		}
 	}
-	if out := g.log(); strings.Contains(out, "panic") {
-		res.Notes = append(res.Notes, "the gateway logged a panic: "+firstLines(out, 5))
-	}
-	res.Rows = buildRows(cfg, res)
-	return res, ctx.Err()
+	return groups(ctx, cfg, c, raw, o, *grp, run, m)
 }
 
 // seed adds entries [from, to) with the database's per-commit sync off.
@@ -317,9 +363,9 @@ func fetchProfile(ctx context.Context, g *gateway, what, dst string) error {
 // each beside the raw add or modify that does the same to the directory.
 // PUT and PATCH touch distinct seeded users per level and side, taken from
 // the end of the seeded range, so no operation finds its work done.
-func writes(ctx context.Context, cfg config, c *scimClient, raw *rawPool, o *testenv.OpenLDAP, res *results) error {
+func writes(ctx context.Context, cfg config, c *scimClient, raw *rawPool, o *testenv.OpenLDAP, run int, res *measured) error {
 	k := cfg.WriteOps
-	next := cfg.N // targets are taken downwards from here
+	next := cfg.N - run*4*k*len(cfg.Levels) // targets are taken downwards from here, each run below the last
 	take := func() []int {
 		out := make([]int, k)
 		for i := range out {
@@ -351,12 +397,14 @@ func writes(ctx context.Context, cfg config, c *scimClient, raw *rawPool, o *tes
 		// create
 		ws := writeStats{Workload: "create", Concurrency: conc}
 		ws.SCIM = runOps(ctx, cfg.cpu, conc, k, func(_, i int) error {
-			uid := fmt.Sprintf("c%ds%05d", conc, i)
+			uid := fmt.Sprintf("c%d-%ds%05d", run, conc, i)
 			_, err := c.expect(ctx, http.StatusCreated, http.MethodPost, "/v2/Users", userBody(uid, i, ""))
 			return err
 		})
 		ws.Raw = runOps(ctx, cfg.cpu, conc, k, func(_, i int) error {
-			return withConn(func(l *ldap.Conn) error { return l.Add(userAdd(o.PeopleDN, fmt.Sprintf("c%dr%05d", conc, i), i)) })
+			return withConn(func(l *ldap.Conn) error {
+				return l.Add(userAdd(o.PeopleDN, fmt.Sprintf("c%d-%dr%05d", run, conc, i), i))
+			})
 		})
 		res.Writes = append(res.Writes, ws)
 		logWrite(cfg, ws)
@@ -412,16 +460,20 @@ func logWrite(cfg config, ws writeStats) {
 	}
 }
 
-// groups compares a membership PATCH on a big group with one on a group of
-// one member, through SCIM and raw. Each PATCH adds a different user, so
-// every one is a real write.
-func groups(ctx context.Context, cfg config, c *scimClient, raw *rawPool, o *testenv.OpenLDAP, res *results) error {
-	gs := &groupStats{BigMembers: cfg.BigGroup}
-	n := cfg.GroupOps
-	// The users added as members: not in either group yet.
+// groupEnv is the two groups and the users every run adds to them, made
+// once.
+type groupEnv struct {
+	keys       []string          // the users added as members: not in either group yet
+	ids, gids  map[string]string // SCIM ids of keys and of the groups
+	buildSecs  float64
+	bigMembers int
+}
+
+func setupGroups(ctx context.Context, cfg config, raw *rawPool, o *testenv.OpenLDAP) (*groupEnv, error) {
+	n := 4 * cfg.GroupOps * cfg.Runs
 	mkMember := func(i int) *ldap.AddRequest { return userAdd(o.PeopleDN, fmt.Sprintf("gm%05d", i), i) }
-	if err := addMany(ctx, raw, 8, 0, 4*n, mkMember); err != nil {
-		return err
+	if err := addMany(ctx, raw, 8, 0, n, mkMember); err != nil {
+		return nil, err
 	}
 	members := make([]string, cfg.BigGroup)
 	for i := range members {
@@ -436,26 +488,34 @@ func groups(ctx context.Context, cfg config, c *scimClient, raw *rawPool, o *tes
 	}
 	raw.put(l)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	gs.BuildSeconds = time.Since(t).Seconds()
-	var keys []string
-	for i := range 4 * n {
-		keys = append(keys, fmt.Sprintf("gm%05d", i))
+	e := &groupEnv{buildSecs: time.Since(t).Seconds(), bigMembers: cfg.BigGroup}
+	for i := range n {
+		e.keys = append(e.keys, fmt.Sprintf("gm%05d", i))
 	}
-	ids, err := idsOf(ctx, raw, 8, o.PeopleDN, keys, uidFilter)
-	if err != nil {
-		return err
+	if e.ids, err = idsOf(ctx, raw, 8, o.PeopleDN, e.keys, uidFilter); err != nil {
+		return nil, err
 	}
-	gids, err := idsOf(ctx, raw, 2, o.GroupsDN, []string{"bench-big", "bench-small"}, cnFilter)
-	if err != nil {
-		return err
+	if e.gids, err = idsOf(ctx, raw, 2, o.GroupsDN, []string{"bench-big", "bench-small"}, cnFilter); err != nil {
+		return nil, err
 	}
+	return e, nil
+}
+
+// groups compares a membership PATCH on a big group with raw's add of one
+// member to the same big group, and with both on a group of one member.
+// Each PATCH adds a different user, so every one is a real write.
+func groups(ctx context.Context, cfg config, c *scimClient, raw *rawPool, o *testenv.OpenLDAP, e *groupEnv, run int, res *measured) error {
+	n := cfg.GroupOps
+	gs := &groupStats{BigMembers: e.bigMembers, BuildSeconds: e.buildSecs}
+	base := run * 4 * n
+	keys := e.keys
 	scimPatch := func(group string, off int) opStats {
 		return runOps(ctx, cfg.cpu, 1, n, func(_, i int) error {
 			body := map[string]any{"schemas": []string{patchSchema}, "Operations": []any{map[string]any{
-				"op": "add", "path": "members", "value": []any{map[string]any{"value": ids[keys[off+i]]}}}}}
-			_, err := c.expect(ctx, http.StatusNoContent, http.MethodPatch, "/v2/Groups/"+gids[group], body)
+				"op": "add", "path": "members", "value": []any{map[string]any{"value": e.ids[keys[base+off+i]]}}}}}
+			_, err := c.expect(ctx, http.StatusNoContent, http.MethodPatch, "/v2/Groups/"+e.gids[group], body)
 			return err
 		})
 	}
@@ -464,7 +524,7 @@ func groups(ctx context.Context, cfg config, c *scimClient, raw *rawPool, o *tes
 		defer raw.put(l)
 		return runOps(ctx, cfg.cpu, 1, n, func(_, i int) error {
 			m := ldap.NewModifyRequest("cn="+group+","+o.GroupsDN, nil)
-			m.Add("member", []string{"uid=" + keys[off+i] + "," + o.PeopleDN})
+			m.Add("member", []string{"uid=" + keys[base+off+i] + "," + o.PeopleDN})
 			return l.Modify(m)
 		})
 	}

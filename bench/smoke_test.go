@@ -14,13 +14,13 @@ import (
 // TestSmoke runs the whole benchmark on 200 users with a handful of
 // operations per workload, so that `make bench` cannot rot between the runs
 // that fill the README. It checks that every workload ran without errors
-// and produced its rows; it asserts nothing about timings.
+// in each of two runs and produced its rows; it asserts nothing about timings.
 func TestSmoke(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts slapd and the gateway")
 	}
 	cfg := defaultConfig()
-	cfg.N, cfg.Lookups, cfg.WriteOps, cfg.GroupOps, cfg.FirstLastRep = 200, 20, 16, 3, 2
+	cfg.N, cfg.Lookups, cfg.WriteOps, cfg.GroupOps, cfg.FirstLastRep, cfg.Runs = 200, 20, 16, 3, 2, 2
 	cfg.ImportBudget = time.Minute
 	dir := t.TempDir()
 	cfg.Bin = filepath.Join(dir, "dirbridge")
@@ -37,29 +37,46 @@ func TestSmoke(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !res.ImportV2.Complete || res.ImportV2.Entries != cfg.N {
-		t.Errorf("v2 import read %d of %d entries (complete %v)", res.ImportV2.Entries, cfg.N, res.ImportV2.Complete)
+	if len(res.Runs) != cfg.Runs {
+		t.Fatalf("%d runs, want %d", len(res.Runs), cfg.Runs)
 	}
-	if res.ImportRaw.Entries != cfg.N {
-		t.Errorf("raw import read %d of %d entries", res.ImportRaw.Entries, cfg.N)
-	}
-	if res.ImportV1 != nil && res.ImportV1.Entries != cfg.N {
-		t.Errorf("SCIM 1.1 import read %d of %d entries", res.ImportV1.Entries, cfg.N)
-	}
-	all := []opStats{res.Lookup.SCIM, res.Lookup.Raw}
-	for _, w := range res.Writes {
-		all = append(all, w.SCIM, w.Raw)
-	}
-	if len(res.Writes) != 3*len(cfg.Levels) {
-		t.Errorf("%d write results, want %d", len(res.Writes), 3*len(cfg.Levels))
-	}
-	if res.Group == nil {
-		t.Fatal("no group results")
-	}
-	all = append(all, res.Group.SCIMBig, res.Group.SCIMSmall, res.Group.RawBig, res.Group.RawSmall)
-	for i, s := range all {
-		if s.Errors > 0 || s.Ops == 0 {
-			t.Errorf("workload %d: %d ops, %d errors, first: %s", i, s.Ops, s.Errors, s.FirstError)
+	// The second run works on users of its own: errors there would mean
+	// it found the first run's work done (or its creates taken).
+	for _, m := range res.Runs {
+		// Later runs also see the users the earlier ones created.
+		want := cfg.N
+		if m.Run > 1 {
+			want = m.ImportRaw.Entries
+			if want <= cfg.N {
+				t.Errorf("run %d: raw import read %d entries, want more than the %d seeded (run 1 created users)", m.Run, want, cfg.N)
+			}
+		} else if m.ImportRaw.Entries != cfg.N {
+			t.Errorf("run %d: raw import read %d of %d entries", m.Run, m.ImportRaw.Entries, cfg.N)
+		}
+		if !m.ImportV2.Complete || m.ImportV2.Entries != want {
+			t.Errorf("run %d: v2 import read %d of %d entries (complete %v)", m.Run, m.ImportV2.Entries, want, m.ImportV2.Complete)
+		}
+		if m.ImportV1 != nil && m.ImportV1.Entries != want {
+			t.Errorf("run %d: SCIM 1.1 import read %d of %d entries", m.Run, m.ImportV1.Entries, want)
+		}
+		all := []opStats{m.Lookup.SCIM, m.Lookup.Raw, m.Lookup.Floor}
+		for _, w := range m.Writes {
+			all = append(all, w.SCIM, w.Raw)
+		}
+		if len(m.Writes) != 3*len(cfg.Levels) {
+			t.Errorf("run %d: %d write results, want %d", m.Run, len(m.Writes), 3*len(cfg.Levels))
+		}
+		if m.Group == nil {
+			t.Fatalf("run %d: no group results", m.Run)
+		}
+		all = append(all, m.Group.SCIMBig, m.Group.SCIMSmall, m.Group.RawBig, m.Group.RawSmall)
+		for i, s := range all {
+			if s.Errors > 0 || s.Ops == 0 {
+				t.Errorf("run %d, workload %d: %d ops, %d errors, first: %s", m.Run, i, s.Ops, s.Errors, s.FirstError)
+			}
+		}
+		if len(m.Rows) != len(res.Rows) {
+			t.Errorf("run %d: %d rows, the table %d", m.Run, len(m.Rows), len(res.Rows))
 		}
 	}
 	if len(res.Rows) == 0 || res.markdown() == "" {
