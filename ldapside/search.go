@@ -427,7 +427,7 @@ func (c *Conn) searchVLV(pc *pconn, q *query, offset, count int) (*bridge.Search
 	}
 	resp, found, derr := findVLVResponse(ctrls)
 	pc.vlv = nil
-	if held != nil || (resp != nil && (resp.ContentCount > 0 || len(resp.ContextID) > 0)) {
+	if c.retiresVLVConnections() && (held != nil || (resp != nil && (resp.ContentCount > 0 || len(resp.ContextID) > 0))) {
 		// The server holds a context for this connection now; kept
 		// below only when the walk goes on.
 		pc.retire = true
