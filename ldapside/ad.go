@@ -440,3 +440,17 @@ func containsString(list []string, s string) bool {
 	}
 	return false
 }
+
+// retiresVLVConnections reports whether a connection that made a VLV sort
+// context must be closed for the server to free it. OpenLDAP's sssvlv keeps
+// every context until the connection ends and counts them against a
+// server-wide limit (see searchVLV). Samba does not need it: its
+// vlv_pagination module keeps a fixed ring of VLV_N_SEARCHES (5) contexts
+// per connection and reuses the oldest slot for a new search, so its state
+// per connection is bounded by the server itself; closing the connection
+// after every VLV search only cost a TLS handshake and a bind per lookup or
+// page (the import and every userName lookup on AD go through VLV).
+func (c *Conn) retiresVLVConnections() bool {
+	_, ad := c.d.(activeDirectory)
+	return !ad
+}

@@ -427,7 +427,7 @@ func (c *Conn) searchVLV(pc *pconn, q *query, offset, count int) (*bridge.Search
 	}
 	resp, found, derr := findVLVResponse(ctrls)
 	pc.vlv = nil
-	if held != nil || (resp != nil && (resp.ContentCount > 0 || len(resp.ContextID) > 0)) {
+	if c.retiresVLVConnections() && (held != nil || (resp != nil && (resp.ContentCount > 0 || len(resp.ContextID) > 0))) {
 		// The server holds a context for this connection now; kept
 		// below only when the walk goes on.
 		pc.retire = true
@@ -490,8 +490,8 @@ func (c *Conn) searchVLV(pc *pconn, q *query, offset, count int) (*bridge.Search
 // keepsVLVContext reports whether sort contexts are kept between the pages
 // of a walk. Only for OpenLDAP, whose sssvlv behaviour (a contextID that
 // continues the sorted snapshot, contexts freed when the connection ends)
-// the tests check; AD and Samba keep retiring the connection after a VLV
-// search, as before.
+// the tests check. On AD each page sorts again, but its connection stays
+// pooled (see retiresVLVConnections).
 func (c *Conn) keepsVLVContext() bool {
 	_, ad := c.d.(activeDirectory)
 	return !ad
