@@ -476,8 +476,16 @@ func (c *Conn) Modify(ctx context.Context, req bridge.ModifyRequest) (*bridge.En
 			}
 			dn = newDN
 		}
+		var post []string
+		if len(partial) > 0 && pc.caps.postRead {
+			// A value-level change of a big member list: the modify's
+			// response carries the entry as written (without the list,
+			// unless Return names it), which saves the read back.
+			post = c.wantAttrs(req.Return)
+		}
+		var got *ldap.Entry
 		if len(all) > 0 {
-			if err := c.modifyIdempotent(pc, dn, all, req.Changes, read, account); err != nil {
+			if got, err = c.modifyIdempotentRead(pc, dn, all, req.Changes, read, account, post); err != nil {
 				if setPw {
 					return passwordRefusal(op, err)
 				}
@@ -488,9 +496,10 @@ func (c *Conn) Modify(ctx context.Context, req bridge.ModifyRequest) (*bridge.En
 		// read the entry back undoes nothing (the client that retries
 		// finds its change made).
 		written = true
-		got, err := c.findOne(pc, dn, ldap.ScopeBaseObject, filterAll, c.wantAttrs(req.Return))
-		if err != nil {
-			return err
+		if got == nil {
+			if got, err = c.findOne(pc, dn, ldap.ScopeBaseObject, filterAll, c.wantAttrs(req.Return)); err != nil {
+				return err
+			}
 		}
 		if out, err = c.entry(pc, got, req.Return); err != nil {
 			return err
@@ -597,18 +606,42 @@ func passwordRefusal(op string, err error) error {
 // to do; otherwise the retry's own answer stands.
 func (c *Conn) modifyIdempotent(pc *pconn, dn string, mods []ldap.Change, changes []bridge.Change, stateAttrs []string,
 	account func(e *ldap.Entry, mods []ldap.Change) ([]ldap.Change, error)) error {
+	_, err := c.modifyIdempotentRead(pc, dn, mods, changes, stateAttrs, account, nil)
+	return err
+}
+
+// modifyIdempotentRead is modifyIdempotent that, when post names
+// attributes, asks for the entry as written with the Post-Read control
+// and returns it; it returns nil when the server sent none (or the retry
+// found nothing left to write), and the caller reads the entry back.
+func (c *Conn) modifyIdempotentRead(pc *pconn, dn string, mods []ldap.Change, changes []bridge.Change, stateAttrs []string,
+	account func(e *ldap.Entry, mods []ldap.Change) ([]ldap.Change, error), post []string) (*ldap.Entry, error) {
 	var ctrls []ldap.Control
 	if pc.caps.permissive {
 		ctrls = append(ctrls, ldap.NewControlString(oidPermissiveModify, false, ""))
 	}
-	m := ldap.NewModifyRequest(dn, ctrls)
-	m.Changes = mods
-	err := pc.l.Modify(m)
+	if len(post) > 0 {
+		ctrls = append(ctrls, &postReadControl{attrs: post})
+	}
+	send := func(changes []ldap.Change) (*ldap.Entry, error) {
+		m := ldap.NewModifyRequest(dn, ctrls)
+		m.Changes = changes
+		res, err := pc.l.ModifyWithResult(m)
+		if err != nil || len(post) == 0 {
+			return nil, err
+		}
+		got := postReadEntry(res.Controls)
+		if got != nil {
+			c.postRead.Add(1)
+		}
+		return got, nil
+	}
+	got, err := send(mods)
 	var le *ldap.Error
 	if err == nil || !errors.As(err, &le) ||
 		(le.ResultCode != ldap.LDAPResultAttributeOrValueExists && le.ResultCode != ldap.LDAPResultNoSuchAttribute &&
 			le.ResultCode != ldap.LDAPResultEntryAlreadyExists && le.ResultCode != ldap.LDAPResultUnwillingToPerform) {
-		return err
+		return got, err
 	}
 	attrs := slices.Clone(stateAttrs)
 	for _, ch := range changes {
@@ -616,7 +649,7 @@ func (c *Conn) modifyIdempotent(pc *pconn, dn string, mods []ldap.Change, change
 	}
 	e, rerr := c.findOne(pc, dn, ldap.ScopeBaseObject, filterAll, attrs)
 	if rerr != nil {
-		return err
+		return nil, err
 	}
 	cur := valueSet{}
 	for _, a := range e.Attributes {
@@ -625,15 +658,13 @@ func (c *Conn) modifyIdempotent(pc *pconn, dn string, mods []ldap.Change, change
 	again := planChanges(changes, cur)
 	if account != nil {
 		if again, rerr = account(e, again); rerr != nil {
-			return rerr
+			return nil, rerr
 		}
 	}
 	if len(again) == 0 {
-		return nil
+		return nil, nil
 	}
-	m = ldap.NewModifyRequest(dn, ctrls)
-	m.Changes = again
-	return pc.l.Modify(m)
+	return send(again)
 }
 
 // valueLevel returns the attributes (lower-cased, with the values named)

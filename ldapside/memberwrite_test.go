@@ -1,0 +1,103 @@
+package ldapside
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/dirbridge/dirbridge/bridge"
+	"github.com/dirbridge/dirbridge/testenv"
+	"github.com/hashicorp/go-hclog"
+)
+
+// TestMemberPatchIsTwoOperations: a value-level member add or remove on
+// slapd (memberof + refint loaded) is, on the wire, the lookup of the
+// group with its named values (Matched Values), and one modify whose
+// Post-Read answer replaces the read back: 3 searches (id lookup, values,
+// no read back) become 2 searches + 1 modify. The members' memberOf, read
+// by an independent admin search, follows both the add and the removal.
+func TestMemberPatchIsTwoOperations(t *testing.T) {
+	o, err := testenv.StartOpenLDAP(t, testenv.OpenLDAPOptions{})
+	if err != nil {
+		t.Fatalf("StartOpenLDAP: %v", err)
+	}
+	p := startOpCounter(t, strings.TrimPrefix(o.URL, "ldap://"), nil, nil)
+	c, err := Open(Config{URLs: []string{p.url()}, BindDN: o.AdminDN, BindPassword: o.AdminPassword, BaseDN: o.BaseDN,
+		PoolSize: 1, OpTimeout: 30 * time.Second}, hclog.New(&hclog.LoggerOptions{Level: hclog.Error, Output: testWriter{t}}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	ctx := tctx(t)
+	a := addPerson(t, c, o.PeopleDN, "mwa", "Secret-Pass-1", false)
+	b := addPerson(t, c, o.PeopleDN, "mwb", "Secret-Pass-1", false)
+	// keep stays a member throughout: refint cannot take a group's last
+	// member (groupOfNames needs one).
+	keep := addPerson(t, c, o.PeopleDN, "mwkeep", "Secret-Pass-1", false)
+	g, err := c.Add(ctx, bridge.AddRequest{DN: "cn=mw," + o.GroupsDN, Attrs: map[string][]string{
+		"objectClass": {"groupOfNames"}, "cn": {"mw"}, "member": {a.DN, keep.DN}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	memberOf := func(dn string) bool {
+		t.Helper()
+		for _, v := range adminRead(t, o, dn, "memberOf").GetAttributeValues("memberOf") {
+			if strings.EqualFold(v, g.DN) {
+				return true
+			}
+		}
+		return false
+	}
+	modify := func(what string, ch bridge.Change) *bridge.Entry {
+		t.Helper()
+		p.take()
+		pr := c.postRead.Load()
+		e, err := c.Modify(ctx, bridge.ModifyRequest{ID: g.ID, Base: o.GroupsDN, Changes: []bridge.Change{ch}, Return: []string{"objectClass"}})
+		if err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		counts := p.take()
+		if got := fmt.Sprintf("search=%d %s", counts[opSearch], writeCounts(counts)); got != "search=2 modify=1 add=0 delete=0 modifyDN=0 extended=0" {
+			t.Errorf("%s sent %s, want 2 searches and 1 modify", what, got)
+		}
+		if c.postRead.Load() != pr+1 {
+			t.Errorf("%s: the entry did not come back by Post-Read", what)
+		}
+		if e.Version == "" || e.Version == g.Version {
+			t.Errorf("%s: Version %q (was %q): the answer is not the entry as written", what, e.Version, g.Version)
+		}
+		g.Version = e.Version
+		return e
+	}
+	modify("add b", bridge.Change{Op: bridge.ChangeAdd, Attr: "member", Values: []string{b.DN}})
+	if !memberOf(b.DN) || !memberOf(a.DN) {
+		t.Fatalf("after adding b: memberOf a=%t b=%t, want both", memberOf(a.DN), memberOf(b.DN))
+	}
+	// Removal named in another spelling of the DN (upper case): slapd
+	// matches by its equality rule, and memberof must follow it.
+	modify("remove a", bridge.Change{Op: bridge.ChangeDelete, Attr: "member", Values: []string{strings.ToUpper(a.DN)}})
+	if memberOf(a.DN) || !memberOf(b.DN) {
+		t.Fatalf("after removing a: memberOf a=%t b=%t, want false, true", memberOf(a.DN), memberOf(b.DN))
+	}
+	members := adminRead(t, o, g.DN, "member").GetAttributeValues("member")
+	if len(members) != 2 || containsFoldAny(members, a.DN) || !containsFoldAny(members, b.DN) {
+		t.Fatalf("members after the removal: %v, want keep and b", members)
+	}
+	// refint: deleting b takes it out of the group. slapd's refint
+	// rewrites the referring entries in a thread of its own, after the
+	// delete's answer: wait for it (bounded), not for a time.
+	if err := c.Delete(ctx, b.ID); err != nil {
+		t.Fatalf("Delete b: %v", err)
+	}
+	left := false
+	for i := 0; i < 200 && !left; i++ {
+		left = !containsFoldAny(adminRead(t, o, g.DN, "member").GetAttributeValues("member"), b.DN)
+		if !left {
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	if !left {
+		t.Errorf("refint left the deleted member b in the group")
+	}
+}
