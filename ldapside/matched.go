@@ -107,3 +107,75 @@ func (c *Conn) presentValues(pc *pconn, dn string, vals map[string][]string) (va
 	}
 	return out, nil
 }
+
+// findWithValues finds the entry with id at or below base with the
+// attributes read and, of the attributes of vals, only the given values
+// (as presentValues): one search instead of two. Matched Values drops the
+// attributes no filter item names, so each attribute of read gets a
+// presence item, which returns it whole. Without the control, or when the
+// one search does not return exactly one entry (not found, a replica that
+// lags, a refused filter), it takes the two reads, which tell those cases
+// apart.
+func (c *Conn) findWithValues(pc *pconn, base, id string, read []string, vals map[string][]string) (*ldap.Entry, valueSet, error) {
+	if len(vals) > 0 && pc.caps.matchedValues {
+		if e, present, ok := c.oneReadWithValues(pc, base, id, withoutAttrs(read, vals), vals); ok {
+			return e, present, nil
+		}
+	}
+	e, err := c.findByID(pc, base, id, withoutAttrs(read, vals))
+	if err != nil || len(vals) == 0 {
+		return e, nil, err
+	}
+	present, err := c.presentValues(pc, e.DN, vals)
+	return e, present, err
+}
+
+func (c *Conn) oneReadWithValues(pc *pconn, base, id string, read []string, vals map[string][]string) (*ldap.Entry, valueSet, bool) {
+	if base == "" {
+		base = c.cfg.BaseDN
+	}
+	vrf, err := newValuesReturnFilter(vals)
+	if err != nil {
+		return nil, nil, false
+	}
+	attrs := make([]string, 0, len(read)+len(vals))
+	for _, a := range read {
+		if a == "1.1" || a == "*" || !ldapAttrName(a) {
+			continue
+		}
+		f, err := ldap.CompileFilter("(" + a + "=*)")
+		if err != nil || f.ClassType != ber.ClassContext || f.Tag != ldap.FilterPresent {
+			return nil, nil, false
+		}
+		vrf.items = append(vrf.items, f)
+		attrs = append(attrs, a)
+	}
+	for a := range vals {
+		attrs = append(attrs, a)
+	}
+	res, err := pc.l.Search(ldap.NewSearchRequest(base, ldap.ScopeWholeSubtree, ldap.NeverDerefAliases, 2, 0, false,
+		c.d.idFilter(id), attrs, []ldap.Control{vrf}))
+	if err != nil || len(res.Entries) != 1 {
+		return nil, nil, false
+	}
+	e := res.Entries[0]
+	present := valueSet{}
+	for _, a := range e.Attributes {
+		if _, asked := vals[strings.ToLower(a.Name)]; asked {
+			c.valuesMatched.Add(int64(len(a.Values)))
+			present.set(a.Name, a.Values)
+		}
+	}
+	return e, present, true
+}
+
+// ldapAttrName reports whether a is a plain attribute description (no
+// filter syntax in it), which a presence item can name as it is.
+func ldapAttrName(a string) bool {
+	for _, r := range a {
+		if !(r == '-' || r == ';' || r == '.' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z') {
+			return false
+		}
+	}
+	return a != ""
+}

@@ -359,7 +359,10 @@ func (c *Conn) Modify(ctx context.Context, req bridge.ModifyRequest) (*bridge.En
 			out, dn = got, req.Current.DN
 			return err
 		}
-		e, err := c.findByID(pc, req.Base, req.ID, withoutAttrs(read, partial))
+		// Of the attributes of partial only which of the given values
+		// are present matters to the plan: read those, not the whole
+		// attribute.
+		e, present, err := c.findWithValues(pc, req.Base, req.ID, read, partial)
 		if err != nil {
 			return err
 		}
@@ -370,16 +373,8 @@ func (c *Conn) Modify(ctx context.Context, req bridge.ModifyRequest) (*bridge.En
 				cur.set(a.Name, a.Values)
 			}
 		}
-		if len(partial) > 0 {
-			// Only which of the given values are present matters to
-			// the plan: read those, not the whole attribute.
-			present, err := c.presentValues(pc, dn, partial)
-			if err != nil {
-				return err
-			}
-			for a, v := range present {
-				cur.set(a, v)
-			}
+		for a, v := range present {
+			cur.set(a, v)
 		}
 		before := valueSet{}
 		for k, v := range cur {
