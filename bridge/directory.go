@@ -161,7 +161,26 @@ type ModifyRequest struct {
 	// if the entry changed since (Version moved) it reads it again and
 	// plans anew, as without Current.
 	Current *Entry
+	// Guessed says Current was not just read but remembered from an
+	// earlier answer (the service's entry cache). The implementation must
+	// then apply the request in one operation guarded by the server so that
+	// it takes effect only on exactly Current (its DN, id and Version), and
+	// otherwise write nothing and return ErrStaleCurrent: every decision the
+	// caller made on Current (what to change, whether to rename, that the
+	// password or the disabled state differ) is only valid for that state.
+	// It never falls back to reading the entry itself; the caller does.
+	// Current then holds the attributes Return names: when the request
+	// turns out to change nothing on exactly Current, Current may be the
+	// answer.
+	Guessed bool
 }
+
+// ErrStaleCurrent is the answer to a Guessed ModifyRequest that was not
+// applied because the entry is not (or may not be) the remembered Current,
+// or because the request cannot be guarded in one operation. Nothing was
+// written. It never reaches a client: the service reads the entry and
+// plans again.
+var ErrStaleCurrent = &Error{Op: "bridge.ModifyRequest", Kind: KindPrecondition, Msg: "the remembered entry is stale"}
 
 // Authenticator checks a password the way an application would: by binding as
 // the entry. Tests use it to prove what provisioning did.

@@ -37,6 +37,14 @@ type ServiceConfig struct {
 	// stripping disable) before their first step, so that one cut short by
 	// the directory or a crash is finished or reversed later (journal.go).
 	Journal Journal
+	// EntryCache, when positive, is how many entries the service remembers
+	// (least recently used forgotten first) to send a PUT or PATCH as one
+	// modify planned on the remembered entry (ModifyRequest.Guessed), with
+	// a fresh read and a second plan only when the directory refuses the
+	// guess. Only for a Directory that guards a Guessed request in the
+	// operation itself; one that cannot refuses every guess, at no cost
+	// but the wasted plan.
+	EntryCache int
 }
 
 // Service provides SCIM's operations on one resource type over a Directory,
@@ -49,6 +57,7 @@ type Service struct {
 	cfg    ServiceConfig
 	leaver sync.Mutex // serialises creation of the leavers container
 	hasLvr bool
+	cache  *entryCache // nil: every PUT and PATCH reads the entry first
 }
 
 // NewService returns a Service; cfg is copied and defaults are applied to the
@@ -69,7 +78,11 @@ func NewService(dir Directory, m Mapper, refs Refs, cfg ServiceConfig) *Service 
 	if n, ok := m.(AttrNamer); ok {
 		dir = namingDirectory{Directory: dir, n: n}
 	}
-	s := &Service{dir: dir, m: m, refs: refs, cfg: cfg}
+	cache := newEntryCache(cfg.EntryCache)
+	if cache != nil {
+		dir = cachingDirectory{Directory: dir, c: cache, full: m.DirectoryAttrs()}
+	}
+	s := &Service{dir: dir, m: m, refs: refs, cfg: cfg, cache: cache}
 	if cfg.Journal != nil && cfg.Lifecycle {
 		cfg.Journal.Handle(s.intentKind("delete"), s.recoverDelete)
 		cfg.Journal.Handle(s.intentKind("disable"), s.recoverDisable)
@@ -230,6 +243,13 @@ func (s *Service) Create(ctx context.Context, in Resource) (Resource, error) {
 // the identity provider owns (a SCIM PUT).
 func (s *Service) Replace(ctx context.Context, id string, in Resource) (Resource, error) {
 	const op = "bridge.(*Service).Replace"
+	if cur := s.cache.get(id); cur != nil {
+		if attrs, err := Normalize(s.m.ResourceType(), in.Attrs); err == nil {
+			if out, done, err := s.updateGuessed(ctx, cur, Resource{ID: id, Attrs: attrs}); done {
+				return out, Wrap(op, err)
+			}
+		}
+	}
 	cur, err := s.get(ctx, id)
 	if err != nil {
 		return Resource{}, Wrap(op, err)
@@ -250,6 +270,11 @@ func (s *Service) Patch(ctx context.Context, id string, ops []PatchOp) (Resource
 			return Resource{}, Wrap(op, err)
 		}
 		return s.Get(ctx, id)
+	}
+	if cur := s.cache.get(id); cur != nil {
+		if out, done, err := s.patchGuessed(ctx, cur, ops); done {
+			return out, Wrap(op, err)
+		}
 	}
 	cur, err := s.get(ctx, id)
 	if err != nil {
@@ -324,16 +349,92 @@ func (s *Service) patchMembers(ctx context.Context, id string, ops []PatchOp) (b
 
 // update writes what it takes to turn cur into desired.
 func (s *Service) update(ctx context.Context, cur *Entry, desired Resource) (Resource, error) {
-	const op = "bridge.(*Service).update"
-	if err := s.checkRequired(desired); err != nil {
+	req, plan, err := s.plan(ctx, cur, desired)
+	if err != nil {
 		return Resource{}, err
 	}
-	if err := s.checkUnique(ctx, desired, cur); err != nil {
+	if plan.Empty() && req.Disabled == nil && req.Password == nil {
+		return s.resource(ctx, cur)
+	}
+	if err := s.ensure(ctx, plan.Containers); err != nil {
 		return Resource{}, err
+	}
+	if s.strips(req) {
+		// Everything that can refuse the request as the client's fault was
+		// checked above: leave the groups, then write the user (see
+		// deprovision.go for the order), journalled as one request.
+		tok, err := s.begin(ctx, "disable", cur.ID)
+		if err != nil {
+			return Resource{}, err
+		}
+		out, err := s.stripAndWrite(ctx, cur, desired, req, tok)
+		s.settle(tok, err)
+		return out, err
+	}
+	return s.write(ctx, cur, desired, req, nil)
+}
+
+// patchGuessed is Patch planned on cur, an entry remembered rather than
+// read; done is false when it wrote nothing and Patch is to read the entry
+// and plan again. Every failure before the write is left to that second
+// plan, as it may come from the remembered state.
+func (s *Service) patchGuessed(ctx context.Context, cur *Entry, ops []PatchOp) (Resource, bool, error) {
+	r, err := s.resource(ctx, cur)
+	if err != nil {
+		return Resource{}, false, nil
+	}
+	patched, err := ApplyPatch(s.m.ResourceType(), r, ops)
+	if err != nil {
+		return Resource{}, false, nil
+	}
+	attrs, err := Normalize(s.m.ResourceType(), patched.Attrs)
+	if err != nil {
+		return Resource{}, false, nil
+	}
+	return s.updateGuessed(ctx, cur, Resource{ID: cur.ID, Attrs: attrs, Patched: true})
+}
+
+// updateGuessed is update on cur, an entry remembered rather than read
+// (the entry cache), sent as one modify that the directory applies only to
+// exactly cur (ModifyRequest.Guessed). done is false when nothing was
+// written and the caller is to read the entry and take update's path: the
+// directory refused the guess, or the request is one whose outcome the
+// remembered entry cannot settle (nothing to change - which only the entry
+// as it is can confirm -, a rename or move, containers to make, a disable
+// that leaves groups first, any refusal before the write).
+func (s *Service) updateGuessed(ctx context.Context, cur *Entry, desired Resource) (Resource, bool, error) {
+	req, plan, err := s.plan(ctx, cur, desired)
+	if err != nil || req.NewRDN != "" || req.NewSuperior != "" || len(plan.Containers) > 0 || s.strips(req) ||
+		plan.Empty() && req.Disabled == nil && req.Password == nil {
+		return Resource{}, false, nil
+	}
+	req.Guessed = true
+	out, err := s.write(ctx, cur, desired, req, nil)
+	if stale(err) {
+		s.cache.drop(cur.ID)
+		return Resource{}, false, nil
+	}
+	return out, true, err
+}
+
+// strips reports whether req disables an account whose groups are then
+// left (Memberships.OnDisable).
+func (s *Service) strips(req ModifyRequest) bool {
+	m := s.cfg.Memberships
+	return m != nil && m.OnDisable && req.Disabled != nil && *req.Disabled
+}
+
+// plan checks desired and works out the modify that turns cur into it.
+func (s *Service) plan(ctx context.Context, cur *Entry, desired Resource) (ModifyRequest, *EntryPlan, error) {
+	if err := s.checkRequired(desired); err != nil {
+		return ModifyRequest{}, nil, err
+	}
+	if err := s.checkUnique(ctx, desired, cur); err != nil {
+		return ModifyRequest{}, nil, err
 	}
 	plan, err := s.m.Changes(ctx, cur, desired, s.refs)
 	if err != nil {
-		return Resource{}, err
+		return ModifyRequest{}, nil, err
 	}
 	req := ModifyRequest{
 		ID:          cur.ID,
@@ -353,25 +454,7 @@ func (s *Service) update(ctx context.Context, cur *Entry, desired Resource) (Res
 			req.Password = &p
 		}
 	}
-	if plan.Empty() && req.Disabled == nil && req.Password == nil {
-		return s.resource(ctx, cur)
-	}
-	if err := s.ensure(ctx, plan.Containers); err != nil {
-		return Resource{}, err
-	}
-	if m := s.cfg.Memberships; m != nil && m.OnDisable && req.Disabled != nil && *req.Disabled {
-		// Everything that can refuse the request as the client's fault was
-		// checked above: leave the groups, then write the user (see
-		// deprovision.go for the order), journalled as one request.
-		tok, err := s.begin(ctx, "disable", cur.ID)
-		if err != nil {
-			return Resource{}, err
-		}
-		out, err := s.stripAndWrite(ctx, cur, desired, req, tok)
-		s.settle(tok, err)
-		return out, err
-	}
-	return s.write(ctx, cur, desired, req, nil)
+	return req, plan, nil
 }
 
 // stripAndWrite leaves the user's groups, then writes it.

@@ -108,16 +108,26 @@ func postReadEntry(ctrls []ldap.Control) *ldap.Entry {
 //
 // It reports false (and has written nothing) when req is not one it can do
 // this way (a rename, AD, a server without the controls, an entry that
-// changed or moved since): Modify then takes the reading path.
+// changed or moved since): Modify then takes the reading path. For a
+// Guessed Current it never does: the caller planned on a remembered state
+// that only the caller can plan again, so it answers ErrStaleCurrent
+// instead, having written nothing.
 func (c *Conn) modifyCurrent(pc *pconn, req bridge.ModifyRequest, partial map[string][]string) (*bridge.Entry, bool, error) {
+	const op = "ldapside.(*Conn).modifyCurrent"
 	cur := req.Current
+	notHere := func() (*bridge.Entry, bool, error) {
+		if req.Guessed {
+			return nil, true, bridge.E(op, bridge.KindPrecondition, "", bridge.ErrStaleCurrent)
+		}
+		return nil, false, nil
+	}
 	if cur == nil || cur.ID != req.ID || cur.Version == "" || cur.DN == "" || !pc.caps.assertion ||
 		req.NewRDN != "" || req.NewSuperior != "" || len(partial) > 0 {
-		return nil, false, nil
+		return notHere()
 	}
 	d, ok := c.d.(openLDAP)
 	if !ok {
-		return nil, false, nil // AD's disabled state lives in a bit field of the stored entry
+		return notHere() // AD's disabled state lives in a bit field of the stored entry
 	}
 	vals := valueSet{}
 	for _, ch := range req.Changes {
@@ -126,7 +136,7 @@ func (c *Conn) modifyCurrent(pc *pconn, req bridge.ModifyRequest, partial map[st
 			// writes sent with the Assertion control, slapd's memberof
 			// overlay left the members' memberOf unchanged (not yet
 			// understood; see docs/performance.md).
-			return nil, false, nil
+			return notHere()
 		}
 		vals.set(ch.Attr, cur.Values(ch.Attr))
 	}
@@ -139,12 +149,12 @@ func (c *Conn) modifyCurrent(pc *pconn, req bridge.ModifyRequest, partial map[st
 			append(d.passwordReadAttrs(), attrEntryCSN, lockAttr))
 		if err != nil {
 			if bridge.KindOf(err) == bridge.KindNotFound {
-				return nil, false, nil // moved or gone: the reading path tells which
+				return notHere() // moved or gone: the reading path tells which
 			}
 			return nil, true, err
 		}
 		if e.GetEqualFoldAttributeValue(attrEntryCSN) != cur.Version {
-			return nil, false, nil
+			return notHere()
 		}
 		state = e
 		if !d.samePassword(e, *req.Password) {
@@ -160,12 +170,23 @@ func (c *Conn) modifyCurrent(pc *pconn, req bridge.ModifyRequest, partial map[st
 		return nil, true, err
 	}
 	mods = append(mods, acc...)
-	if len(mods) == 0 {
-		return nil, false, nil
+	if len(mods) == 0 && state != nil && req.Guessed {
+		// A resent password and nothing else, on an entry just read at
+		// the remembered version: the remembered entry is the entry as
+		// it is, and nothing is to be written.
+		return cur, true, nil
 	}
-	f, err := ldap.CompileFilter("(" + attrEntryCSN + "=" + ldap.EscapeFilter(cur.Version) + ")")
+	if len(mods) == 0 {
+		// Nothing to write on Current: whether that holds for the entry
+		// as it is takes a read.
+		return notHere()
+	}
+	// The id as well as the version: an entry deleted and made again at
+	// the same DN is another entry, whatever its CSN.
+	f, err := ldap.CompileFilter("(&(" + attrEntryCSN + "=" + ldap.EscapeFilter(cur.Version) + ")(" +
+		attrEntryUUID + "=" + ldap.EscapeFilter(strings.ToLower(cur.ID)) + "))")
 	if err != nil {
-		return nil, false, nil
+		return notHere()
 	}
 	ctrls := []ldap.Control{&assertionControl{filter: f}}
 	if pc.caps.permissive {
@@ -186,7 +207,7 @@ func (c *Conn) modifyCurrent(pc *pconn, req bridge.ModifyRequest, partial map[st
 				ldap.LDAPResultAttributeOrValueExists, ldap.LDAPResultNoSuchAttribute:
 				// Changed, moved or gone since it was read: plan again on
 				// a fresh read (which also tells a gone entry apart).
-				return nil, false, nil
+				return notHere()
 			}
 		}
 		if pw != nil {
@@ -212,6 +233,13 @@ func (c *Conn) modifyCurrent(pc *pconn, req bridge.ModifyRequest, partial map[st
 		names = append(names, m.Modification.Type)
 	}
 	c.log.Debug("entry modified", "dn", cur.DN, "id", req.ID, "renamed", false, "attrs", names, "password_set", pw != nil,
-		"disabled_changed", dis != nil, "planned_on", "current")
+		"disabled_changed", dis != nil, "planned_on", plannedOn(req))
 	return out, true, nil
+}
+
+func plannedOn(req bridge.ModifyRequest) string {
+	if req.Guessed {
+		return "remembered"
+	}
+	return "current"
 }

@@ -356,7 +356,9 @@ func (c *Conn) Modify(ctx context.Context, req bridge.ModifyRequest) (*bridge.En
 			partial = nil // read the whole attributes, as before
 		}
 		if got, done, err := c.modifyCurrent(pc, req, partial); done || err != nil {
-			out, dn = got, req.Current.DN
+			if out = got; req.Current != nil {
+				dn = req.Current.DN
+			}
 			return err
 		}
 		// Of the attributes of partial only which of the given values

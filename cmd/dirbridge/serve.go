@@ -146,6 +146,13 @@ func serveConfig(ctx context.Context, cfg *conf.Config, stderr io.Writer) error 
 		Memberships:     memberships(cfg.Users.StripGroups, cfg.Users.StripGroupsOnDisable, groups),
 		Journal:         jr,
 	}
+	if cfg.LDAP.Dialect == "openldap" {
+		// A PUT or PATCH planned on the entry the gateway last saw, sent
+		// as one modify that slapd applies only to exactly that entry
+		// (Assertion control). Samba AD has no Assertion control: there
+		// every PUT and PATCH reads the entry first (docs/performance.md).
+		svcCfg.EntryCache = bridge.DefaultEntryCache
+	}
 	return runGateway(ctx, logger, conn, users, groups, svcCfg, scimCfg, ready, cfg.Metrics.Listen, nil)
 }
 

@@ -341,8 +341,19 @@ func (e *Embedded) Modify(ctx context.Context, req bridge.ModifyRequest) (*bridg
 		}
 		baseN = b.norm()
 	}
+	guess := req.Current
+	if req.Guessed && (guess == nil || guess.ID == "" || guess.Version == "" || !strings.EqualFold(guess.ID, req.ID)) {
+		return nil, bridge.E(op, bridge.KindPrecondition, "", bridge.ErrStaleCurrent)
+	}
 	r, err := e.modify(op, func(tx *bolt.Tx) (*record, error) {
 		r, err := getRecord(tx, normID(req.ID))
+		if req.Guessed {
+			// Checked in the write transaction: the caller's plan holds
+			// only for exactly the entry it remembers.
+			if err != nil || csnVersion(r.CSN) != guess.Version || !sameNDN(r, guess.DN) {
+				return nil, bridge.E(op, bridge.KindPrecondition, "", bridge.ErrStaleCurrent)
+			}
+		}
 		if errors.Is(err, errNotFound) || err == nil && !ndnUnder(r.NDN, baseN) {
 			return nil, fail(op, bridge.KindNotFound, ldap.LDAPResultNoSuchObject, "")
 		}
@@ -930,4 +941,10 @@ func (e *Embedded) authenticate(op, dnStr, password string) (string, bool, error
 		return "", false, invalid
 	}
 	return r.DN, false, nil
+}
+
+// sameNDN reports whether dnStr names r.
+func sameNDN(r *record, dnStr string) bool {
+	d, err := parseDN(dnStr)
+	return err == nil && d.norm() == r.NDN
 }
