@@ -141,6 +141,7 @@ func Run(t *testing.T, newDir func(t *testing.T) Env) {
 		{"Password", testPassword},
 		{"Disabled", testDisabled},
 		{"FailedModifyLeavesEntry", testFailedModify},
+		{"GuessedModify", testGuessedModify},
 		{"Delete", testDelete},
 		{"EnsureContainer", testEnsureContainer},
 		{"HostileNames", testHostileNames},
@@ -737,6 +738,65 @@ func testRenameMove(t *testing.T, s *suite) {
 	if same.Version != back.Version {
 		t.Errorf("rename to the same name changed Version")
 	}
+}
+
+// testGuessedModify: a Guessed request takes effect only on exactly the
+// remembered entry - or, where the directory cannot guard it, never - and
+// otherwise is ErrStaleCurrent with nothing written: after a change made
+// beside it, a rename, and with the entry deleted and made again at the
+// same DN.
+func testGuessedModify(t *testing.T, s *suite) {
+	title := func(v string) []bridge.Change {
+		return s.changes([]bridge.Change{{Op: bridge.ChangeReplace, Attr: "title", Values: []string{v}}})
+	}
+	guess := func(cur *bridge.Entry, v string) (*bridge.Entry, error) {
+		return s.Dir.Modify(ctx(t), bridge.ModifyRequest{ID: cur.ID, Changes: title(v), Current: cur, Guessed: true})
+	}
+	refused := func(what string, cur *bridge.Entry, v string, id string, want *bridge.Entry) {
+		t.Helper()
+		_, err := guess(cur, v)
+		if !errors.Is(err, bridge.ErrStaleCurrent) {
+			t.Fatalf("%s: Guessed Modify answered %v, want ErrStaleCurrent", what, err)
+		}
+		if g := s.get(t, id); g.Version != want.Version || !sameDN(g.DN, want.DN) || g.First(s.a("title")) != want.First(s.a("title")) {
+			t.Fatalf("%s: the refused guess changed the entry: %+v, was %+v", what, g, want)
+		}
+	}
+	e := s.add(t, "guess", map[string][]string{"title": {"T0"}})
+	cur := s.get(t, e.ID)
+	got, err := guess(cur, "T1")
+	switch {
+	case err == nil:
+		s.wantValues(t, got, "title", "T1")
+		if got.Version == cur.Version || got.ID != e.ID {
+			t.Fatalf("guessed write: Version %q -> %q, id %q", cur.Version, got.Version, got.ID)
+		}
+		t.Logf("this directory guards a Guessed request")
+	case errors.Is(err, bridge.ErrStaleCurrent):
+		s.wantValues(t, s.get(t, e.ID), "title", "T0")
+		t.Logf("this directory refuses every Guessed request")
+	default:
+		t.Fatalf("Guessed Modify on the entry as read: %v", err)
+	}
+	// Changed beside the guess.
+	cur = s.get(t, e.ID)
+	now := s.modify(t, bridge.ModifyRequest{ID: e.ID, Changes: []bridge.Change{{Op: bridge.ChangeReplace, Attr: "title", Values: []string{"T2"}}}})
+	refused("changed since", cur, "T3", e.ID, now)
+	// Renamed beside the guess.
+	cur = now
+	now = s.modify(t, bridge.ModifyRequest{ID: e.ID, NewRDN: s.rdn("guessed")})
+	refused("renamed since", cur, "T4", e.ID, now)
+	// Deleted and made again at the same DN: another entry.
+	cur = now
+	if err := s.Dir.Delete(ctx(t), e.ID); err != nil {
+		t.Fatal(err)
+	}
+	again := s.addReq(t, bridge.AddRequest{DN: cur.DN, Attrs: s.person("guessed", map[string][]string{"title": {"T5"}})})
+	if _, err := guess(cur, "T6"); !errors.Is(err, bridge.ErrStaleCurrent) {
+		t.Fatalf("recreated: Guessed Modify of the gone id answered %v, want ErrStaleCurrent", err)
+	}
+	cur.ID = again.ID // the new entry's id with the old entry's state
+	refused("recreated at the same DN", cur, "T6", again.ID, s.get(t, again.ID))
 }
 
 func testPassword(t *testing.T, s *suite) {
