@@ -6,10 +6,14 @@ import (
 	"slices"
 )
 
-// DefaultEntryCache is the number of entries a Service remembers for its
-// one-operation PUT and PATCH when the caller asks for the cache without a
-// size: at the bench's ~1.5 KB an entry, about 15 MB at most.
-const DefaultEntryCache = 10000
+// DefaultEntryCache is the number of entries the gateway's users service
+// remembers for its one-operation PUT and PATCH. A packed entry of ~20
+// attributes is ~1.2 KB live (TestEntryCacheIsBoundedAndCopies' sizes; the
+// bench's users), so the cache holds ~6 MB and, with Go's GC headroom,
+// costs ~12 MB of RSS however many users the directory holds: 10,000
+// measured +22 MB at the bench's full import, too near the 64 MB target at
+// N = 100,000.
+const DefaultEntryCache = 5000
 
 // cachingDirectory is the Directory a Service with an entry cache reads and
 // writes through: every entry it hands back with the service's full set of
