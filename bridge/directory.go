@@ -169,9 +169,8 @@ type ModifyRequest struct {
 	// caller made on Current (what to change, whether to rename, that the
 	// password or the disabled state differ) is only valid for that state.
 	// It never falls back to reading the entry itself; the caller does.
-	// Current then holds the attributes Return names: when the request
-	// turns out to change nothing on exactly Current, Current may be the
-	// answer.
+	// A request that would change nothing on Current is refused too: only
+	// a read shows that the entry is Current.
 	Guessed bool
 }
 

@@ -170,12 +170,6 @@ func (c *Conn) modifyCurrent(pc *pconn, req bridge.ModifyRequest, partial map[st
 		return nil, true, err
 	}
 	mods = append(mods, acc...)
-	if len(mods) == 0 && state != nil && req.Guessed {
-		// A resent password and nothing else, on an entry just read at
-		// the remembered version: the remembered entry is the entry as
-		// it is, and nothing is to be written.
-		return cur, true, nil
-	}
 	if len(mods) == 0 {
 		// Nothing to write on Current: whether that holds for the entry
 		// as it is takes a read.

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"os"
 	"sort"
 	"strconv"
@@ -79,6 +80,12 @@ func (a auditDirectory) Add(ctx context.Context, req bridge.AddRequest) (*bridge
 
 func (a auditDirectory) Modify(ctx context.Context, req bridge.ModifyRequest) (*bridge.Entry, error) {
 	e, err := a.Directory.Modify(ctx, req)
+	if errors.Is(err, bridge.ErrStaleCurrent) {
+		// A guess the directory refused wrote nothing and is not the
+		// request's outcome: the service reads and writes again, and that
+		// write is the one audited.
+		return e, err
+	}
 	dn := ""
 	if e != nil {
 		dn = e.DN

@@ -1,10 +1,15 @@
 package main
 
 import (
+	"bytes"
+	"context"
+	"errors"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/dirbridge/dirbridge/bridge"
+	"github.com/hashicorp/go-hclog"
 )
 
 func TestDescribeModify(t *testing.T) {
@@ -36,5 +41,36 @@ func TestDescribeModify(t *testing.T) {
 				t.Errorf("%s: the password value is in the audit fields %v", c.name, extra)
 			}
 		}
+	}
+}
+
+// staleDir refuses every Guessed modify, as a directory does when the
+// remembered entry changed.
+type staleDir struct{ bridge.Directory }
+
+func (staleDir) Modify(_ context.Context, req bridge.ModifyRequest) (*bridge.Entry, error) {
+	if req.Guessed {
+		return nil, bridge.E("test", bridge.KindPrecondition, "", bridge.ErrStaleCurrent)
+	}
+	return &bridge.Entry{ID: req.ID, DN: "uid=a,dc=x"}, nil
+}
+
+// TestAuditSkipsRefusedGuess: a refused guess wrote nothing, so it is no
+// "directory write failed" line; the write that follows is audited.
+func TestAuditSkipsRefusedGuess(t *testing.T) {
+	var buf bytes.Buffer
+	a := auditDirectory{Directory: staleDir{}, log: hclog.New(&hclog.LoggerOptions{Output: &buf, JSONFormat: true})}
+	ch := []bridge.Change{{Op: bridge.ChangeReplace, Attr: "title", Values: []string{"x"}}}
+	if _, err := a.Modify(context.Background(), bridge.ModifyRequest{ID: "i", Changes: ch, Guessed: true}); !errors.Is(err, bridge.ErrStaleCurrent) {
+		t.Fatalf("the refusal was not passed on: %v", err)
+	}
+	if buf.Len() != 0 {
+		t.Fatalf("a refused guess was audited: %s", buf.String())
+	}
+	if _, err := a.Modify(context.Background(), bridge.ModifyRequest{ID: "i", Changes: ch}); err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(buf.String(), `"directory write"`); n != 1 || strings.Contains(buf.String(), "failed") {
+		t.Fatalf("the write after it: %s", buf.String())
 	}
 }
