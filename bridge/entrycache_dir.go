@@ -8,8 +8,8 @@ import (
 
 // DefaultEntryCache is the number of entries the gateway's users service
 // remembers for its one-operation PUT and PATCH. A packed entry of ~20
-// attributes is ~1.2 KB live (TestEntryCacheIsBoundedAndCopies' sizes; the
-// bench's users), so the cache holds ~6 MB and, with Go's GC headroom,
+// attributes of ~20 bytes is ~1.2 KB live (runtime.MemStats over 10,000 of
+// them, 2026-12), so the cache holds ~6 MB and, with Go's GC headroom,
 // costs ~12 MB of RSS however many users the directory holds: 10,000
 // measured +22 MB at the bench's full import, too near the 64 MB target at
 // N = 100,000.
