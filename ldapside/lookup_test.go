@@ -2,6 +2,7 @@ package ldapside
 
 import (
 	"bufio"
+	"bytes"
 	"fmt"
 	"io"
 	"net"
@@ -59,32 +60,43 @@ func (r *searchRecorder) relay(in net.Conn) {
 	}
 	defer out.Close()
 	go func() { _, _ = io.Copy(in, out); _ = in.Close() }()
-	rd := io.TeeReader(bufio.NewReader(in), out)
+	// Each request is recorded before it goes upstream, so that it is
+	// in the record before its answer can reach the client.
+	var buf bytes.Buffer
+	rd := io.TeeReader(bufio.NewReader(in), &buf)
 	for {
+		buf.Reset()
 		msg, err := ber.ReadPacket(rd)
 		if err != nil {
 			return
 		}
-		if len(msg.Children) < 2 || msg.Children[1].Tag != ldap.ApplicationSearchRequest || len(msg.Children[1].Children) < 8 {
-			continue
+		r.record(msg)
+		if _, err := out.Write(buf.Bytes()); err != nil {
+			return
 		}
-		op := msg.Children[1]
-		s := searchSeen{}
-		s.sizeLimit, _ = op.Children[3].Value.(int64)
-		for _, a := range op.Children[7].Children {
-			s.attrs = append(s.attrs, fmt.Sprint(a.Value))
-		}
-		if len(msg.Children) > 2 {
-			for _, c := range msg.Children[2].Children {
-				if len(c.Children) > 0 {
-					s.controls = append(s.controls, fmt.Sprint(c.Children[0].Value))
-				}
+	}
+}
+
+func (r *searchRecorder) record(msg *ber.Packet) {
+	if len(msg.Children) < 2 || msg.Children[1].Tag != ldap.ApplicationSearchRequest || len(msg.Children[1].Children) < 8 {
+		return
+	}
+	op := msg.Children[1]
+	s := searchSeen{}
+	s.sizeLimit, _ = op.Children[3].Value.(int64)
+	for _, a := range op.Children[7].Children {
+		s.attrs = append(s.attrs, fmt.Sprint(a.Value))
+	}
+	if len(msg.Children) > 2 {
+		for _, c := range msg.Children[2].Children {
+			if len(c.Children) > 0 {
+				s.controls = append(s.controls, fmt.Sprint(c.Children[0].Value))
 			}
 		}
-		r.mu.Lock()
-		r.seen = append(r.seen, s)
-		r.mu.Unlock()
 	}
+	r.mu.Lock()
+	r.seen = append(r.seen, s)
+	r.mu.Unlock()
 }
 
 func (r *searchRecorder) take() []searchSeen {
