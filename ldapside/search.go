@@ -45,8 +45,18 @@ func (c *Conn) toEntry(e *ldap.Entry, attrs []string) *bridge.Entry {
 		}
 		return false
 	}
+	// Once per entry, not per attribute: a dialect builds the list anew.
+	ops := c.d.operationalAttrs()
+	operational := func(name string) bool {
+		for _, o := range ops {
+			if strings.EqualFold(o, name) {
+				return true
+			}
+		}
+		return false
+	}
 	for _, a := range e.Attributes {
-		if c.d.secretAttr(a.Name) || isOperational(c.d, a.Name) && !asked(a.Name) {
+		if c.d.secretAttr(a.Name) || operational(a.Name) && !asked(a.Name) {
 			continue
 		}
 		vals := append([]string(nil), a.Values...)
@@ -60,15 +70,6 @@ func (c *Conn) toEntry(e *ldap.Entry, attrs []string) *bridge.Entry {
 		out.Attrs[a.Name] = vals
 	}
 	return out
-}
-
-func isOperational(d dialect, name string) bool {
-	for _, o := range d.operationalAttrs() {
-		if strings.EqualFold(o, name) {
-			return true
-		}
-	}
-	return false
 }
 
 // findOne reads the one entry below base that filter selects, or fails with
