@@ -49,6 +49,9 @@ type Conn struct {
 	onCurrent, postRead atomic.Int64
 	// singleReads counts reads of one entry (findOne), for tests.
 	singleReads atomic.Int64
+	// walkKeys counts the walk keys searches built (query.key), for
+	// tests: a lookup builds none.
+	walkKeys atomic.Int64
 
 	// active is the index in cfg.URLs of the server every pooled
 	// connection goes to (see failover.go); failovers counts its changes.

@@ -46,7 +46,7 @@ func (c *Conn) searchPaged(pc *pconn, q *query, offset, count int) (*bridge.Sear
 	pc.paged = nil
 	// sssvlv fixes the page size at the first page of a sorted walk, so a
 	// walk keeps one page size: the window's count.
-	if st == nil || st.key != q.key || st.next != offset || st.size != count || len(st.cookie) == 0 {
+	if st == nil || st.key != q.key() || st.next != offset || st.size != count || len(st.cookie) == 0 {
 		pc.paged = st
 		c.abandonPaged(pc)
 		total, err := c.countMatches(pc, q)
@@ -56,7 +56,7 @@ func (c *Conn) searchPaged(pc *pconn, q *query, offset, count int) (*bridge.Sear
 		if count == 0 || offset >= total {
 			return &bridge.SearchResult{Total: total}, nil
 		}
-		st = &pagedState{key: q.key, total: total, size: count,
+		st = &pagedState{key: q.key(), total: total, size: count,
 			req: ldap.NewSearchRequest(q.base, q.scope, ldap.NeverDerefAliases, 0, 0, false, q.filter, q.attrs, nil)}
 		// Skip whole pages before the window.
 		for st.next+count <= offset {

@@ -20,6 +20,94 @@ type tmpl struct {
 	t      *template.Template
 	chains [][]string // field chains named in the template
 	attrs  []string   // SCIM paths the template reads, for messages
+	// fast, when not nil, is the template as text and field chains only
+	// ("{{.name.givenName}} {{.name.familyName}}"): render then
+	// concatenates string values itself, as text/template would print
+	// them. Every read resource renders its templates (hideDerived), and
+	// text/template's Execute with the copy of the resource it needs cost
+	// more than the rest of the mapping of a lookup.
+	fast []fastPart
+}
+
+// fastPart is literal text (chain nil) or the value of a field chain.
+type fastPart struct {
+	lit   string
+	chain []string
+}
+
+// fastParts returns root as fastParts when it holds only text and
+// {{.a}} / {{.a.b}} actions, and no head is named both alone and with a
+// sub-attribute (render's filling makes {{.a}} print a map then); else
+// nil.
+func fastParts(root *parse.ListNode) []fastPart {
+	if root == nil {
+		return nil
+	}
+	var out []fastPart
+	alone, parent := map[string]bool{}, map[string]bool{}
+	for _, n := range root.Nodes {
+		switch n := n.(type) {
+		case *parse.TextNode:
+			out = append(out, fastPart{lit: string(n.Text)})
+		case *parse.ActionNode:
+			p := n.Pipe
+			if p == nil || len(p.Decl) > 0 || p.IsAssign || len(p.Cmds) != 1 || len(p.Cmds[0].Args) != 1 {
+				return nil
+			}
+			f, ok := p.Cmds[0].Args[0].(*parse.FieldNode)
+			if !ok || len(f.Ident) < 1 || len(f.Ident) > 2 {
+				return nil
+			}
+			if len(f.Ident) == 1 {
+				alone[f.Ident[0]] = true
+			} else {
+				parent[f.Ident[0]] = true
+			}
+			out = append(out, fastPart{chain: f.Ident})
+		default:
+			return nil
+		}
+	}
+	for k := range alone {
+		if parent[k] {
+			return nil
+		}
+	}
+	if out == nil {
+		out = []fastPart{}
+	}
+	return out
+}
+
+// renderFast is render by m.fast; ok is false when a value is not a
+// string (text/template formats those) or the output is too long (render
+// reports that): render then executes the template.
+func (m *tmpl) renderFast(attrs map[string]any) (s string, ok bool) {
+	var b strings.Builder
+	for _, p := range m.fast {
+		if p.chain == nil {
+			b.WriteString(p.lit)
+			continue
+		}
+		v := attrs[p.chain[0]]
+		if len(p.chain) == 2 {
+			// render's filling treats a head that is no map as one
+			// without the sub-attribute.
+			sub, _ := v.(map[string]any)
+			v = sub[p.chain[1]]
+		}
+		switch x := v.(type) {
+		case nil:
+		case string:
+			b.WriteString(x)
+		default:
+			return "", false
+		}
+		if b.Len() > maxTemplateOutput {
+			return "", false
+		}
+	}
+	return strings.TrimSpace(b.String()), true
 }
 
 // templateFuncs are available in every template. attr reads any path,
@@ -72,7 +160,7 @@ func (t *Table) compileTemplate(text string) (*tmpl, error) {
 		}
 		return nil, fmt.Errorf("template %q does not parse: %s", text, msg)
 	}
-	out := &tmpl{text: text, t: tt}
+	out := &tmpl{text: text, t: tt, fast: fastParts(tt.Tree.Root)}
 	var problems []string
 	walkNodes(tt.Tree.Root, func(n parse.Node) {
 		switch n := n.(type) {
@@ -195,6 +283,16 @@ func walkNodes(n parse.Node, f func(parse.Node)) {
 // result, so that "{{.name.givenName}} {{.name.familyName}}" with no family
 // name gives "Jane", and with no name at all gives "".
 func (m *tmpl) render(t *Table, attrs map[string]any) (string, error) {
+	if m.fast != nil {
+		if s, ok := m.renderFast(attrs); ok {
+			return s, nil
+		}
+	}
+	return m.execute(attrs)
+}
+
+// execute is render by text/template.
+func (m *tmpl) execute(attrs map[string]any) (string, error) {
 	data := make(map[string]any, len(attrs)+len(m.chains))
 	for k, v := range attrs {
 		data[k] = v
