@@ -118,3 +118,12 @@ type MemberMapper interface {
 type SearchScoper interface {
 	SearchScope() Scope
 }
+
+// ReadOnlyMapper is implemented by mappers of resources the directory owns
+// (entitlement values: groups SCIM lists but does not manage). Their
+// NewEntry and Changes refuse; Service.Delete asks ReadOnly first, because
+// a DELETE never reaches the mapper and would otherwise remove the entry.
+// Membership still changes through MemberMapper.
+type ReadOnlyMapper interface {
+	ReadOnly() bool
+}

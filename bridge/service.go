@@ -445,6 +445,9 @@ func (s *Service) write(ctx context.Context, cur *Entry, desired Resource, req M
 // with Memberships they leave their groups first (see deprovision.go).
 func (s *Service) Delete(ctx context.Context, id string) error {
 	const op = "bridge.(*Service).Delete"
+	if ro, ok := s.m.(ReadOnlyMapper); ok && ro.ReadOnly() {
+		return Errorf(op, KindMethodNotAllowed, "%s resources are the directory's and cannot be deleted over SCIM", s.m.ResourceType().Name)
+	}
 	cur, err := s.get(ctx, id)
 	if err != nil {
 		return Wrap(op, err)

@@ -20,9 +20,10 @@ type EntitlementMapper struct {
 }
 
 var (
-	_ bridge.Mapper       = (*EntitlementMapper)(nil)
-	_ bridge.MemberMapper = (*EntitlementMapper)(nil)
-	_ bridge.SearchScoper = (*EntitlementMapper)(nil)
+	_ bridge.Mapper         = (*EntitlementMapper)(nil)
+	_ bridge.MemberMapper   = (*EntitlementMapper)(nil)
+	_ bridge.SearchScoper   = (*EntitlementMapper)(nil)
+	_ bridge.ReadOnlyMapper = (*EntitlementMapper)(nil)
 )
 
 // NewEntitlementMapper returns the mapper of t, which must come from
@@ -89,6 +90,10 @@ func (m *EntitlementMapper) SearchScope() bridge.Scope {
 	}
 	return bridge.ScopeSub
 }
+
+// ReadOnly implements bridge.ReadOnlyMapper: values are never deleted
+// over SCIM.
+func (m *EntitlementMapper) ReadOnly() bool { return true }
 
 // readOnlyErr refuses a write of the value itself.
 func (m *EntitlementMapper) readOnlyErr(op string) error {
