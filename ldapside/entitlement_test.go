@@ -20,7 +20,8 @@ type entEnv struct {
 	dir        bridge.Directory
 	base       string // where this run's containers go (the base DN)
 	people     string
-	usersTable string // conf/examples table whose container is moved to people
+	usersTable string // conf/examples table whose container is moved to usersAt
+	usersAt    string // the users table's container: people or above it
 	ad         bool
 	// nested: the directory evaluates bridge.InChain (AD, embedded); on
 	// the others a nested type must fail as misconfigured.
@@ -175,7 +176,7 @@ func runEntitlementSuite(t *testing.T, env entEnv) {
 		t.Fatal(err)
 	}
 
-	opts := mapping.Options{BaseDN: env.base, Container: env.people, Standard: scimside.StandardSchemas()}
+	opts := mapping.Options{BaseDN: env.base, Container: env.usersAt, Standard: scimside.StandardSchemas()}
 	users, err := mapping.Load("../conf/examples/"+env.usersTable, opts)
 	if err != nil {
 		t.Fatal(err)
@@ -343,7 +344,7 @@ func runEntitlementSuite(t *testing.T, env entEnv) {
 
 func TestEntitlementServiceOpenLDAP(t *testing.T) {
 	o, c := startDirectory(t, nil)
-	runEntitlementSuite(t, entEnv{dir: c, base: o.BaseDN, people: o.PeopleDN, usersTable: "openldap-users.toml"})
+	runEntitlementSuite(t, entEnv{dir: c, base: o.BaseDN, people: o.PeopleDN, usersAt: o.PeopleDN, usersTable: "openldap-users.toml"})
 }
 
 func TestEntitlementServiceEmbedded(t *testing.T) {
@@ -353,12 +354,16 @@ func TestEntitlementServiceEmbedded(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = e.Close() })
-	runEntitlementSuite(t, entEnv{dir: e, base: e.Suffix(), people: "ou=people," + e.Suffix(), usersTable: "openldap-users.toml", nested: true})
+	runEntitlementSuite(t, entEnv{dir: e, base: e.Suffix(), people: "ou=people," + e.Suffix(), usersAt: "ou=people," + e.Suffix(), usersTable: "openldap-users.toml", nested: true})
 }
 
 func TestEntitlementServiceAD(t *testing.T) {
-	s, c, people, _ := startAD(t, nil)
-	runEntitlementSuite(t, entEnv{dir: c, base: s.BaseDN, people: people, usersTable: "ad-users.toml", ad: true, nested: true, tag: randTag()})
+	s, c, _, _ := startAD(t, nil)
+	// ad-users.toml places users below OU=People (OU=Sales,OU=People,...):
+	// this run's users go in an OU of their own below it.
+	tag := randTag()
+	runEntitlementSuite(t, entEnv{dir: c, base: s.BaseDN, people: "OU=ent-" + tag + ",OU=People," + s.BaseDN,
+		usersAt: "OU=People," + s.BaseDN, usersTable: "ad-users.toml", ad: true, nested: true, tag: tag})
 }
 
 // TestInChainFilterRendering: the in-chain filter is AD's extensible match
