@@ -112,8 +112,10 @@ func (ep *endpoint) currentGroups(ctx context.Context, user bridge.Resource) ([]
 	}
 }
 
-// membershipChange is one value-level change of one group.
+// membershipChange is one value-level change of one group: a SCIM 1.1
+// body's group (kind "") or a value of the entitlement type named kind.
 type membershipChange struct {
+	kind  string
 	group string
 	add   bool
 }
@@ -137,14 +139,14 @@ func (ep *endpoint) applyMemberships(ctx context.Context, userID string, changes
 	var done []membershipChange
 	undo = func() {
 		for i := len(done) - 1; i >= 0; i-- {
-			back := membershipChange{group: done[i].group, add: !done[i].add}
-			if err := ep.patchGroup(context.WithoutCancel(ctx), back.group, back.ops(userID)); err != nil {
-				ep.log.Error("could not undo a membership change", "request_id", bridge.RequestID(ctx), "group", back.group, "user", userID, "add", back.add, "error", err.Error())
+			back := membershipChange{kind: done[i].kind, group: done[i].group, add: !done[i].add}
+			if err := ep.patchGroup(context.WithoutCancel(ctx), back, userID); err != nil {
+				ep.log.Error("could not undo a membership change", "request_id", bridge.RequestID(ctx), "type", back.kind, "group", back.group, "user", userID, "add", back.add, "error", err.Error())
 			}
 		}
 	}
 	for _, ch := range changes {
-		if err := ep.patchGroup(ctx, ch.group, ch.ops(userID)); err != nil {
+		if err := ep.patchGroup(ctx, ch, userID); err != nil {
 			if journalled && bridge.KindOf(err) == bridge.KindUnavailable {
 				return nil, bridge.Wrap(op, err)
 			}
@@ -154,7 +156,7 @@ func (ep *endpoint) applyMemberships(ctx context.Context, userID string, changes
 			undo()
 			if bridge.KindOf(err) == bridge.KindNotFound {
 				// The group went away after it was checked.
-				return nil, bridge.E(op, bridge.KindInvalidValue, fmt.Sprintf("groups: no group has the id %q", ch.group), err)
+				return nil, bridge.E(op, bridge.KindInvalidValue, ep.unknownValue(ch), err)
 			}
 			return nil, bridge.Wrap(op, err)
 		}
@@ -163,26 +165,28 @@ func (ep *endpoint) applyMemberships(ctx context.Context, userID string, changes
 	return undo, nil
 }
 
-func (ep *endpoint) patchGroup(ctx context.Context, id string, ops []bridge.PatchOp) error {
-	if qp, ok := ep.groups.(quietPatcher); ok {
-		return qp.PatchQuiet(ctx, id, ops)
+// patchGroup makes one change: a member value of the group (or
+// entitlement value) added or removed, through the service that owns it.
+func (ep *endpoint) patchGroup(ctx context.Context, ch membershipChange, userID string) error {
+	svc := ep.serviceOf(ch.kind)
+	if svc == nil {
+		return bridge.Errorf("scimside.(*endpoint).patchGroup", bridge.KindMisconfigured, "the entitlement type %q is not configured any more; its change for user %q cannot be made", ch.kind, userID)
 	}
-	_, err := ep.groups.Patch(ctx, id, ops)
+	if qp, ok := svc.(quietPatcher); ok {
+		return qp.PatchQuiet(ctx, ch.group, ch.ops(userID))
+	}
+	_, err := svc.Patch(ctx, ch.group, ch.ops(userID))
 	return err
 }
 
-// joinNewUser adds a user just created to its groups; on failure the user
-// is deleted again, unless the directory went away: then the journal's
-// record finishes the memberships once it is back (a retried POST finds
-// the user whole: 409).
-func (ep *endpoint) joinNewUser(ctx context.Context, user bridge.Resource, groups []string) (bridge.Resource, error) {
+// joinNewUser makes the membership changes (all adds) of a user just
+// created; on failure the user is deleted again, unless the directory went
+// away: then the journal's record finishes the memberships once it is back
+// (a retried POST finds the user whole: 409).
+func (ep *endpoint) joinNewUser(ctx context.Context, user bridge.Resource, changes []membershipChange) (bridge.Resource, error) {
 	const op = "scimside.(*endpoint).joinNewUser"
-	if len(groups) == 0 {
+	if len(changes) == 0 {
 		return user, nil
-	}
-	changes := make([]membershipChange, 0, len(groups))
-	for _, g := range groups {
-		changes = append(changes, membershipChange{group: g, add: true})
 	}
 	tok, err := ep.beginMemberships(ctx, membershipIntent{User: user.ID, Created: true, Changes: intentChanges(changes)})
 	if err != nil {
@@ -211,18 +215,9 @@ func (ep *endpoint) joinNewUser(ctx context.Context, user bridge.Resource, group
 	return res, nil
 }
 
-// replaceWithGroups is a PUT of a user whose body carries groups: the
-// user's memberships become exactly groups.
-func (ep *endpoint) replaceWithGroups(ctx context.Context, id string, in bridge.Resource, groups []string) (bridge.Resource, error) {
-	const op = "scimside.(*endpoint).replaceWithGroups"
-	cur, err := ep.svc.Get(ctx, id)
-	if err != nil {
-		return bridge.Resource{}, bridge.Wrap(op, err)
-	}
-	have, err := ep.currentGroups(ctx, cur)
-	if err != nil {
-		return bridge.Resource{}, bridge.Wrap(op, err)
-	}
+// groupChanges are the changes that make a user's memberships exactly
+// groups, from those it has.
+func groupChanges(have, groups []string) []membershipChange {
 	want := map[string]bool{}
 	for _, g := range groups {
 		want[strings.ToLower(g)] = true
@@ -240,12 +235,42 @@ func (ep *endpoint) replaceWithGroups(ctx context.Context, id string, in bridge.
 			changes = append(changes, membershipChange{group: g, add: true})
 		}
 	}
+	return changes
+}
+
+// replaceWithGroups is a PUT of a user whose body carries groups: the
+// user's memberships become exactly groups.
+func (ep *endpoint) replaceWithGroups(ctx context.Context, id string, in bridge.Resource, groups []string) (bridge.Resource, error) {
+	const op = "scimside.(*endpoint).replaceWithGroups"
+	cur, err := ep.svc.Get(ctx, id)
+	if err != nil {
+		return bridge.Resource{}, bridge.Wrap(op, err)
+	}
+	have, err := ep.currentGroups(ctx, cur)
+	if err != nil {
+		return bridge.Resource{}, bridge.Wrap(op, err)
+	}
+	return ep.writeWithMemberships(ctx, cur, groupChanges(have, groups), func(ctx context.Context) (bridge.Resource, error) {
+		return ep.svc.Replace(ctx, id, in)
+	})
+}
+
+// writeWithMemberships makes the user's own write (write; nil when the
+// request changes nothing of the user itself) and the membership changes,
+// all or nothing: a SCIM 1.1 PUT with groups, a SCIM 2.0 PUT or PATCH with
+// entitlement values. cur is the user as read before.
+func (ep *endpoint) writeWithMemberships(ctx context.Context, cur bridge.Resource, changes []membershipChange, write func(context.Context) (bridge.Resource, error)) (bridge.Resource, error) {
+	const op = "scimside.(*endpoint).writeWithMemberships"
+	id := cur.ID
+	if write == nil {
+		write = func(context.Context) (bridge.Resource, error) { return cur, nil }
+	}
 	if ep.journal == nil || len(changes) == 0 {
 		undo, err := ep.applyMemberships(ctx, id, changes, false)
 		if err != nil {
 			return bridge.Resource{}, err
 		}
-		res, err := ep.svc.Replace(ctx, id, in)
+		res, err := write(ctx)
 		if err != nil {
 			undo()
 			return bridge.Resource{}, bridge.Wrap(op, err)
@@ -260,7 +285,7 @@ func (ep *endpoint) replaceWithGroups(ctx context.Context, id string, in bridge.
 	if err != nil {
 		return bridge.Resource{}, bridge.Wrap(op, err)
 	}
-	res, err := ep.svc.Replace(ctx, id, in)
+	res, err := write(ctx)
 	if err != nil {
 		if bridge.KindOf(err) == bridge.KindUnavailable {
 			ep.journal.Release(tok)
@@ -269,6 +294,8 @@ func (ep *endpoint) replaceWithGroups(ctx context.Context, id string, in bridge.
 		}
 		return bridge.Resource{}, bridge.Wrap(op, err)
 	}
+	// Without a write of its own the user is "written" already: recovery
+	// must finish the memberships, whatever the user's version says.
 	if err := ep.journal.Step(tok, stepUserWritten); err != nil {
 		ep.journal.Release(tok)
 		return bridge.Resource{}, bridge.E(op, bridge.KindUnavailable, "the gateway cannot record the request in its journal", err)
@@ -306,7 +333,10 @@ type membershipIntent struct {
 	Changes []membershipRecord `json:"changes"`
 }
 
+// membershipRecord is one change; Type names the entitlement type ("":
+// a group, as records from before entitlements have it).
 type membershipRecord struct {
+	Type  string `json:"type,omitempty"`
 	Group string `json:"group"`
 	Add   bool   `json:"add"`
 }
@@ -314,7 +344,7 @@ type membershipRecord struct {
 func intentChanges(cs []membershipChange) []membershipRecord {
 	out := make([]membershipRecord, len(cs))
 	for i, c := range cs {
-		out[i] = membershipRecord{Group: c.group, Add: c.add}
+		out[i] = membershipRecord{Type: c.kind, Group: c.group, Add: c.add}
 	}
 	return out
 }
@@ -361,8 +391,14 @@ func (ep *endpoint) recoverMemberships(ctx context.Context, it bridge.Intent) er
 		return nil // the user's write never happened, and nothing after it
 	}
 	for _, ch := range mi.Changes {
-		c := membershipChange{group: ch.Group, add: ch.Add}
-		if err := ep.patchGroup(ctx, c.group, c.ops(mi.User)); err != nil && bridge.KindOf(err) != bridge.KindNotFound {
+		c := membershipChange{kind: ch.Type, group: ch.Group, add: ch.Add}
+		if err := ep.patchGroup(ctx, c, mi.User); err != nil && bridge.KindOf(err) != bridge.KindNotFound {
+			if bridge.KindOf(err) == bridge.KindMisconfigured {
+				// Its type was removed from the configuration: nothing
+				// can make it, and retrying forever would not either.
+				ep.log.Error("dropped a membership change of a request cut short", "user", mi.User, "type", c.kind, "group", c.group, "add", c.add, "error", err.Error())
+				continue
+			}
 			return err
 		}
 	}
