@@ -35,6 +35,8 @@ type embeddedFlags struct {
 const (
 	embeddedUsersTable  = "openldap-okta-users.toml"
 	embeddedGroupsTable = "openldap-groups.toml"
+	// The roles and licenses seedAppRoles creates.
+	embeddedEntitlementsTable = "openldap-entitlements.toml"
 )
 
 // serveEmbedded runs the gateway on the embedded directory and serves that
@@ -116,6 +118,10 @@ func serveEmbedded(ctx context.Context, f embeddedFlags, stdout, stderr io.Write
 	if err != nil {
 		return err
 	}
+	ents, err := embeddedEntitlements(dir.Suffix())
+	if err != nil {
+		return err
+	}
 	scimCfg := scimside.Config{
 		Listen: f.scimListen,
 		Auth:   scimside.AuthConfig{HeaderName: "Authorization", HeaderValue: "Bearer " + token},
@@ -137,7 +143,7 @@ func serveEmbedded(ctx context.Context, f embeddedFlags, stdout, stderr io.Write
 		printBanner(stdout, bannerInfo{scimAddr: scimAddr, ldapAddr: ldapSrv.Addr().String(), token: token, adminDN: dir.AdminDN(),
 			adminPassword: adminPassword, people: users.Container(), dataDir: f.dataDir, user: sample})
 	}
-	return runGateway(ctx, logger, dir, users, groups, svcCfg, scimCfg, nil, "", banner)
+	return runGateway(ctx, logger, dir, users, groups, ents, svcCfg, scimCfg, nil, "", banner)
 }
 
 // The sample entitlement values the embedded default starts with, in the
@@ -190,6 +196,14 @@ func embeddedTable(name, baseDN string) (*mapping.Table, error) {
 		return nil, err
 	}
 	return mapping.Parse(name, data, mapping.Options{BaseDN: baseDN, Standard: scimside.StandardSchemas()})
+}
+
+func embeddedEntitlements(baseDN string) (*mapping.Entitlements, error) {
+	data, err := fs.ReadFile(examples.FS, embeddedEntitlementsTable)
+	if err != nil {
+		return nil, err
+	}
+	return mapping.ParseEntitlements(embeddedEntitlementsTable, data, mapping.Options{BaseDN: baseDN, Standard: scimside.StandardSchemas()})
 }
 
 func envOr(name, def string) string {

@@ -98,8 +98,14 @@ func ldapAddLDIF(t *testing.T, url, who, password, ldif string, env ...string) {
 func startEntitlements(t *testing.T, backend string) *entBackend {
 	t.Helper()
 	switch backend {
-	case "openldap":
-		s := startWithOpenLDAPSeeded(t, func(url, admin, pw, base string) {
+	case "openldap", "openldap-no-memberof":
+		var opts testenv.OpenLDAPOptions
+		if backend == "openldap-no-memberof" {
+			// A user's values then come from searches of the value groups'
+			// member attribute, not from memberOf on the user.
+			opts.Overlays = []string{"sssvlv"}
+		}
+		s, _ := startWithOpenLDAPSeeded(t, opts, false, func(url, admin, pw, base string) {
 			ldapAddLDIF(t, url, admin, pw, appRoleLDIF(base, false))
 		})
 		return &entBackend{gw: s.gw, search: s.search, roles: "ou=App Roles," + s.BaseDN,
@@ -158,7 +164,7 @@ func TestOktaEntitlementsReplay(t *testing.T) {
 	if err := json.Unmarshal(raw, &rec); err != nil {
 		t.Fatal(err)
 	}
-	for _, backend := range []string{"openldap", "embedded", "ad"} {
+	for _, backend := range []string{"openldap", "openldap-no-memberof", "embedded", "ad"} {
 		t.Run(backend, func(t *testing.T) {
 			b := startEntitlements(t, backend)
 			vars := map[string]string{"userName": "ent" + randHex(4) + "@example.test"}
@@ -203,6 +209,19 @@ func TestOktaEntitlementsReplay(t *testing.T) {
 							t.Fatalf("%s: ldapsearch says %s holds %q: %v, want %v", st.Step, dn, cn, got, want)
 						}
 					}
+				}
+			}
+			// Each assignment and revocation has its audit line, naming
+			// the value group it changed.
+			// A write that also removes or restores the placeholder member
+			// is a member_update.
+			adds, removes := []string{"member_add", "member_update"}, []string{"member_remove", "member_update"}
+			for _, w := range []struct {
+				ops []string
+				cn  string
+			}{{adds, "App Viewer"}, {adds, "App Administrator"}, {removes, "App Viewer"}, {removes, "App Administrator"}, {adds, "Standard License"}} {
+				if !auditNames(b.gw.output.String(), w.ops, "cn="+w.cn+",") {
+					t.Errorf("no audit line %v naming the group %s:\n%s", w.ops, w.cn, b.gw.output)
 				}
 			}
 		})
@@ -270,27 +289,55 @@ func checkEntStep(t *testing.T, st entStep, r response, vars map[string]string) 
 // startWithOpenLDAPSeeded is startWithOpenLDAP with seed run against the
 // fresh slapd before the gateway starts (serve checks the tables'
 // containers at start), on the shipped entitlement table.
-func startWithOpenLDAPSeeded(t *testing.T, seed func(url, admin, password, base string)) *ldapSetup {
+// With cuttable, the gateway reaches slapd through a FaultProxy (returned),
+// ldapsearch directly.
+func startWithOpenLDAPSeeded(t *testing.T, opts testenv.OpenLDAPOptions, cuttable bool, seed func(url, admin, password, base string), extraEnv ...string) (*ldapSetup, *testenv.FaultProxy) {
 	t.Helper()
-	o, err := testenv.StartOpenLDAP(t, testenv.OpenLDAPOptions{})
+	o, err := testenv.StartOpenLDAP(t, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
 	seed(o.URL, o.AdminDN, o.AdminPassword, o.BaseDN)
+	url := o.URL
+	var p *testenv.FaultProxy
+	if cuttable {
+		if p, err = testenv.StartFaultProxy(t, strings.TrimPrefix(o.URL, "ldap://")); err != nil {
+			t.Fatal(err)
+		}
+		url = p.URL()
+	}
 	token := "Bearer " + randHex(16)
-	gw := startGateway(t, []string{
+	gw := startGateway(t, append([]string{
 		"DIRBRIDGE_SCIM_LISTEN=127.0.0.1:0",
 		"DIRBRIDGE_SCIM_AUTH_HEADER_NAME=Authorization",
 		"DIRBRIDGE_SCIM_AUTH_HEADER_VALUE=" + token,
-		"DIRBRIDGE_LDAP_URLS=" + o.URL,
+		"DIRBRIDGE_LDAP_URLS=" + url,
 		"DIRBRIDGE_LDAP_BIND_DN=" + o.AdminDN,
 		"DIRBRIDGE_LDAP_BIND_PASSWORD=" + o.AdminPassword,
 		"DIRBRIDGE_LDAP_BASE_DN=" + o.BaseDN,
 		"DIRBRIDGE_MAPPING_ENTITLEMENTS=openldap-entitlements.toml",
-	}, "serve", "--config", "../../conf/examples/openldap.toml")
+	}, extraEnv...), "serve", "--config", "../../conf/examples/openldap.toml")
 	gw.auth = token
 	return &ldapSetup{gw: gw, URL: o.URL, BaseDN: o.BaseDN, AdminDN: o.AdminDN, AdminPassword: o.AdminPassword,
-		PeopleDN: o.PeopleDN, GroupsDN: o.GroupsDN}
+		PeopleDN: o.PeopleDN, GroupsDN: o.GroupsDN}, p
+}
+
+// auditNames reports whether the log has a successful directory-write line
+// of one of ops whose dn starts with rdn (case-insensitively: AD answers with its
+// own case).
+func auditNames(log string, ops []string, rdn string) bool {
+	for _, line := range strings.Split(log, "\n") {
+		l := strings.ToLower(line)
+		if !strings.Contains(l, "directory write:") || !strings.Contains(l, "dn=\""+strings.ToLower(rdn)) {
+			continue
+		}
+		for _, op := range ops {
+			if strings.Contains(l, " op="+op+" ") {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func testenvSharedAD(t *testing.T) *testenv.SambaAD { return testenv.SharedSambaAD(t) }
