@@ -35,3 +35,21 @@ func TestMappingEntitlements(t *testing.T) {
 		t.Fatalf("LoadTables: %v %q", err, tc.Mapping.Entitlements)
 	}
 }
+
+// DIRBRIDGE_MAPPING_ENTITLEMENTS names the table like the key does
+// (relative to the config file), and wins over the key.
+func TestMappingEntitlementsEnv(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, dir, "token", "Bearer s3cret\n")
+	writeFile(t, dir, "ldap.pass", "pw")
+	writeFile(t, dir, "users.toml", "")
+	writeFile(t, dir, "env.toml", "")
+	withKey := strings.Replace(minimal, "users = \"users.toml\"", "users = \"users.toml\"\nentitlements = \"missing.toml\"", 1)
+	c, err := Load(writeFile(t, dir, "c.toml", withKey), envMap(map[string]string{"DIRBRIDGE_MAPPING_ENTITLEMENTS": "env.toml"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Mapping.Entitlements != filepath.Join(dir, "env.toml") {
+		t.Fatalf("the override is not used: %q", c.Mapping.Entitlements)
+	}
+}
