@@ -98,6 +98,55 @@ type entEnv struct {
 	*testEnv
 	roles, licenses *faultyValues
 	jr              *journal.Store
+	sent            *capturingUsers
+}
+
+// capturingUsers records the bodies the users service is handed, to show
+// that the entitlement attributes never reach it.
+type capturingUsers struct {
+	*fakeService
+	mu     sync.Mutex
+	bodies []map[string]any
+}
+
+func (c *capturingUsers) keep(r bridge.Resource) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.bodies = append(c.bodies, r.Clone().Attrs)
+}
+
+func (c *capturingUsers) Create(ctx context.Context, r bridge.Resource) (bridge.Resource, error) {
+	c.keep(r)
+	return c.fakeService.Create(ctx, r)
+}
+
+func (c *capturingUsers) Replace(ctx context.Context, id string, r bridge.Resource) (bridge.Resource, error) {
+	c.keep(r)
+	return c.fakeService.Replace(ctx, id, r)
+}
+
+func (c *capturingUsers) Patch(ctx context.Context, id string, ops []bridge.PatchOp) (bridge.Resource, error) {
+	for _, o := range ops {
+		m, _ := o.Value.(map[string]any)
+		if o.Path != nil {
+			m = map[string]any{o.Path.Attr.String(): o.Value}
+		}
+		c.keep(bridge.Resource{Attrs: m})
+	}
+	return c.fakeService.Patch(ctx, id, ops)
+}
+
+// leaked reports an entitlement attribute handed to the users service.
+func (c *capturingUsers) leaked() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	b, _ := json.Marshal(c.bodies)
+	for _, w := range []string{`"roles"`, `"entitlements"`, `licenses`, `r-`, `l-`} {
+		if strings.Contains(string(b), w) {
+			return string(b)
+		}
+	}
+	return ""
 }
 
 // newEntEnv serves roles (multi-valued, core "roles") and licenses
@@ -127,6 +176,8 @@ func newEntEnv(t *testing.T, withJournal, ext bool) *entEnv {
 		licAttr = licenseExtURN + ":licenses"
 	}
 	ee.testEnv = newEnv(t, func(c *Config, s *Services) {
+		ee.sent = &capturingUsers{fakeService: s.Users.(*fakeService)}
+		s.Users = ee.sent
 		s.Entitlements = []Entitlement{
 			{Attr: "roles", Values: ee.roles, MultiValued: true},
 			{Attr: licAttr, Values: ee.licenses, MultiValued: false, Required: true},
@@ -377,8 +428,8 @@ func TestEntitlementPostPut(t *testing.T) {
 	if !eqList(valueIDs(lookup(c.json, "roles")), "r-viewer") {
 		t.Errorf("POST answer roles: %s", c.body)
 	}
-	if _, ok := ee.users.byID[u].Attrs["roles"]; ok {
-		t.Errorf("roles reached the users service")
+	if l := ee.sent.leaked(); l != "" {
+		t.Errorf("entitlement values reached the users service: %s", l)
 	}
 	// PUT: roles become exactly the body's; entitlements absent: kept.
 	p := ee.expect(ee.do("PUT", "/v2/Users/"+u, body("p@example.com", map[string]any{"roles": val("r-editor", "r-admin"), "displayName": "Renamed"})), 200, "put")
@@ -484,6 +535,9 @@ func TestEntitlementPatch(t *testing.T) {
 	ee.expect(ee.do("PATCH", "/v2/Users/"+u, entPatch(map[string]any{"op": "remove", "path": licenseExtURN + ":licenses"})), 200, "remove all")
 	if len(membersOf(ee.licenses, "l-std")) != 0 {
 		t.Errorf("remove all left the license")
+	}
+	if l := ee.sent.leaked(); l != "" {
+		t.Errorf("entitlement values reached the users service: %s", l)
 	}
 }
 

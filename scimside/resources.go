@@ -166,9 +166,6 @@ func (ep *endpoint) get(w http.ResponseWriter, r *http.Request, c *call, id stri
 }
 
 func (ep *endpoint) create(w http.ResponseWriter, r *http.Request, c *call) error {
-	if ep.readOnly {
-		return ep.readOnlyError()
-	}
 	body, err := readJSONObject(w, r, maxBody(r))
 	if err != nil {
 		return err
@@ -213,9 +210,6 @@ func (ep *endpoint) create(w http.ResponseWriter, r *http.Request, c *call) erro
 }
 
 func (ep *endpoint) replace(w http.ResponseWriter, r *http.Request, c *call, id string) error {
-	if ep.readOnly {
-		return ep.readOnlyError()
-	}
 	body, err := readJSONObject(w, r, maxBody(r))
 	if err != nil {
 		return err
@@ -257,9 +251,6 @@ func (ep *endpoint) replace(w http.ResponseWriter, r *http.Request, c *call, id 
 }
 
 func (ep *endpoint) patch(w http.ResponseWriter, r *http.Request, c *call, id string) error {
-	if ep.readOnly {
-		return ep.readOnlyError()
-	}
 	body, err := readJSONObject(w, r, maxBody(r))
 	if err != nil {
 		return err
@@ -360,9 +351,6 @@ type quietPatcher interface {
 }
 
 func (ep *endpoint) delete(w http.ResponseWriter, r *http.Request, c *call, id string) error {
-	if ep.readOnly {
-		return ep.readOnlyError()
-	}
 	if err := ep.checkIfMatch(r, id); err != nil {
 		return err
 	}
