@@ -43,6 +43,7 @@ type faultyValues struct {
 	failOn string
 	err    error
 	writes int
+	log    []string // "remove l-std", in order
 }
 
 func (f *faultyValues) Patch(ctx context.Context, id string, ops []bridge.PatchOp) (bridge.Resource, error) {
@@ -50,6 +51,9 @@ func (f *faultyValues) Patch(ctx context.Context, id string, ops []bridge.PatchO
 	fail := f.err != nil && strings.EqualFold(id, f.failOn)
 	err := f.err
 	f.writes++
+	if len(ops) > 0 {
+		f.log = append(f.log, ops[0].Op+" "+id)
+	}
 	f.mu.Unlock()
 	if fail {
 		return bridge.Resource{}, err
@@ -448,7 +452,12 @@ func TestEntitlementPostPut(t *testing.T) {
 		t.Errorf("a refused PUT wrote something")
 	}
 	// [] is none; a single-valued type swaps its value.
+	ee.licenses.log = nil
 	ee.expect(ee.do("PUT", "/v2/Users/"+u, body("p@example.com", map[string]any{"roles": []any{}, "entitlements": val("l-pro")})), 200, "put empty")
+	// The old value goes first: never a moment with two.
+	if !eqList(ee.licenses.log, "remove l-std", "add l-pro") {
+		t.Errorf("license writes in the order %v", ee.licenses.log)
+	}
 	if len(membersOf(ee.roles, "r-editor"))+len(membersOf(ee.roles, "r-admin")) != 0 {
 		t.Errorf("roles: [] left values")
 	}
