@@ -111,6 +111,10 @@ type capturingUsers struct {
 	*fakeService
 	mu     sync.Mutex
 	bodies []map[string]any
+	// cut, when set, is the answer of Create: after making the user when
+	// made is set (the answer lost on the way back), before otherwise.
+	cut  error
+	made bool
 }
 
 func (c *capturingUsers) keep(r bridge.Resource) {
@@ -121,7 +125,17 @@ func (c *capturingUsers) keep(r bridge.Resource) {
 
 func (c *capturingUsers) Create(ctx context.Context, r bridge.Resource) (bridge.Resource, error) {
 	c.keep(r)
-	return c.fakeService.Create(ctx, r)
+	c.mu.Lock()
+	cut, made := c.cut, c.made
+	c.mu.Unlock()
+	if cut != nil && !made {
+		return bridge.Resource{}, cut
+	}
+	res, err := c.fakeService.Create(ctx, r)
+	if cut != nil {
+		return bridge.Resource{}, cut
+	}
+	return res, err
 }
 
 func (c *capturingUsers) Replace(ctx context.Context, id string, r bridge.Resource) (bridge.Resource, error) {
@@ -654,5 +668,46 @@ func TestEntitlementMisconfigured(t *testing.T) {
 		} else if bridge.KindOf(err) != bridge.KindMisconfigured {
 			t.Errorf("%s: kind %v (%v)", name, bridge.KindOf(err), err)
 		}
+	}
+}
+
+// A create cut short after the directory made the user, before the answer
+// came back: the journal's record, made before the user existed, names it
+// by userName, and recovery gives it the values it was created with. A
+// cut before the user was made, while an older user has the name, joins
+// that user to nothing.
+func TestEntitlementJournalCreateCut(t *testing.T) {
+	ee := newEntEnv(t, true, false)
+	ee.users.now = time.Now
+	down := bridge.Errorf("fake", bridge.KindUnavailable, "directory away")
+	ee.sent.cut, ee.sent.made = down, true
+	r := ee.do("POST", "/v2/Users", map[string]any{"userName": "cut@example.com", "roles": []any{map[string]any{"value": "r-viewer"}}})
+	if r.status != 503 {
+		t.Fatalf("status %d, want 503: %s", r.status, r.body)
+	}
+	ee.sent.cut = nil
+	ids := ee.users.sortedIDs()
+	if len(ids) != 1 || len(membersOf(ee.roles, "r-viewer")) != 0 {
+		t.Fatalf("before recovery: users %v, role members %v", ids, membersOf(ee.roles, "r-viewer"))
+	}
+	if left, err := ee.jr.RecoverOnce(context.Background()); left != 0 || err != nil {
+		t.Fatalf("left %d, %v", left, err)
+	}
+	if !eqList(membersOf(ee.roles, "r-viewer"), ids[0]) {
+		t.Errorf("after recovery the role holds %v, want %s", membersOf(ee.roles, "r-viewer"), ids[0])
+	}
+
+	// An old user of that name; the create is cut before anything is made.
+	ee.users.now = func() time.Time { return time.Now().Add(-time.Hour) }
+	old := ee.newUser("old@example.com")
+	ee.users.now = time.Now
+	ee.sent.cut, ee.sent.made = down, false
+	ee.expect(ee.do("POST", "/v2/Users", map[string]any{"userName": "old@example.com", "roles": []any{map[string]any{"value": "r-admin"}}}), 503, "cut before")
+	ee.sent.cut = nil
+	if left, err := ee.jr.RecoverOnce(context.Background()); left != 0 || err != nil {
+		t.Fatalf("left %d, %v", left, err)
+	}
+	if len(membersOf(ee.roles, "r-admin")) != 0 {
+		t.Errorf("recovery gave the older user %s the role: %v", old, membersOf(ee.roles, "r-admin"))
 	}
 }

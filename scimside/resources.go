@@ -196,14 +196,14 @@ func (ep *endpoint) create(w http.ResponseWriter, r *http.Request, c *call) erro
 		}
 		changes = append(changes, plan.changes...)
 	}
-	res, err := ep.svc.Create(r.Context(), in)
+	var res bridge.Resource
+	if len(changes) > 0 {
+		res, err = ep.createWithMemberships(r.Context(), in, changes)
+	} else {
+		res, err = ep.svc.Create(r.Context(), in)
+	}
 	if err != nil {
 		return err
-	}
-	if len(changes) > 0 {
-		if res, err = ep.joinNewUser(r.Context(), res, changes); err != nil {
-			return err
-		}
 	}
 	w.Header().Set("Location", ep.location(c, res.ID))
 	return ep.respondResource(w, r, c, http.StatusCreated, res)
