@@ -141,8 +141,9 @@ func schemaIDOf(s *bridge.SchemaDef, urn string) string {
 	return s.ID
 }
 
-// valueEndpointRoute serves a type's values read-only: lists, .search and
-// single values. Other methods are 405, with Allow saying what is served.
+// valueRoute serves a type's values read-only: lists, .search and single
+// values. Other methods are 405, with Allow saying what is served; bulk
+// refuses their paths (bulkPath), so no write reaches the values.
 func (ep *endpoint) valueRoute(segs []string) route {
 	get := []string{http.MethodGet, http.MethodHead}
 	switch {
@@ -158,12 +159,6 @@ func (ep *endpoint) valueRoute(segs []string) route {
 	return route{methods: get, maxSegs: 1, handle: func(w http.ResponseWriter, r *http.Request, c *call, segs []string) error {
 		return ep.get(w, r, c, segs[0])
 	}}
-}
-
-// readOnlyError refuses a write to a type's values (through bulk, which
-// does not route by method).
-func (ep *endpoint) readOnlyError() error {
-	return bridge.Errorf("scimside.(*endpoint).readOnly", bridge.KindMethodNotAllowed, "%s values are read-only: the directory owns them", ep.rt.Name)
 }
 
 // entitlementsFor reports whether the call speaks the users' entitlements.

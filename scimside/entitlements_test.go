@@ -43,6 +43,7 @@ type faultyValues struct {
 	failOn string
 	err    error
 	writes int
+	log    []string // "remove l-std", in order
 }
 
 func (f *faultyValues) Patch(ctx context.Context, id string, ops []bridge.PatchOp) (bridge.Resource, error) {
@@ -50,6 +51,9 @@ func (f *faultyValues) Patch(ctx context.Context, id string, ops []bridge.PatchO
 	fail := f.err != nil && strings.EqualFold(id, f.failOn)
 	err := f.err
 	f.writes++
+	if len(ops) > 0 {
+		f.log = append(f.log, ops[0].Op+" "+id)
+	}
 	f.mu.Unlock()
 	if fail {
 		return bridge.Resource{}, err
@@ -98,6 +102,69 @@ type entEnv struct {
 	*testEnv
 	roles, licenses *faultyValues
 	jr              *journal.Store
+	sent            *capturingUsers
+}
+
+// capturingUsers records the bodies the users service is handed, to show
+// that the entitlement attributes never reach it.
+type capturingUsers struct {
+	*fakeService
+	mu     sync.Mutex
+	bodies []map[string]any
+	// cut, when set, is the answer of Create: after making the user when
+	// made is set (the answer lost on the way back), before otherwise.
+	cut  error
+	made bool
+}
+
+func (c *capturingUsers) keep(r bridge.Resource) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.bodies = append(c.bodies, r.Clone().Attrs)
+}
+
+func (c *capturingUsers) Create(ctx context.Context, r bridge.Resource) (bridge.Resource, error) {
+	c.keep(r)
+	c.mu.Lock()
+	cut, made := c.cut, c.made
+	c.mu.Unlock()
+	if cut != nil && !made {
+		return bridge.Resource{}, cut
+	}
+	res, err := c.fakeService.Create(ctx, r)
+	if cut != nil {
+		return bridge.Resource{}, cut
+	}
+	return res, err
+}
+
+func (c *capturingUsers) Replace(ctx context.Context, id string, r bridge.Resource) (bridge.Resource, error) {
+	c.keep(r)
+	return c.fakeService.Replace(ctx, id, r)
+}
+
+func (c *capturingUsers) Patch(ctx context.Context, id string, ops []bridge.PatchOp) (bridge.Resource, error) {
+	for _, o := range ops {
+		m, _ := o.Value.(map[string]any)
+		if o.Path != nil {
+			m = map[string]any{o.Path.Attr.String(): o.Value}
+		}
+		c.keep(bridge.Resource{Attrs: m})
+	}
+	return c.fakeService.Patch(ctx, id, ops)
+}
+
+// leaked reports an entitlement attribute handed to the users service.
+func (c *capturingUsers) leaked() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	b, _ := json.Marshal(c.bodies)
+	for _, w := range []string{`"roles"`, `"entitlements"`, `licenses`, `r-`, `l-`} {
+		if strings.Contains(string(b), w) {
+			return string(b)
+		}
+	}
+	return ""
 }
 
 // newEntEnv serves roles (multi-valued, core "roles") and licenses
@@ -127,6 +194,8 @@ func newEntEnv(t *testing.T, withJournal, ext bool) *entEnv {
 		licAttr = licenseExtURN + ":licenses"
 	}
 	ee.testEnv = newEnv(t, func(c *Config, s *Services) {
+		ee.sent = &capturingUsers{fakeService: s.Users.(*fakeService)}
+		s.Users = ee.sent
 		s.Entitlements = []Entitlement{
 			{Attr: "roles", Values: ee.roles, MultiValued: true},
 			{Attr: licAttr, Values: ee.licenses, MultiValued: false, Required: true},
@@ -377,8 +446,8 @@ func TestEntitlementPostPut(t *testing.T) {
 	if !eqList(valueIDs(lookup(c.json, "roles")), "r-viewer") {
 		t.Errorf("POST answer roles: %s", c.body)
 	}
-	if _, ok := ee.users.byID[u].Attrs["roles"]; ok {
-		t.Errorf("roles reached the users service")
+	if l := ee.sent.leaked(); l != "" {
+		t.Errorf("entitlement values reached the users service: %s", l)
 	}
 	// PUT: roles become exactly the body's; entitlements absent: kept.
 	p := ee.expect(ee.do("PUT", "/v2/Users/"+u, body("p@example.com", map[string]any{"roles": val("r-editor", "r-admin"), "displayName": "Renamed"})), 200, "put")
@@ -397,7 +466,12 @@ func TestEntitlementPostPut(t *testing.T) {
 		t.Errorf("a refused PUT wrote something")
 	}
 	// [] is none; a single-valued type swaps its value.
+	ee.licenses.log = nil
 	ee.expect(ee.do("PUT", "/v2/Users/"+u, body("p@example.com", map[string]any{"roles": []any{}, "entitlements": val("l-pro")})), 200, "put empty")
+	// The old value goes first: never a moment with two.
+	if !eqList(ee.licenses.log, "remove l-std", "add l-pro") {
+		t.Errorf("license writes in the order %v", ee.licenses.log)
+	}
 	if len(membersOf(ee.roles, "r-editor"))+len(membersOf(ee.roles, "r-admin")) != 0 {
 		t.Errorf("roles: [] left values")
 	}
@@ -484,6 +558,9 @@ func TestEntitlementPatch(t *testing.T) {
 	ee.expect(ee.do("PATCH", "/v2/Users/"+u, entPatch(map[string]any{"op": "remove", "path": licenseExtURN + ":licenses"})), 200, "remove all")
 	if len(membersOf(ee.licenses, "l-std")) != 0 {
 		t.Errorf("remove all left the license")
+	}
+	if l := ee.sent.leaked(); l != "" {
+		t.Errorf("entitlement values reached the users service: %s", l)
 	}
 }
 
@@ -591,5 +668,46 @@ func TestEntitlementMisconfigured(t *testing.T) {
 		} else if bridge.KindOf(err) != bridge.KindMisconfigured {
 			t.Errorf("%s: kind %v (%v)", name, bridge.KindOf(err), err)
 		}
+	}
+}
+
+// A create cut short after the directory made the user, before the answer
+// came back: the journal's record, made before the user existed, names it
+// by userName, and recovery gives it the values it was created with. A
+// cut before the user was made, while an older user has the name, joins
+// that user to nothing.
+func TestEntitlementJournalCreateCut(t *testing.T) {
+	ee := newEntEnv(t, true, false)
+	ee.users.now = time.Now
+	down := bridge.Errorf("fake", bridge.KindUnavailable, "directory away")
+	ee.sent.cut, ee.sent.made = down, true
+	r := ee.do("POST", "/v2/Users", map[string]any{"userName": "cut@example.com", "roles": []any{map[string]any{"value": "r-viewer"}}})
+	if r.status != 503 {
+		t.Fatalf("status %d, want 503: %s", r.status, r.body)
+	}
+	ee.sent.cut = nil
+	ids := ee.users.sortedIDs()
+	if len(ids) != 1 || len(membersOf(ee.roles, "r-viewer")) != 0 {
+		t.Fatalf("before recovery: users %v, role members %v", ids, membersOf(ee.roles, "r-viewer"))
+	}
+	if left, err := ee.jr.RecoverOnce(context.Background()); left != 0 || err != nil {
+		t.Fatalf("left %d, %v", left, err)
+	}
+	if !eqList(membersOf(ee.roles, "r-viewer"), ids[0]) {
+		t.Errorf("after recovery the role holds %v, want %s", membersOf(ee.roles, "r-viewer"), ids[0])
+	}
+
+	// An old user of that name; the create is cut before anything is made.
+	ee.users.now = func() time.Time { return time.Now().Add(-time.Hour) }
+	old := ee.newUser("old@example.com")
+	ee.users.now = time.Now
+	ee.sent.cut, ee.sent.made = down, false
+	ee.expect(ee.do("POST", "/v2/Users", map[string]any{"userName": "old@example.com", "roles": []any{map[string]any{"value": "r-admin"}}}), 503, "cut before")
+	ee.sent.cut = nil
+	if left, err := ee.jr.RecoverOnce(context.Background()); left != 0 || err != nil {
+		t.Fatalf("left %d, %v", left, err)
+	}
+	if len(membersOf(ee.roles, "r-admin")) != 0 {
+		t.Errorf("recovery gave the older user %s the role: %v", old, membersOf(ee.roles, "r-admin"))
 	}
 }

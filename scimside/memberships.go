@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/dirbridge/dirbridge/bridge"
 )
@@ -179,21 +180,45 @@ func (ep *endpoint) patchGroup(ctx context.Context, ch membershipChange, userID 
 	return err
 }
 
+// createWithMemberships is a POST whose body carries groups or
+// entitlement values: the user is created, then joins them. With a
+// journal the record is made before the user exists, naming it by its
+// userName (its id is the directory's to give): a create cut short after
+// the directory made the entry, but before the answer came back, is then
+// finished by recovery too, instead of leaving a user without the values
+// it was created with.
+func (ep *endpoint) createWithMemberships(ctx context.Context, in bridge.Resource, changes []membershipChange) (bridge.Resource, error) {
+	const op = "scimside.(*endpoint).createWithMemberships"
+	var tok string
+	if len(changes) > 0 && ep.journal != nil {
+		name, _ := lookupFold(in.Attrs, "userName")
+		s, _ := name.(string)
+		var err error
+		if tok, err = ep.beginMemberships(ctx, membershipIntent{UserName: s, Created: true, Changes: intentChanges(changes)}); err != nil {
+			return bridge.Resource{}, bridge.Wrap(op, err)
+		}
+	}
+	res, err := ep.svc.Create(ctx, in)
+	if err != nil {
+		if tok != "" && bridge.KindOf(err) == bridge.KindUnavailable {
+			ep.journal.Release(tok) // the entry may exist: recovery looks
+		} else {
+			ep.endMemberships(tok)
+		}
+		return bridge.Resource{}, err
+	}
+	return ep.joinNewUser(ctx, res, changes, tok)
+}
+
 // joinNewUser makes the membership changes (all adds) of a user just
-// created; on failure the user is deleted again, unless the directory went
-// away: then the journal's record finishes the memberships once it is back
-// (a retried POST finds the user whole: 409).
-func (ep *endpoint) joinNewUser(ctx context.Context, user bridge.Resource, changes []membershipChange) (bridge.Resource, error) {
+// created, under the journal record tok ("" without a journal); on
+// failure the user is deleted again, unless the directory went away: then
+// the record finishes the memberships once it is back (a retried POST
+// finds the user whole: 409).
+func (ep *endpoint) joinNewUser(ctx context.Context, user bridge.Resource, changes []membershipChange, tok string) (bridge.Resource, error) {
 	const op = "scimside.(*endpoint).joinNewUser"
 	if len(changes) == 0 {
 		return user, nil
-	}
-	tok, err := ep.beginMemberships(ctx, membershipIntent{User: user.ID, Created: true, Changes: intentChanges(changes)})
-	if err != nil {
-		if derr := ep.svc.Delete(context.WithoutCancel(ctx), user.ID); derr != nil {
-			ep.log.Error("could not remove a user whose groups could not be written", "request_id", bridge.RequestID(ctx), "user", user.ID, "error", derr.Error())
-		}
-		return bridge.Resource{}, bridge.Wrap(op, err)
 	}
 	if _, err := ep.applyMemberships(ctx, user.ID, changes, tok != ""); err != nil {
 		if tok != "" && bridge.KindOf(err) == bridge.KindUnavailable {
@@ -324,10 +349,12 @@ const kindMemberships = "scimside.memberships"
 
 const stepUserWritten = "user written"
 
-// membershipIntent is a 1.1 body's membership changes as the journal keeps
-// them: the user, its version before the write (PUT), the changes.
+// membershipIntent is a request's membership changes as the journal keeps
+// them: the user (by userName when recorded before its create), its
+// version before the write (PUT), the changes.
 type membershipIntent struct {
-	User    string             `json:"user"`
+	User     string             `json:"user"`
+	UserName string             `json:"user_name,omitempty"`
 	Version string             `json:"version,omitempty"`
 	Created bool               `json:"created,omitempty"`
 	Changes []membershipRecord `json:"changes"`
@@ -358,7 +385,7 @@ func (ep *endpoint) beginMemberships(ctx context.Context, mi membershipIntent) (
 	if err != nil {
 		return "", bridge.E("scimside.(*endpoint).beginMemberships", bridge.KindInternal, "", err)
 	}
-	tok, err := ep.journal.Begin(ctx, bridge.Intent{Kind: kindMemberships, ID: mi.User, Data: data})
+	tok, err := ep.journal.Begin(ctx, bridge.Intent{Kind: kindMemberships, ID: firstNonEmpty(mi.User, mi.UserName), Data: data})
 	if err != nil {
 		return "", bridge.E("scimside.(*endpoint).beginMemberships", bridge.KindInternal, "the gateway cannot record the request in its journal", err)
 	}
@@ -379,6 +406,13 @@ func (ep *endpoint) recoverMemberships(ctx context.Context, it bridge.Intent) er
 	var mi membershipIntent
 	if err := json.Unmarshal(it.Data, &mi); err != nil {
 		return nil
+	}
+	if mi.User == "" {
+		id, err := ep.createdUser(ctx, it, mi.UserName)
+		if err != nil || id == "" {
+			return err
+		}
+		mi.User = id
 	}
 	cur, err := ep.svc.Get(ctx, mi.User)
 	if bridge.KindOf(err) == bridge.KindNotFound {
@@ -404,4 +438,34 @@ func (ep *endpoint) recoverMemberships(ctx context.Context, it bridge.Intent) er
 	}
 	ep.log.Info("finished the group memberships of a request cut short", "user", mi.User, "changes", len(mi.Changes))
 	return nil
+}
+
+// createSkew is how far the directory's clock may be behind the gateway's
+// for a user found by recovery to count as created by the request.
+const createSkew = 10 * time.Minute
+
+// createdUser finds the user a create cut short made, by its userName:
+// "" when there is none (the create never happened) or when the user
+// found is older than the request (someone else's: a create of a taken
+// userName is a 409 and joins nothing).
+func (ep *endpoint) createdUser(ctx context.Context, it bridge.Intent, userName string) (string, error) {
+	if userName == "" {
+		return "", nil
+	}
+	page, err := ep.svc.List(ctx, bridge.Query{
+		Filter:     &bridge.CompareExpr{Path: bridge.AttrPath{Attr: "userName"}, Op: bridge.OpEq, Value: userName},
+		StartIndex: 1, Count: 2,
+	})
+	if err != nil {
+		return "", err
+	}
+	if len(page.Resources) != 1 {
+		return "", nil
+	}
+	u := page.Resources[0]
+	if c := u.Meta.Created; !c.IsZero() && !it.Started.IsZero() && c.Before(it.Started.Add(-createSkew)) {
+		ep.log.Warn("a create cut short left no user of its own; its memberships are not made", "user_name", userName, "found", u.ID)
+		return "", nil
+	}
+	return u.ID, nil
 }

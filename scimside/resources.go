@@ -166,9 +166,6 @@ func (ep *endpoint) get(w http.ResponseWriter, r *http.Request, c *call, id stri
 }
 
 func (ep *endpoint) create(w http.ResponseWriter, r *http.Request, c *call) error {
-	if ep.readOnly {
-		return ep.readOnlyError()
-	}
 	body, err := readJSONObject(w, r, maxBody(r))
 	if err != nil {
 		return err
@@ -199,23 +196,20 @@ func (ep *endpoint) create(w http.ResponseWriter, r *http.Request, c *call) erro
 		}
 		changes = append(changes, plan.changes...)
 	}
-	res, err := ep.svc.Create(r.Context(), in)
+	var res bridge.Resource
+	if len(changes) > 0 {
+		res, err = ep.createWithMemberships(r.Context(), in, changes)
+	} else {
+		res, err = ep.svc.Create(r.Context(), in)
+	}
 	if err != nil {
 		return err
-	}
-	if len(changes) > 0 {
-		if res, err = ep.joinNewUser(r.Context(), res, changes); err != nil {
-			return err
-		}
 	}
 	w.Header().Set("Location", ep.location(c, res.ID))
 	return ep.respondResource(w, r, c, http.StatusCreated, res)
 }
 
 func (ep *endpoint) replace(w http.ResponseWriter, r *http.Request, c *call, id string) error {
-	if ep.readOnly {
-		return ep.readOnlyError()
-	}
 	body, err := readJSONObject(w, r, maxBody(r))
 	if err != nil {
 		return err
@@ -257,9 +251,6 @@ func (ep *endpoint) replace(w http.ResponseWriter, r *http.Request, c *call, id 
 }
 
 func (ep *endpoint) patch(w http.ResponseWriter, r *http.Request, c *call, id string) error {
-	if ep.readOnly {
-		return ep.readOnlyError()
-	}
 	body, err := readJSONObject(w, r, maxBody(r))
 	if err != nil {
 		return err
@@ -360,9 +351,6 @@ type quietPatcher interface {
 }
 
 func (ep *endpoint) delete(w http.ResponseWriter, r *http.Request, c *call, id string) error {
-	if ep.readOnly {
-		return ep.readOnlyError()
-	}
 	if err := ep.checkIfMatch(r, id); err != nil {
 		return err
 	}
