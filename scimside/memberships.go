@@ -355,9 +355,9 @@ const stepUserWritten = "user written"
 type membershipIntent struct {
 	User     string             `json:"user"`
 	UserName string             `json:"user_name,omitempty"`
-	Version string             `json:"version,omitempty"`
-	Created bool               `json:"created,omitempty"`
-	Changes []membershipRecord `json:"changes"`
+	Version  string             `json:"version,omitempty"`
+	Created  bool               `json:"created,omitempty"`
+	Changes  []membershipRecord `json:"changes"`
 }
 
 // membershipRecord is one change; Type names the entitlement type ("":
