@@ -63,8 +63,8 @@ func Config(cfg *conf.Config, opts mapping.Options) (Tables, Report) {
 			for _, et := range ents.Types {
 				if et.Nested && cfg.LDAP.Dialect != "ad" {
 					// As for the users table's groups: only AD evaluates
-					// LDAP_MATCHING_RULE_IN_CHAIN, elsewhere every user
-					// would silently hold none of the type's values.
+					// LDAP_MATCHING_RULE_IN_CHAIN; elsewhere every read of
+					// a user's values would fail, so it is refused at start.
 					r.fatal(SectionConfig, where(ents.File, et.Line), "type %s: nested = true (values held through nested groups) needs ldap.dialect = \"ad\"; remove nested or use AD", et.Name)
 				}
 			}
