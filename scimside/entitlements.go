@@ -123,6 +123,9 @@ func withEntitlements(rt *bridge.ResourceType, ents []Entitlement) (*bridge.Reso
 			}
 		} else {
 			urn = ""
+			if !strings.EqualFold(name, "roles") && !strings.EqualFold(name, "entitlements") {
+				return nil, nil, bridge.Errorf(op, bridge.KindMisconfigured, "entitlement type %s: the core User schema has no attribute %q for values; use roles, entitlements or an extension's urn:…:name", vt.Name, name)
+			}
 		}
 		if schema.Attr(name) != nil {
 			return nil, nil, bridge.Errorf(op, bridge.KindMisconfigured, "entitlement type %s: the users table already maps the user attribute %q; remove it there or choose another user_attribute", vt.Name, e.Attr)

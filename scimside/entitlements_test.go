@@ -660,6 +660,7 @@ func TestEntitlementMisconfigured(t *testing.T) {
 		"no values":       {{Attr: "roles"}},
 		"name of a type":  {{Attr: "roles", Values: newFakeService(valueType("User", "/Roles", roleURN))}},
 		"mapped ext attr": {{Attr: bridge.EnterpriseSchema + ":department", Values: roles}},
+		"core by URN":     {{Attr: bridge.UserSchema + ":licenses", Values: roles}},
 	} {
 		_, err := New(Config{Auth: AuthConfig{HeaderName: "Authorization", HeaderValue: "Bearer x"}},
 			Services{Users: newFakeService(userType()), Groups: newFakeService(groupType()), Entitlements: ents}, nil)
