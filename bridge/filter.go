@@ -32,7 +32,17 @@ const (
 	FilterApprox
 	FilterTrue  // matches everything: (&)
 	FilterFalse // matches nothing: (|)
+	// FilterInChain matches an entry whose Attr names Value (a DN) or names
+	// an entry whose Attr names Value, and so on: membership through nested
+	// groups. Active Directory evaluates it on the server
+	// (LDAP_MATCHING_RULE_IN_CHAIN); a Directory that cannot answers
+	// KindMisconfigured rather than a wrong (direct-only) result.
+	FilterInChain
 )
+
+// InChainRule is the OID of Active Directory's LDAP_MATCHING_RULE_IN_CHAIN,
+// the rule FilterInChain stands for.
+const InChainRule = "1.2.840.113556.1.4.1941"
 
 // Virtual attribute names, for filters, sort keys and requested attributes.
 // Timestamps in filters are RFC 3339 strings; @disabled compares with "TRUE".
@@ -67,6 +77,10 @@ func LE(attr, value string) *Filter { return &Filter{Op: FilterLessOrEqual, Attr
 func MatchAll() *Filter             { return &Filter{Op: FilterTrue} }
 func MatchNone() *Filter            { return &Filter{Op: FilterFalse} }
 
+// InChain is FilterInChain: attr leads to dn directly or through nested
+// entries.
+func InChain(attr, dn string) *Filter { return &Filter{Op: FilterInChain, Attr: attr, Value: dn} }
+
 // String renders f for logs and tests in RFC 4515 notation. Values are
 // escaped as RFC 4515 requires, so the text is also a valid LDAP filter when
 // no virtual attribute appears in it.
@@ -94,6 +108,8 @@ func (f *Filter) write(b *strings.Builder) {
 		b.WriteString("(|)")
 	case FilterPresent:
 		b.WriteString("(" + f.Attr + "=*)")
+	case FilterInChain:
+		b.WriteString("(" + f.Attr + ":" + InChainRule + ":=" + EscapeFilterValue(f.Value) + ")")
 	case FilterSubstrings:
 		b.WriteString("(" + f.Attr + "=")
 		for i, s := range f.Subs {

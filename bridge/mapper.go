@@ -109,3 +109,21 @@ type MemberMapper interface {
 	// from being empty, or "". It is never shown in SCIM.
 	MemberPlaceholder() (attr, value string)
 }
+
+// SearchScoper is implemented by mappers whose resources are only the
+// entries directly below Container (ScopeOne), such as an entitlement type
+// whose container also holds another type's values one level further down.
+// Services search with the scope it gives and treat an entry deeper down as
+// not found, for reads and writes alike. Mappers without it mean ScopeSub.
+type SearchScoper interface {
+	SearchScope() Scope
+}
+
+// ReadOnlyMapper is implemented by mappers of resources the directory owns
+// (entitlement values: groups SCIM lists but does not manage). Their
+// NewEntry and Changes refuse; Service.Delete asks ReadOnly first, because
+// a DELETE never reaches the mapper and would otherwise remove the entry.
+// Membership still changes through MemberMapper.
+type ReadOnlyMapper interface {
+	ReadOnly() bool
+}

@@ -108,14 +108,46 @@ func (s *Service) Get(ctx context.Context, id string) (Resource, error) {
 }
 
 func (s *Service) get(ctx context.Context, id string) (*Entry, error) {
-	e, err := s.dir.Get(ctx, s.m.Container(), id, s.m.DirectoryAttrs())
+	return s.getAttrs(ctx, id, s.m.DirectoryAttrs())
+}
+
+// getAttrs reads the resource's entry with attrs; an entry outside the
+// mapper's scope is not found.
+func (s *Service) getAttrs(ctx context.Context, id string, attrs []string) (*Entry, error) {
+	const op = "bridge.(*Service).get"
+	e, err := s.dir.Get(ctx, s.m.Container(), id, attrs)
+	if err == nil && !s.inScope(e.DN) {
+		err = Errorf(op, KindNotFound, "the entry is below the container's children")
+	}
 	if err != nil {
 		if KindOf(err) == KindNotFound {
-			return nil, E("bridge.(*Service).get", KindNotFound, fmt.Sprintf("%s %q not found", s.m.ResourceType().Name, id), err)
+			return nil, E(op, KindNotFound, fmt.Sprintf("%s %q not found", s.m.ResourceType().Name, id), err)
 		}
 		return nil, err
 	}
 	return e, nil
+}
+
+// scope is the search scope below Container (SearchScoper).
+func (s *Service) scope() Scope {
+	if sc, ok := s.m.(SearchScoper); ok {
+		return sc.SearchScope()
+	}
+	return ScopeSub
+}
+
+// inScope reports whether dn lies where the mapper's resources may: with
+// ScopeOne only directly below Container (Directory.Get answers anything
+// at or below its base).
+func (s *Service) inScope(dn string) bool {
+	if s.scope() != ScopeOne {
+		return true
+	}
+	rdns, err := ParseDN(dn)
+	if err != nil || len(rdns) < 2 {
+		return false
+	}
+	return NormalizeDN(JoinDN(rdns[1:])) == NormalizeDN(s.m.Container())
 }
 
 // List returns one page of the resources that match q.
@@ -142,7 +174,7 @@ func (s *Service) List(ctx context.Context, q Query) (Page, error) {
 	}
 	req := SearchRequest{
 		Base:   s.m.Container(),
-		Scope:  ScopeSub,
+		Scope:  s.scope(),
 		Filter: f,
 		Attrs:  s.m.DirectoryAttrs(),
 		SortBy: s.m.SortAttr(),
@@ -324,12 +356,14 @@ func (s *Service) patchMembers(ctx context.Context, id string, ops []PatchOp) (b
 		return false, err
 	}
 	req := ModifyRequest{ID: id, Base: s.m.Container(), Changes: changes, Return: []string{"objectClass"}}
-	if len(changes) == 0 {
-		_, err := s.dir.Get(ctx, s.m.Container(), id, []string{"objectClass"})
-		if KindOf(err) == KindNotFound {
-			return true, E("bridge.(*Service).patchMembers", KindNotFound, fmt.Sprintf("%s %q not found", s.m.ResourceType().Name, id), err)
+	if len(changes) == 0 || s.scope() == ScopeOne {
+		// Nothing to write still needs the resource to exist; and Modify's
+		// Base admits any depth, so a one-level type checks where the entry
+		// is before writing (its values are the directory's and do not move
+		// under provisioning, so the read and the write see the same place).
+		if _, err := s.getAttrs(ctx, id, []string{"objectClass"}); err != nil || len(changes) == 0 {
+			return true, err
 		}
-		return true, err
 	}
 	_, err = s.dir.Modify(ctx, req)
 	if schemaRefused(err) {
@@ -494,6 +528,9 @@ func (s *Service) write(ctx context.Context, cur *Entry, desired Resource, req M
 // with Memberships they leave their groups first (see deprovision.go).
 func (s *Service) Delete(ctx context.Context, id string) error {
 	const op = "bridge.(*Service).Delete"
+	if ro, ok := s.m.(ReadOnlyMapper); ok && ro.ReadOnly() {
+		return Errorf(op, KindMethodNotAllowed, "%s resources are the directory's and cannot be deleted over SCIM", s.m.ResourceType().Name)
+	}
 	cur, err := s.get(ctx, id)
 	if err != nil {
 		return Wrap(op, err)
@@ -663,7 +700,7 @@ func (s *Service) checkUnique(ctx context.Context, r Resource, self *Entry) erro
 		if self != nil {
 			f = And(f, Not(Eq(VirtualID, self.ID)))
 		}
-		res, err := s.dir.Search(ctx, SearchRequest{Base: s.m.Container(), Scope: ScopeSub, Filter: f, Count: 0})
+		res, err := s.dir.Search(ctx, SearchRequest{Base: s.m.Container(), Scope: s.scope(), Filter: f, Count: 0})
 		if err != nil {
 			return err
 		}

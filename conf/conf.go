@@ -129,6 +129,10 @@ type LDAP struct {
 type Mapping struct {
 	Users  string `toml:"users"`
 	Groups string `toml:"groups"`
+	// Entitlements names the optional entitlements table: the SCIM 2.0
+	// resource types (roles, entitlements) whose values are groups
+	// (mapping.LoadEntitlements).
+	Entitlements string `toml:"entitlements"`
 	// Vars are the ${name} substitutions of the tables, e.g. okta_app, the
 	// app name in Okta's custom extension URN urn:okta:<app>:1.0:user:custom.
 	Vars map[string]string `toml:"vars"`
@@ -340,7 +344,7 @@ func LoadTables(path string, env Env) (*Config, error) {
 		return nil, loadError(op, problems)
 	}
 	out := *c
-	for _, p := range []*string{&out.Mapping.Users, &out.Mapping.Groups} {
+	for _, p := range []*string{&out.Mapping.Users, &out.Mapping.Groups, &out.Mapping.Entitlements} {
 		if *p != "" {
 			*p = out.path(*p)
 		}
@@ -609,7 +613,7 @@ func (c *Config) resolve() (*Config, []Problem) {
 	if out.State.RecoveryInterval.Duration <= 0 {
 		out.State.RecoveryInterval.Duration = 5 * time.Second
 	}
-	for _, p := range []*string{&out.State.Dir, &out.Mapping.Users, &out.Mapping.Groups, &out.LDAP.CAFile, &out.SCIM.TLSCertFile, &out.SCIM.TLSKeyFile} {
+	for _, p := range []*string{&out.State.Dir, &out.Mapping.Users, &out.Mapping.Groups, &out.Mapping.Entitlements, &out.LDAP.CAFile, &out.SCIM.TLSCertFile, &out.SCIM.TLSKeyFile} {
 		if *p != "" {
 			*p = out.path(*p)
 		}
@@ -812,6 +816,11 @@ func (c *Config) validate() []keyProblem {
 	if c.Mapping.Groups != "" {
 		if _, err := os.Stat(c.Mapping.Groups); err != nil {
 			add("mapping.groups", "cannot read %s: %v — give the path of the groups mapping table, or leave the key out", c.Mapping.Groups, unwrapPath(err))
+		}
+	}
+	if c.Mapping.Entitlements != "" {
+		if _, err := os.Stat(c.Mapping.Entitlements); err != nil {
+			add("mapping.entitlements", "cannot read %s: %v — give the path of the entitlements table, or leave the key out", c.Mapping.Entitlements, unwrapPath(err))
 		}
 	}
 	if c.Users.LeaversDN != "" && !strings.Contains(c.Users.LeaversDN, "=") {

@@ -1,6 +1,7 @@
 package ldapside
 
 import (
+	"errors"
 	"strings"
 	"time"
 
@@ -84,7 +85,26 @@ func writeFilter(b *strings.Builder, d dialect, f *bridge.Filter, depth int) err
 	if !bridge.ValidAttrDescription(f.Attr) {
 		return bridge.Errorf(op, bridge.KindInvalidFilter, "the filter names an attribute that is not valid")
 	}
+	if f.Op == bridge.FilterInChain {
+		return writeInChain(b, d, f)
+	}
 	writeItem(b, f.Attr, f)
+	return nil
+}
+
+// errNoInChain: only Active Directory follows member links on the server;
+// answering with direct membership instead would be a wrong answer, not a
+// slower one.
+var errNoInChain = errors.New("a nested-membership filter (LDAP_MATCHING_RULE_IN_CHAIN) on a directory that is not Active Directory")
+
+// writeInChain writes bridge.FilterInChain as AD's extensible match.
+func writeInChain(b *strings.Builder, d dialect, f *bridge.Filter) error {
+	const op = "ldapside.writeInChain"
+	if _, ok := d.(nestedGroups); !ok {
+		return &bridge.Error{Op: op, Kind: bridge.KindMisconfigured, Err: errNoInChain,
+			Fix: "nested = true needs Active Directory (dialect \"ad\"): set nested = false in the mapping table, or use AD"}
+	}
+	b.WriteString("(" + f.Attr + ":" + inChain + ":=" + ldap.EscapeFilter(f.Value) + ")")
 	return nil
 }
 

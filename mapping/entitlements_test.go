@@ -28,7 +28,7 @@ required = true
 container = "ou=Licenses,${base_dn}"
 scope = "one"
 [type.value]
-id = "cn"
+id = ""
 display = "cn"
 `
 
@@ -53,7 +53,7 @@ func TestEntitlementsParse(t *testing.T) {
 	if r.Scope != "sub" || l.Scope != "one" || r.Member != "member" {
 		t.Errorf("scope/member: %q %q %q", r.Scope, l.Scope, r.Member)
 	}
-	if r.IDAttr != "" || l.IDAttr != "cn" || r.DisplayAttr != "cn" || r.DescAttr != "description" {
+	if r.IDAttr != "" || l.IDAttr != "" || r.DisplayAttr != "cn" || r.DescAttr != "description" {
 		t.Errorf("value attrs: %+v", r)
 	}
 	if got := r.Filter.String(); got != "(objectClass=groupOfNames)" {
@@ -191,4 +191,19 @@ func FuzzParseEntitlements(f *testing.F) {
 			t.Fatal("a table without types was accepted")
 		}
 	})
+}
+
+func TestEntitlementsValueIDOnlyImmutable(t *testing.T) {
+	data := strings.Replace(goodEntitlements, "id = \"\"\ndisplay", "id = \"cn\"\ndisplay", 1)
+	if data == goodEntitlements {
+		t.Fatal("test table did not change")
+	}
+	_, err := ParseEntitlements("e.toml", []byte(data), Options{BaseDN: "dc=corp,dc=test"})
+	var le *LoadError
+	if !errors.As(err, &le) {
+		t.Fatalf("want a LoadError, got %v", err)
+	}
+	if len(le.Problems) != 1 || le.Problems[0].Line != 23 || !strings.Contains(le.Problems[0].Msg, `value.id "cn": only "" — the entry's immutable id — is supported`) {
+		t.Errorf("problems: %v", err)
+	}
 }

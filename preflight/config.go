@@ -13,6 +13,9 @@ import (
 type Tables struct {
 	Users  *mapping.Table
 	Groups *mapping.Table // nil without a groups table
+	// Entitlements is the entitlements table (SCIM 2.0 roles and
+	// entitlements); nil without one.
+	Entitlements *mapping.Entitlements
 	// Lifecycle is how the users table disables accounts on the
 	// configured dialect, its defaults filled in.
 	Lifecycle bridge.Lifecycle
@@ -51,6 +54,22 @@ func Config(cfg *conf.Config, opts mapping.Options) (Tables, Report) {
 	if cfg.Mapping.Groups != "" {
 		t.Groups = load("mapping.groups", cfg.Mapping.Groups)
 	}
+	if cfg.Mapping.Entitlements != "" {
+		ents, err := mapping.LoadEntitlements(cfg.Mapping.Entitlements, opts)
+		if err != nil {
+			located("mapping.entitlements", err)
+		} else {
+			t.Entitlements = ents
+			for _, et := range ents.Types {
+				if et.Nested && cfg.LDAP.Dialect != "ad" {
+					// As for the users table's groups: only AD evaluates
+					// LDAP_MATCHING_RULE_IN_CHAIN; elsewhere every read of
+					// a user's values would fail, so it is refused at start.
+					r.fatal(SectionConfig, where(ents.File, et.Line), "type %s: nested = true (values held through nested groups) needs ldap.dialect = \"ad\"; remove nested or use AD", et.Name)
+				}
+			}
+		}
+	}
 	if t.Users != nil {
 		if lc, err := t.Users.LifecycleFor(cfg.LDAP.Dialect); err != nil {
 			located("mapping.users", err)
@@ -87,6 +106,9 @@ func Config(cfg *conf.Config, opts mapping.Options) (Tables, Report) {
 		files := cfg.Mapping.Users
 		if cfg.Mapping.Groups != "" {
 			files += ", " + cfg.Mapping.Groups
+		}
+		if cfg.Mapping.Entitlements != "" {
+			files += ", " + cfg.Mapping.Entitlements
 		}
 		r.ok(SectionConfig, "", "configuration and tables (%s) are valid", files)
 	}

@@ -217,6 +217,7 @@ func (c *checker) schema() {
 	for _, tb := range c.tables() {
 		c.tableSchema(tb.Layout())
 	}
+	c.entitlementSchema()
 }
 
 // tableSchema holds one table against the schema: classes exist, each
@@ -459,6 +460,10 @@ type container struct {
 	createdOnUse    bool            // the gateway makes it (leavers, create_missing_containers)
 	layout          *mapping.Layout // whose entries go there
 	classes         []string        // the entries' classes
+	// values: an entitlement type's container (ent): the gateway creates
+	// nothing there, it writes the member values of its groups.
+	values bool
+	ent    *mapping.EntitlementType
 }
 
 func (c *checker) containerList() []container {
@@ -482,6 +487,7 @@ func (c *checker) containerList() []container {
 			push(container{dn: p.Container, role: "placement container", where: where(l.File, p.Line), createdOnUse: l.CreateMissing, layout: &l, classes: l.ObjectClasses})
 		}
 	}
+	c.entitlementContainers(push)
 	if c.o.LeaversDN != "" && c.t.Users != nil {
 		l := c.t.Users.Layout()
 		push(container{dn: c.o.LeaversDN, role: "leavers container", where: "users.leavers_dn", createdOnUse: true, layout: &l, classes: l.ObjectClasses})
@@ -503,6 +509,9 @@ func (c *checker) containers() {
 			what := "requests for its resources fail until it exists (/readyz says 503)"
 			if !k.required {
 				what = "users placed there cannot be created or moved"
+			}
+			if k.values {
+				what = fmt.Sprintf("the type's %s lists no value and every assignment of a %s is refused", k.ent.Endpoint, k.ent.Name)
 			}
 			c.r.err(SectionContainers, k.dn, "the %s does not exist (%s): %s; create it, or fix the DN", k.role, k.where, what)
 		default:
@@ -543,6 +552,10 @@ func (c *checker) rights() {
 func (c *checker) adRights() {
 	for _, k := range c.containerList() {
 		if !c.exists[strings.ToLower(k.dn)] {
+			continue
+		}
+		if k.values {
+			c.entitlementRight(k)
 			continue
 		}
 		class := c.structural(k.classes)

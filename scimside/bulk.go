@@ -304,7 +304,9 @@ func (rt *router) bulkPath(o *bulkOp, path string) error {
 	const op = "scimside.(*router).bulkPath"
 	var names []string
 	for _, ep := range rt.endpoints {
-		names = append(names, "/"+ep.name)
+		if !ep.readOnly { // entitlement values: nothing to write
+			names = append(names, "/"+ep.name)
+		}
 	}
 	sort.Strings(names)
 	want := "a resource of " + strings.Join(names, " or ") + ", as in " + names[0] + "/{id}"
@@ -320,7 +322,7 @@ func (rt *router) bulkPath(o *bulkOp, path string) error {
 		return fail()
 	}
 	ep, ok := rt.endpoints[strings.ToLower(segs[0])]
-	if !ok {
+	if !ok || ep.readOnly {
 		return fail()
 	}
 	o.ep = ep

@@ -13,7 +13,10 @@ import (
 // configuration and the server's limits. Nothing in them is hand-written, so
 // they stay true to what is served.
 type discoveryInfo struct {
-	types      []*bridge.ResourceType
+	types []*bridge.ResourceType
+	// typesV2 are the types SCIM 2.0 serves: types with the users'
+	// entitlement attributes, and the entitlement types.
+	typesV2    []*bridge.ResourceType
 	auth       AuthConfig
 	maxBody    int64
 	maxResults int
@@ -26,6 +29,14 @@ type discoveryInfo struct {
 	bulk           func(http.ResponseWriter, *http.Request, *call, []string) error
 	bulkMaxOps     int
 	bulkMaxPayload int64
+}
+
+// v2types are the resource types SCIM 2.0 serves.
+func (d *discoveryInfo) v2types() []*bridge.ResourceType {
+	if d.typesV2 != nil {
+		return d.typesV2
+	}
+	return d.types
 }
 
 func notImplemented(msg string) func(http.ResponseWriter, *http.Request, *call, []string) error {
@@ -118,7 +129,7 @@ func (c v2codec) resourceTypes(w http.ResponseWriter, r *http.Request, call *cal
 		}
 	}
 	if len(segs) == 1 {
-		for _, t := range c.info.types {
+		for _, t := range c.info.v2types() {
 			if strings.EqualFold(t.Name, segs[0]) {
 				return respond(w, http.StatusOK, render(t))
 			}
@@ -126,7 +137,7 @@ func (c v2codec) resourceTypes(w http.ResponseWriter, r *http.Request, call *cal
 		return bridge.Errorf("scimside.resourceTypes", bridge.KindNotFound, "no such resource type")
 	}
 	var items []any
-	for _, t := range c.info.types {
+	for _, t := range c.info.v2types() {
 		items = append(items, render(t))
 	}
 	return respond(w, http.StatusOK, c.encodeList(items, len(items), 1))
@@ -137,7 +148,7 @@ func (c v2codec) resourceTypes(w http.ResponseWriter, r *http.Request, call *cal
 func (c v2codec) schemas(w http.ResponseWriter, r *http.Request, call *call, segs []string) error {
 	var all []*bridge.SchemaDef
 	seen := map[string]bool{}
-	for _, t := range c.info.types {
+	for _, t := range c.info.v2types() {
 		for _, s := range append([]*bridge.SchemaDef{withID(&t.Schema)}, extPtrs(t)...) {
 			if !seen[strings.ToLower(s.ID)] {
 				seen[strings.ToLower(s.ID)] = true

@@ -14,7 +14,12 @@
 // bridge types) or the codec's discovery endpoints → ResourceService. SCIM
 // 1.1 (Okta's on-premises agent, at "/" and "/v1") is the second codec over
 // the same endpoints (v1codec); a 1.1 user body's groups are written through
-// the Groups service (memberships.go). A SCIM 2.0 bulk request (bulk.go) is
+// the Groups service (memberships.go). Entitlement types (Services.
+// Entitlements, entitlements.go) are SCIM 2.0 only: each type's values at a
+// read-only endpoint of their own, and on users an attribute (roles,
+// entitlements or an extension's) written as value-level member changes of
+// the values, through the same all-or-nothing code as the 1.1 groups. A
+// SCIM 2.0 bulk request (bulk.go) is
 // a list of such requests: each operation goes to its endpoint's handler as
 // if sent alone.
 //

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/dirbridge/dirbridge/bridge"
 	"github.com/hashicorp/go-hclog"
 )
 
@@ -39,6 +40,13 @@ func FuzzHandler(f *testing.F) {
 		{"GET", "/v2/Users?filter=userName+eq+%22%FF%22", ""},
 		{"GET", "/v1/Users?filter=userName+eq+%22a%00%22", ""},
 		{"POST", "/v2/Users/.search", `{"filter":"userName eq \"\ud800\"","FILTER":"x"}`},
+		// Entitlements (entitlements.go): value endpoints, user writes.
+		{"GET", "/v2/Roles?filter=displayName+eq+%22Admin%22", ""},
+		{"DELETE", "/v2/Roles/r-1", ""},
+		{"PATCH", "/v2/Users/u-0001", `{"Operations":[{"op":"remove","path":"roles[value eq \"r-1\"]"},{"op":"add","path":"roles","value":[{"value":"r-1"}]}]}`},
+		{"PATCH", "/v2/Users/u-0001", `{"Operations":[{"op":"add","value":{"roles":"r-1","title":"x"}},{"op":"replace","path":"roles[display co \"A\"].value","value":1}]}`},
+		{"PUT", "/v2/Users/u-0001", `{"userName":"a","roles":[{"value":"r-1"},{"value":"nope"}, 3]}`},
+		{"POST", "/v2/Users", `{"userName":"n","roles":{"value":null}}`},
 	}
 	for _, s := range seeds {
 		f.Add(s.method, s.target, []byte(s.body))
@@ -56,7 +64,12 @@ func FuzzHandler(f *testing.F) {
 		}
 		seed(users, map[string]any{"userName": "a", "emails": []any{map[string]any{"value": "a@x", "type": "work"}}})
 		seed(groups, map[string]any{"displayName": "g", "members": []any{map[string]any{"value": "u-0001"}}})
-		srv, err := New(Config{Auth: AuthConfig{AllowAnonymous: true}}, Services{Users: users, Groups: groups}, hclog.NewNullLogger())
+		roles := newFakeService(valueType("Role", "/Roles", roleURN))
+		roles.unique = "displayName"
+		roles.byID["r-1"] = bridge.Resource{ID: "r-1", Attrs: map[string]any{"displayName": "Admin", "type": "Role"}}
+		roles.order = []string{"r-1"}
+		ents := []Entitlement{{Attr: "roles", Values: roles, MultiValued: false}}
+		srv, err := New(Config{Auth: AuthConfig{AllowAnonymous: true}}, Services{Users: users, Groups: groups, Entitlements: ents}, hclog.NewNullLogger())
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/dirbridge/dirbridge/bridge"
 )
@@ -112,8 +113,10 @@ func (ep *endpoint) currentGroups(ctx context.Context, user bridge.Resource) ([]
 	}
 }
 
-// membershipChange is one value-level change of one group.
+// membershipChange is one value-level change of one group: a SCIM 1.1
+// body's group (kind "") or a value of the entitlement type named kind.
 type membershipChange struct {
+	kind  string
 	group string
 	add   bool
 }
@@ -137,14 +140,14 @@ func (ep *endpoint) applyMemberships(ctx context.Context, userID string, changes
 	var done []membershipChange
 	undo = func() {
 		for i := len(done) - 1; i >= 0; i-- {
-			back := membershipChange{group: done[i].group, add: !done[i].add}
-			if err := ep.patchGroup(context.WithoutCancel(ctx), back.group, back.ops(userID)); err != nil {
-				ep.log.Error("could not undo a membership change", "request_id", bridge.RequestID(ctx), "group", back.group, "user", userID, "add", back.add, "error", err.Error())
+			back := membershipChange{kind: done[i].kind, group: done[i].group, add: !done[i].add}
+			if err := ep.patchGroup(context.WithoutCancel(ctx), back, userID); err != nil {
+				ep.log.Error("could not undo a membership change", "request_id", bridge.RequestID(ctx), "type", back.kind, "group", back.group, "user", userID, "add", back.add, "error", err.Error())
 			}
 		}
 	}
 	for _, ch := range changes {
-		if err := ep.patchGroup(ctx, ch.group, ch.ops(userID)); err != nil {
+		if err := ep.patchGroup(ctx, ch, userID); err != nil {
 			if journalled && bridge.KindOf(err) == bridge.KindUnavailable {
 				return nil, bridge.Wrap(op, err)
 			}
@@ -154,7 +157,7 @@ func (ep *endpoint) applyMemberships(ctx context.Context, userID string, changes
 			undo()
 			if bridge.KindOf(err) == bridge.KindNotFound {
 				// The group went away after it was checked.
-				return nil, bridge.E(op, bridge.KindInvalidValue, fmt.Sprintf("groups: no group has the id %q", ch.group), err)
+				return nil, bridge.E(op, bridge.KindInvalidValue, ep.unknownValue(ch), err)
 			}
 			return nil, bridge.Wrap(op, err)
 		}
@@ -163,33 +166,59 @@ func (ep *endpoint) applyMemberships(ctx context.Context, userID string, changes
 	return undo, nil
 }
 
-func (ep *endpoint) patchGroup(ctx context.Context, id string, ops []bridge.PatchOp) error {
-	if qp, ok := ep.groups.(quietPatcher); ok {
-		return qp.PatchQuiet(ctx, id, ops)
+// patchGroup makes one change: a member value of the group (or
+// entitlement value) added or removed, through the service that owns it.
+func (ep *endpoint) patchGroup(ctx context.Context, ch membershipChange, userID string) error {
+	svc := ep.serviceOf(ch.kind)
+	if svc == nil {
+		return bridge.Errorf("scimside.(*endpoint).patchGroup", bridge.KindMisconfigured, "the entitlement type %q is not configured any more; its change for user %q cannot be made", ch.kind, userID)
 	}
-	_, err := ep.groups.Patch(ctx, id, ops)
+	if qp, ok := svc.(quietPatcher); ok {
+		return qp.PatchQuiet(ctx, ch.group, ch.ops(userID))
+	}
+	_, err := svc.Patch(ctx, ch.group, ch.ops(userID))
 	return err
 }
 
-// joinNewUser adds a user just created to its groups; on failure the user
-// is deleted again, unless the directory went away: then the journal's
-// record finishes the memberships once it is back (a retried POST finds
-// the user whole: 409).
-func (ep *endpoint) joinNewUser(ctx context.Context, user bridge.Resource, groups []string) (bridge.Resource, error) {
-	const op = "scimside.(*endpoint).joinNewUser"
-	if len(groups) == 0 {
-		return user, nil
-	}
-	changes := make([]membershipChange, 0, len(groups))
-	for _, g := range groups {
-		changes = append(changes, membershipChange{group: g, add: true})
-	}
-	tok, err := ep.beginMemberships(ctx, membershipIntent{User: user.ID, Created: true, Changes: intentChanges(changes)})
-	if err != nil {
-		if derr := ep.svc.Delete(context.WithoutCancel(ctx), user.ID); derr != nil {
-			ep.log.Error("could not remove a user whose groups could not be written", "request_id", bridge.RequestID(ctx), "user", user.ID, "error", derr.Error())
+// createWithMemberships is a POST whose body carries groups or
+// entitlement values: the user is created, then joins them. With a
+// journal the record is made before the user exists, naming it by its
+// userName (its id is the directory's to give): a create cut short after
+// the directory made the entry, but before the answer came back, is then
+// finished by recovery too, instead of leaving a user without the values
+// it was created with.
+func (ep *endpoint) createWithMemberships(ctx context.Context, in bridge.Resource, changes []membershipChange) (bridge.Resource, error) {
+	const op = "scimside.(*endpoint).createWithMemberships"
+	var tok string
+	if len(changes) > 0 && ep.journal != nil {
+		name, _ := lookupFold(in.Attrs, "userName")
+		s, _ := name.(string)
+		var err error
+		if tok, err = ep.beginMemberships(ctx, membershipIntent{UserName: s, Created: true, Changes: intentChanges(changes)}); err != nil {
+			return bridge.Resource{}, bridge.Wrap(op, err)
 		}
-		return bridge.Resource{}, bridge.Wrap(op, err)
+	}
+	res, err := ep.svc.Create(ctx, in)
+	if err != nil {
+		if tok != "" && bridge.KindOf(err) == bridge.KindUnavailable {
+			ep.journal.Release(tok) // the entry may exist: recovery looks
+		} else {
+			ep.endMemberships(tok)
+		}
+		return bridge.Resource{}, err
+	}
+	return ep.joinNewUser(ctx, res, changes, tok)
+}
+
+// joinNewUser makes the membership changes (all adds) of a user just
+// created, under the journal record tok ("" without a journal); on
+// failure the user is deleted again, unless the directory went away: then
+// the record finishes the memberships once it is back (a retried POST
+// finds the user whole: 409).
+func (ep *endpoint) joinNewUser(ctx context.Context, user bridge.Resource, changes []membershipChange, tok string) (bridge.Resource, error) {
+	const op = "scimside.(*endpoint).joinNewUser"
+	if len(changes) == 0 {
+		return user, nil
 	}
 	if _, err := ep.applyMemberships(ctx, user.ID, changes, tok != ""); err != nil {
 		if tok != "" && bridge.KindOf(err) == bridge.KindUnavailable {
@@ -211,18 +240,9 @@ func (ep *endpoint) joinNewUser(ctx context.Context, user bridge.Resource, group
 	return res, nil
 }
 
-// replaceWithGroups is a PUT of a user whose body carries groups: the
-// user's memberships become exactly groups.
-func (ep *endpoint) replaceWithGroups(ctx context.Context, id string, in bridge.Resource, groups []string) (bridge.Resource, error) {
-	const op = "scimside.(*endpoint).replaceWithGroups"
-	cur, err := ep.svc.Get(ctx, id)
-	if err != nil {
-		return bridge.Resource{}, bridge.Wrap(op, err)
-	}
-	have, err := ep.currentGroups(ctx, cur)
-	if err != nil {
-		return bridge.Resource{}, bridge.Wrap(op, err)
-	}
+// groupChanges are the changes that make a user's memberships exactly
+// groups, from those it has.
+func groupChanges(have, groups []string) []membershipChange {
 	want := map[string]bool{}
 	for _, g := range groups {
 		want[strings.ToLower(g)] = true
@@ -240,12 +260,42 @@ func (ep *endpoint) replaceWithGroups(ctx context.Context, id string, in bridge.
 			changes = append(changes, membershipChange{group: g, add: true})
 		}
 	}
+	return changes
+}
+
+// replaceWithGroups is a PUT of a user whose body carries groups: the
+// user's memberships become exactly groups.
+func (ep *endpoint) replaceWithGroups(ctx context.Context, id string, in bridge.Resource, groups []string) (bridge.Resource, error) {
+	const op = "scimside.(*endpoint).replaceWithGroups"
+	cur, err := ep.svc.Get(ctx, id)
+	if err != nil {
+		return bridge.Resource{}, bridge.Wrap(op, err)
+	}
+	have, err := ep.currentGroups(ctx, cur)
+	if err != nil {
+		return bridge.Resource{}, bridge.Wrap(op, err)
+	}
+	return ep.writeWithMemberships(ctx, cur, groupChanges(have, groups), func(ctx context.Context) (bridge.Resource, error) {
+		return ep.svc.Replace(ctx, id, in)
+	})
+}
+
+// writeWithMemberships makes the user's own write (write; nil when the
+// request changes nothing of the user itself) and the membership changes,
+// all or nothing: a SCIM 1.1 PUT with groups, a SCIM 2.0 PUT or PATCH with
+// entitlement values. cur is the user as read before.
+func (ep *endpoint) writeWithMemberships(ctx context.Context, cur bridge.Resource, changes []membershipChange, write func(context.Context) (bridge.Resource, error)) (bridge.Resource, error) {
+	const op = "scimside.(*endpoint).writeWithMemberships"
+	id := cur.ID
+	if write == nil {
+		write = func(context.Context) (bridge.Resource, error) { return cur, nil }
+	}
 	if ep.journal == nil || len(changes) == 0 {
 		undo, err := ep.applyMemberships(ctx, id, changes, false)
 		if err != nil {
 			return bridge.Resource{}, err
 		}
-		res, err := ep.svc.Replace(ctx, id, in)
+		res, err := write(ctx)
 		if err != nil {
 			undo()
 			return bridge.Resource{}, bridge.Wrap(op, err)
@@ -260,7 +310,7 @@ func (ep *endpoint) replaceWithGroups(ctx context.Context, id string, in bridge.
 	if err != nil {
 		return bridge.Resource{}, bridge.Wrap(op, err)
 	}
-	res, err := ep.svc.Replace(ctx, id, in)
+	res, err := write(ctx)
 	if err != nil {
 		if bridge.KindOf(err) == bridge.KindUnavailable {
 			ep.journal.Release(tok)
@@ -269,6 +319,8 @@ func (ep *endpoint) replaceWithGroups(ctx context.Context, id string, in bridge.
 		}
 		return bridge.Resource{}, bridge.Wrap(op, err)
 	}
+	// Without a write of its own the user is "written" already: recovery
+	// must finish the memberships, whatever the user's version says.
 	if err := ep.journal.Step(tok, stepUserWritten); err != nil {
 		ep.journal.Release(tok)
 		return bridge.Resource{}, bridge.E(op, bridge.KindUnavailable, "the gateway cannot record the request in its journal", err)
@@ -297,16 +349,21 @@ const kindMemberships = "scimside.memberships"
 
 const stepUserWritten = "user written"
 
-// membershipIntent is a 1.1 body's membership changes as the journal keeps
-// them: the user, its version before the write (PUT), the changes.
+// membershipIntent is a request's membership changes as the journal keeps
+// them: the user (by userName when recorded before its create), its
+// version before the write (PUT), the changes.
 type membershipIntent struct {
-	User    string             `json:"user"`
-	Version string             `json:"version,omitempty"`
-	Created bool               `json:"created,omitempty"`
-	Changes []membershipRecord `json:"changes"`
+	User     string             `json:"user"`
+	UserName string             `json:"user_name,omitempty"`
+	Version  string             `json:"version,omitempty"`
+	Created  bool               `json:"created,omitempty"`
+	Changes  []membershipRecord `json:"changes"`
 }
 
+// membershipRecord is one change; Type names the entitlement type ("":
+// a group, as records from before entitlements have it).
 type membershipRecord struct {
+	Type  string `json:"type,omitempty"`
 	Group string `json:"group"`
 	Add   bool   `json:"add"`
 }
@@ -314,7 +371,7 @@ type membershipRecord struct {
 func intentChanges(cs []membershipChange) []membershipRecord {
 	out := make([]membershipRecord, len(cs))
 	for i, c := range cs {
-		out[i] = membershipRecord{Group: c.group, Add: c.add}
+		out[i] = membershipRecord{Type: c.kind, Group: c.group, Add: c.add}
 	}
 	return out
 }
@@ -328,7 +385,7 @@ func (ep *endpoint) beginMemberships(ctx context.Context, mi membershipIntent) (
 	if err != nil {
 		return "", bridge.E("scimside.(*endpoint).beginMemberships", bridge.KindInternal, "", err)
 	}
-	tok, err := ep.journal.Begin(ctx, bridge.Intent{Kind: kindMemberships, ID: mi.User, Data: data})
+	tok, err := ep.journal.Begin(ctx, bridge.Intent{Kind: kindMemberships, ID: firstNonEmpty(mi.User, mi.UserName), Data: data})
 	if err != nil {
 		return "", bridge.E("scimside.(*endpoint).beginMemberships", bridge.KindInternal, "the gateway cannot record the request in its journal", err)
 	}
@@ -350,6 +407,13 @@ func (ep *endpoint) recoverMemberships(ctx context.Context, it bridge.Intent) er
 	if err := json.Unmarshal(it.Data, &mi); err != nil {
 		return nil
 	}
+	if mi.User == "" {
+		id, err := ep.createdUser(ctx, it, mi.UserName)
+		if err != nil || id == "" {
+			return err
+		}
+		mi.User = id
+	}
 	cur, err := ep.svc.Get(ctx, mi.User)
 	if bridge.KindOf(err) == bridge.KindNotFound {
 		return nil // gone since
@@ -361,11 +425,47 @@ func (ep *endpoint) recoverMemberships(ctx context.Context, it bridge.Intent) er
 		return nil // the user's write never happened, and nothing after it
 	}
 	for _, ch := range mi.Changes {
-		c := membershipChange{group: ch.Group, add: ch.Add}
-		if err := ep.patchGroup(ctx, c.group, c.ops(mi.User)); err != nil && bridge.KindOf(err) != bridge.KindNotFound {
+		c := membershipChange{kind: ch.Type, group: ch.Group, add: ch.Add}
+		if err := ep.patchGroup(ctx, c, mi.User); err != nil && bridge.KindOf(err) != bridge.KindNotFound {
+			if bridge.KindOf(err) == bridge.KindMisconfigured {
+				// Its type was removed from the configuration: nothing
+				// can make it, and retrying forever would not either.
+				ep.log.Error("dropped a membership change of a request cut short", "user", mi.User, "type", c.kind, "group", c.group, "add", c.add, "error", err.Error())
+				continue
+			}
 			return err
 		}
 	}
 	ep.log.Info("finished the group memberships of a request cut short", "user", mi.User, "changes", len(mi.Changes))
 	return nil
+}
+
+// createSkew is how far the directory's clock may be behind the gateway's
+// for a user found by recovery to count as created by the request.
+const createSkew = 10 * time.Minute
+
+// createdUser finds the user a create cut short made, by its userName:
+// "" when there is none (the create never happened) or when the user
+// found is older than the request (someone else's: a create of a taken
+// userName is a 409 and joins nothing).
+func (ep *endpoint) createdUser(ctx context.Context, it bridge.Intent, userName string) (string, error) {
+	if userName == "" {
+		return "", nil
+	}
+	page, err := ep.svc.List(ctx, bridge.Query{
+		Filter:     &bridge.CompareExpr{Path: bridge.AttrPath{Attr: "userName"}, Op: bridge.OpEq, Value: userName},
+		StartIndex: 1, Count: 2,
+	})
+	if err != nil {
+		return "", err
+	}
+	if len(page.Resources) != 1 {
+		return "", nil
+	}
+	u := page.Resources[0]
+	if c := u.Meta.Created; !c.IsZero() && !it.Started.IsZero() && c.Before(it.Started.Add(-createSkew)) {
+		ep.log.Warn("a create cut short left no user of its own; its memberships are not made", "user_name", userName, "found", u.ID)
+		return "", nil
+	}
+	return u.ID, nil
 }

@@ -32,6 +32,24 @@ type endpoint struct {
 	// noPasswords drops passwords from bodies: password sync is off.
 	noPasswords bool
 	log         hclog.Logger
+	// readOnly: the endpoint serves an entitlement type's values, which
+	// the directory owns; v2only: SCIM 1.1 does not serve it.
+	readOnly, v2only bool
+	// ents, on the users endpoint, are the entitlement types its SCIM 2.0
+	// bodies carry (entitlements.go); rt2 is rt with their attributes.
+	ents []*entType
+	rt2  *bridge.ResourceType
+}
+
+// rtFor is the resource type as the call's codec sees it: SCIM 2.0 users
+// have the entitlement attributes, SCIM 1.1 users do not.
+func (ep *endpoint) rtFor(c *call) *bridge.ResourceType {
+	if ep.rt2 != nil {
+		if _, ok := c.codec.(v2codec); ok {
+			return ep.rt2
+		}
+	}
+	return ep.rt
 }
 
 var (
@@ -42,6 +60,9 @@ var (
 
 // route picks the handler for /Users, /Users/.search and /Users/{id}.
 func (ep *endpoint) route(segs []string) route {
+	if ep.readOnly {
+		return ep.valueRoute(segs)
+	}
 	switch {
 	case len(segs) == 1:
 		return route{methods: collectionMethods, handle: func(w http.ResponseWriter, r *http.Request, c *call, _ []string) error {
@@ -81,7 +102,7 @@ func (ep *endpoint) selectionFromQuery(r *http.Request, c *call) selection {
 	if err != nil {
 		return selection{}
 	}
-	return c.codec.parseSelection(ep.rt, lp.attributes, lp.excluded)
+	return c.codec.parseSelection(ep.rtFor(c), lp.attributes, lp.excluded)
 }
 
 func (ep *endpoint) list(w http.ResponseWriter, r *http.Request, c *call) error {
@@ -110,20 +131,24 @@ func (ep *endpoint) runList(w http.ResponseWriter, r *http.Request, c *call, lp 
 	// An empty filter= is an error, not "everyone": a client that sent a
 	// filter meant to narrow the list.
 	if lp.hasFilter {
-		x, err := c.codec.parseFilter(ep.rt, lp.filter)
+		x, err := c.codec.parseFilter(ep.rtFor(c), lp.filter)
 		if err != nil {
 			return err
 		}
 		q.Filter = x
 	}
-	sel := c.codec.parseSelection(ep.rt, lp.attributes, lp.excluded)
+	rt := ep.rtFor(c)
+	sel := c.codec.parseSelection(rt, lp.attributes, lp.excluded)
 	page, err := ep.svc.List(r.Context(), q)
 	if err != nil {
 		return err
 	}
 	items := make([]any, 0, len(page.Resources))
 	for _, res := range page.Resources {
-		items = append(items, c.codec.encodeResource(ep.rt, res, ep.location(c, res.ID), sel))
+		if err := ep.addEntitlements(r.Context(), c, &res, sel); err != nil {
+			return err
+		}
+		items = append(items, c.codec.encodeResource(rt, res, ep.location(c, res.ID), sel))
 	}
 	start := page.StartIndex
 	if start < 1 {
@@ -149,18 +174,36 @@ func (ep *endpoint) create(w http.ResponseWriter, r *http.Request, c *call) erro
 	if err != nil {
 		return err
 	}
+	want, err := ep.bodyValues(c, &in)
+	if err != nil {
+		return err
+	}
 	groups, err := ep.bodyGroups(r.Context(), c, body)
 	if err != nil {
 		return err
 	}
-	res, err := ep.svc.Create(r.Context(), in)
-	if err != nil {
-		return err
-	}
+	var changes []membershipChange
 	if groups != nil {
-		if res, err = ep.joinNewUser(r.Context(), res, groups.ids); err != nil {
+		for _, g := range groups.ids {
+			changes = append(changes, membershipChange{group: g, add: true})
+		}
+	}
+	if len(want) > 0 {
+		// Checked before the user exists: a refused value creates nothing.
+		plan, err := ep.planValues(r.Context(), nil, want)
+		if err != nil {
 			return err
 		}
+		changes = append(changes, plan.changes...)
+	}
+	var res bridge.Resource
+	if len(changes) > 0 {
+		res, err = ep.createWithMemberships(r.Context(), in, changes)
+	} else {
+		res, err = ep.svc.Create(r.Context(), in)
+	}
+	if err != nil {
+		return err
 	}
 	w.Header().Set("Location", ep.location(c, res.ID))
 	return ep.respondResource(w, r, c, http.StatusCreated, res)
@@ -175,12 +218,23 @@ func (ep *endpoint) replace(w http.ResponseWriter, r *http.Request, c *call, id 
 	if err != nil {
 		return err
 	}
+	want, err := ep.bodyValues(c, &in)
+	if err != nil {
+		return err
+	}
 	groups, err := ep.bodyGroups(r.Context(), c, body)
 	if err != nil {
 		return err
 	}
 	if err := ep.checkIfMatch(r, id); err != nil {
 		return err
+	}
+	if len(want) > 0 {
+		res, err := ep.replaceWithValues(r.Context(), id, in, want)
+		if err != nil {
+			return err
+		}
+		return ep.respondResource(w, r, c, http.StatusOK, res)
 	}
 	if groups != nil {
 		res, err := ep.replaceWithGroups(r.Context(), id, in, groups.ids)
@@ -201,7 +255,7 @@ func (ep *endpoint) patch(w http.ResponseWriter, r *http.Request, c *call, id st
 	if err != nil {
 		return err
 	}
-	ops, err := c.codec.decodePatch(ep.rt, body)
+	ops, err := c.codec.decodePatch(ep.rtFor(c), body)
 	if err != nil {
 		return err
 	}
@@ -210,6 +264,19 @@ func (ep *endpoint) patch(w http.ResponseWriter, r *http.Request, c *call, id st
 	}
 	if err := ep.checkIfMatch(r, id); err != nil {
 		return err
+	}
+	if ep.entitlementsFor(c) {
+		userOps, entOps, err := ep.takePatchOps(ops)
+		if err != nil {
+			return err
+		}
+		if len(entOps) > 0 {
+			res, err := ep.patchWithValues(r.Context(), c, id, userOps, entOps)
+			if err != nil {
+				return err
+			}
+			return ep.respondResource(w, r, c, http.StatusOK, res)
+		}
 	}
 	if ep.patchNoContent {
 		q := r.URL.Query()
@@ -242,7 +309,7 @@ func (ep *endpoint) patch(w http.ResponseWriter, r *http.Request, c *call, id st
 // decode turns a POST or PUT body into a resource through the codec, and
 // drops the password when password sync is off.
 func (ep *endpoint) decode(c *call, body map[string]any) (bridge.Resource, error) {
-	in, err := c.codec.decodeResource(ep.rt, body)
+	in, err := c.codec.decodeResource(ep.rtFor(c), body)
 	if err != nil {
 		return in, err
 	}
@@ -295,8 +362,17 @@ func (ep *endpoint) delete(w http.ResponseWriter, r *http.Request, c *call, id s
 }
 
 func (ep *endpoint) respondResource(w http.ResponseWriter, r *http.Request, c *call, status int, res bridge.Resource) error {
+	sel := ep.selectionFromQuery(r, c)
+	if err := ep.addEntitlements(r.Context(), c, &res, sel); err != nil {
+		if r.Method == http.MethodGet || r.Method == http.MethodHead {
+			return err
+		}
+		// The write happened: an answer without the values beats a 5xx
+		// that would have the client retry it.
+		ep.log.Warn("could not read a user's entitlement values for the answer", "request_id", bridge.RequestID(r.Context()), "user", res.ID, "error", err.Error())
+	}
 	setETag(w, res.Meta.Version)
-	return respond(w, status, c.codec.encodeResource(ep.rt, res, ep.location(c, res.ID), ep.selectionFromQuery(r, c)))
+	return respond(w, status, c.codec.encodeResource(ep.rtFor(c), res, ep.location(c, res.ID), sel))
 }
 
 func setETag(w http.ResponseWriter, version string) {

@@ -72,13 +72,43 @@ func newRouter(s *Server, svcs Services) (*router, error) {
 		}
 		info.maxResults = max(info.maxResults, maxResults)
 	}
-	// A user body's groups (SCIM 1.1) are written through the groups.
-	if users, ok := rt.endpoints[strings.ToLower(strings.Trim(svcs.Users.ResourceType().Endpoint, "/"))]; ok && svcs.Groups != nil {
-		users.groups = svcs.Groups
-		if svcs.Journal != nil {
-			users.journal = svcs.Journal
-			svcs.Journal.Handle(kindMemberships, users.recoverMemberships)
+	users := rt.endpoints[strings.ToLower(strings.Trim(svcs.Users.ResourceType().Endpoint, "/"))]
+	// SCIM 2.0 only: each entitlement type's values at an endpoint of
+	// their own, and the users' attributes that carry them.
+	info.typesV2 = append([]*bridge.ResourceType(nil), info.types...)
+	if len(svcs.Entitlements) > 0 {
+		rt2, ents, err := withEntitlements(users.rt, svcs.Entitlements)
+		if err != nil {
+			return nil, bridge.Wrap(op, err)
 		}
+		users.rt2, users.ents = rt2, ents
+		info.typesV2[0] = rt2
+		for _, e := range svcs.Entitlements {
+			t := e.Values.ResourceType()
+			name := strings.Trim(t.Endpoint, "/")
+			if name == "" || strings.Contains(name, "/") {
+				return nil, bridge.Errorf(op, bridge.KindMisconfigured, "entitlement type %s has no endpoint of one path segment", t.Name)
+			}
+			if _, dup := rt.endpoints[strings.ToLower(name)]; dup || c2Reserved(name) {
+				return nil, bridge.Errorf(op, bridge.KindMisconfigured, "entitlement type %s: endpoint %q is taken", t.Name, t.Endpoint)
+			}
+			for _, x := range info.typesV2 {
+				if strings.EqualFold(x.Name, t.Name) {
+					return nil, bridge.Errorf(op, bridge.KindMisconfigured, "entitlement type %s: two resource types have that name", t.Name)
+				}
+			}
+			rt.endpoints[strings.ToLower(name)] = &endpoint{name: name, svc: e.Values, rt: t, readOnly: true, v2only: true, log: s.log}
+			info.typesV2 = append(info.typesV2, t)
+		}
+	}
+	// A user body's groups (SCIM 1.1) and entitlement values (SCIM 2.0)
+	// are written through the groups and the values.
+	if svcs.Groups != nil {
+		users.groups = svcs.Groups
+	}
+	if svcs.Journal != nil && (svcs.Groups != nil || len(users.ents) > 0) {
+		users.journal = svcs.Journal
+		svcs.Journal.Handle(kindMemberships, users.recoverMemberships)
 	}
 	// Bulk operations are dispatched through these same endpoints.
 	info.bulk, info.bulkMaxOps, info.bulkMaxPayload = rt.serveBulk, s.cfg.BulkMaxOperations, s.cfg.BulkMaxPayloadBytes
@@ -175,7 +205,9 @@ func (rt *router) match(path string) (mount, string, bool) {
 func (rt *router) lookup(c codec, segs []string) (route, bool) {
 	name := strings.ToLower(segs[0])
 	if ep, ok := rt.endpoints[name]; ok {
-		return ep.route(segs), true
+		if _, v2 := c.(v2codec); v2 || !ep.v2only {
+			return ep.route(segs), true
+		}
 	}
 	r, ok := c.discovery()[name]
 	return r, ok
@@ -196,6 +228,13 @@ func splitSegments(rest string) ([]string, error) {
 		segs = append(segs, u)
 	}
 	return segs, nil
+}
+
+// c2Reserved reports whether name is one of SCIM 2.0's own endpoints, which
+// an entitlement type may not take.
+func c2Reserved(name string) bool {
+	_, ok := v2codec{}.discovery()[strings.ToLower(name)]
+	return ok
 }
 
 func allowed(methods []string, m string) bool {

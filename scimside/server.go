@@ -59,6 +59,32 @@ type Services struct {
 	// Detail, when set, adds lines to /readyz's answer (counts only: the
 	// endpoint needs no credentials), e.g. the writes awaiting recovery.
 	Detail func() []string
+	// Entitlements are the entitlement types (roles, licences, …) served
+	// over SCIM 2.0 only: each type's values at its own read-only endpoint,
+	// and on users the attribute that carries them (entitlements.go).
+	Entitlements []Entitlement
+}
+
+// Entitlement is one entitlement type: its values are directory entries
+// (groups) a user holds by being a member, served read-only through Values
+// and assigned through the users' Attr.
+type Entitlement struct {
+	// Attr is the user attribute that carries the type's values: "roles",
+	// "entitlements" (RFC 7643 §4.1.2) or an extension attribute
+	// "urn:…:User:name".
+	Attr string
+	// Values serves the values, read-only; its ResourceType gives the
+	// type's name, endpoint and schema. A *bridge.Service in production:
+	// its PatchQuiet with a "members" add or remove of a user's id is the
+	// value-level assignment.
+	Values ResourceService
+	// MultiValued: false means a user holds at most one value.
+	MultiValued bool
+	// Required is advertised in the discovery documents (Okta asks that a
+	// user hold one); writes do not enforce it: the directory may hold
+	// users with none, and refusing them would lock them out of every
+	// other change.
+	Required bool
 }
 
 // Option customises a Server.

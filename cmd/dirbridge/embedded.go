@@ -14,6 +14,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/hashicorp/go-hclog"
+
 	"github.com/dirbridge/dirbridge/bridge"
 	"github.com/dirbridge/dirbridge/conf"
 	"github.com/dirbridge/dirbridge/conf/examples"
@@ -33,6 +35,8 @@ type embeddedFlags struct {
 const (
 	embeddedUsersTable  = "openldap-okta-users.toml"
 	embeddedGroupsTable = "openldap-groups.toml"
+	// The roles and licenses seedAppRoles creates.
+	embeddedEntitlementsTable = "openldap-entitlements.toml"
 )
 
 // serveEmbedded runs the gateway on the embedded directory and serves that
@@ -102,11 +106,19 @@ func serveEmbedded(ctx context.Context, f embeddedFlags, stdout, stderr io.Write
 	logger.Info("embedded directory served over LDAP", "ldap_addr", ldapSrv.Addr().String())
 	defer ldapSrv.Stop()
 
+	if err := seedAppRoles(ctx, dir, dir.Suffix(), logger); err != nil {
+		return err
+	}
+
 	users, err := embeddedTable(embeddedUsersTable, dir.Suffix())
 	if err != nil {
 		return err
 	}
 	groups, err := embeddedTable(embeddedGroupsTable, dir.Suffix())
+	if err != nil {
+		return err
+	}
+	ents, err := embeddedEntitlements(dir.Suffix())
 	if err != nil {
 		return err
 	}
@@ -131,7 +143,51 @@ func serveEmbedded(ctx context.Context, f embeddedFlags, stdout, stderr io.Write
 		printBanner(stdout, bannerInfo{scimAddr: scimAddr, ldapAddr: ldapSrv.Addr().String(), token: token, adminDN: dir.AdminDN(),
 			adminPassword: adminPassword, people: users.Container(), dataDir: f.dataDir, user: sample})
 	}
-	return runGateway(ctx, logger, dir, users, groups, svcCfg, scimCfg, nil, "", banner)
+	return runGateway(ctx, logger, dir, users, groups, ents, svcCfg, scimCfg, nil, "", banner)
+}
+
+// The sample entitlement values the embedded default starts with, in the
+// layout conf/examples/openldap-entitlements.toml reads: roles directly
+// under ou=App Roles, licenses one level below. Seeded so that /v2/Roles
+// lists something on the first `make run`.
+var appRoleSeeds = []struct{ rdn, description string }{
+	{"ou=App Roles", ""},
+	{"cn=App Administrator,ou=App Roles", "Manages the application's settings and users"},
+	{"cn=App Editor,ou=App Roles", "Creates and edits content"},
+	{"cn=App Viewer,ou=App Roles", "Reads content"},
+	{"ou=Licenses,ou=App Roles", ""},
+	{"cn=Standard License,ou=Licenses,ou=App Roles", "The standard edition"},
+	{"cn=Professional License,ou=Licenses,ou=App Roles", "The professional edition"},
+}
+
+// seedAppRoles creates the sample roles and licenses at the first start:
+// when ou=App Roles is missing. Once it exists nothing is added again, so a
+// role the operator deleted stays deleted.
+func seedAppRoles(ctx context.Context, dir bridge.Directory, suffix string, logger hclog.Logger) error {
+	_, err := dir.GetByDN(ctx, appRoleSeeds[0].rdn+","+suffix, []string{"ou"})
+	if err == nil {
+		return nil
+	}
+	if bridge.KindOf(err) != bridge.KindNotFound {
+		return fmt.Errorf("the embedded directory: %w", err)
+	}
+	for _, s := range appRoleSeeds {
+		attr, value, _ := strings.Cut(strings.SplitN(s.rdn, ",", 2)[0], "=")
+		attrs := map[string][]string{attr: {value}}
+		if attr == "ou" {
+			attrs["objectClass"] = []string{"top", "organizationalUnit"}
+		} else {
+			// groupOfNames needs a member: the placeholder the table hides.
+			attrs["objectClass"] = []string{"top", "groupOfNames"}
+			attrs["member"] = []string{"cn=nobody," + suffix}
+			attrs["description"] = []string{s.description}
+		}
+		if _, err := dir.Add(ctx, bridge.AddRequest{DN: s.rdn + "," + suffix, Attrs: attrs}); err != nil {
+			return fmt.Errorf("seeding %s: %w", s.rdn, err)
+		}
+	}
+	logger.Info("seeded the sample entitlements", "container", appRoleSeeds[0].rdn+","+suffix, "values", len(appRoleSeeds)-2)
+	return nil
 }
 
 func embeddedTable(name, baseDN string) (*mapping.Table, error) {
@@ -140,6 +196,14 @@ func embeddedTable(name, baseDN string) (*mapping.Table, error) {
 		return nil, err
 	}
 	return mapping.Parse(name, data, mapping.Options{BaseDN: baseDN, Standard: scimside.StandardSchemas()})
+}
+
+func embeddedEntitlements(baseDN string) (*mapping.Entitlements, error) {
+	data, err := fs.ReadFile(examples.FS, embeddedEntitlementsTable)
+	if err != nil {
+		return nil, err
+	}
+	return mapping.ParseEntitlements(embeddedEntitlementsTable, data, mapping.Options{BaseDN: baseDN, Standard: scimside.StandardSchemas()})
 }
 
 func envOr(name, def string) string {

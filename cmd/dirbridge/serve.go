@@ -153,7 +153,7 @@ func serveConfig(ctx context.Context, cfg *conf.Config, stderr io.Writer) error 
 		// every PUT and PATCH reads the entry first (docs/performance.md).
 		svcCfg.EntryCache = bridge.DefaultEntryCache
 	}
-	return runGateway(ctx, logger, conn, users, groups, svcCfg, scimCfg, ready, cfg.Metrics.Listen, nil)
+	return runGateway(ctx, logger, conn, users, groups, tables.Entitlements, svcCfg, scimCfg, ready, cfg.Metrics.Listen, nil)
 }
 
 // logFindings logs the preflight's errors and warnings, one line each;
@@ -323,7 +323,7 @@ func openJournal(dir string, interval time.Duration, logger hclog.Logger) (*jour
 // metricsListen set, /metrics (and health) are served there instead of on
 // the SCIM port. SIGHUP (unix) reloads the TLS certificate. started, when
 // set, is called with the SCIM address once it listens.
-func runGateway(ctx context.Context, logger hclog.Logger, dir bridge.Directory, users, groups bridge.Mapper,
+func runGateway(ctx context.Context, logger hclog.Logger, dir bridge.Directory, users, groups bridge.Mapper, ents *mapping.Entitlements,
 	svcCfg bridge.ServiceConfig, scimCfg scimside.Config, ready *preflight.Readiness, metricsListen string, started func(addr string)) error {
 	m := newMetrics()
 	m.watchPool(dir)
@@ -356,6 +356,7 @@ func runGateway(ctx context.Context, logger hclog.Logger, dir bridge.Directory, 
 			DefaultPageSize: svcCfg.DefaultPageSize, MaxPageSize: svcCfg.MaxPageSize, ReadAhead: ra,
 		})
 	}
+	services.Entitlements = entitlementServices(ents, audited, resolver, svcCfg)
 	if jr, ok := svcCfg.Journal.(*journal.Store); ok && jr != nil {
 		services.Journal = jr
 		m.watchJournal(jr)

@@ -57,6 +57,9 @@ func (e *Embedded) Search(ctx context.Context, req bridge.SearchRequest) (*bridg
 		if err != nil {
 			return err
 		}
+		if req.Filter, err = e.expandInChain(ctx, tx, req.Filter); err != nil {
+			return err
+		}
 		if byID {
 			return e.scan(ctx, tx, base, req.Scope, req.Filter, "", func(r *record) bool {
 				if res.Total >= offset && res.Total < offset+count {
@@ -137,6 +140,10 @@ func checkFilter(f *bridge.Filter, depth int) error {
 		return nil
 	case bridge.FilterEqual, bridge.FilterGreaterOrEqual, bridge.FilterLessOrEqual, bridge.FilterApprox,
 		bridge.FilterPresent, bridge.FilterSubstrings:
+	case bridge.FilterInChain:
+		if strings.HasPrefix(f.Attr, "@") {
+			return fmt.Errorf("a nested-membership filter names a virtual attribute")
+		}
 	default:
 		return fmt.Errorf("unknown filter operator %d", f.Op)
 	}
