@@ -80,6 +80,14 @@ func main() {
 			cfg.Runs = 1
 		}
 	}
+	if cfg.Dir == "ad" {
+		// The AD figure of issue #15 is a 5,000-member group.
+		bigSet := false
+		fs.Visit(func(f *flag.Flag) { bigSet = bigSet || f.Name == "big-group" })
+		if !bigSet {
+			cfg.BigGroup = 5000
+		}
+	}
 	cfg.Log = os.Stderr
 	// The gateway collects garbage at 400% (cmd/dirbridge: gcPercent); the
 	// raw side's go-ldap client here gets the same, so that the ratio
