@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"path/filepath"
 	"strconv"
+	"strings"
+	"time"
 
 	"github.com/dirbridge/dirbridge/testenv"
 	"github.com/go-ldap/ldap/v3"
@@ -201,7 +203,7 @@ func (d adDir) seedSync(*ldap.Conn, bool) error { return nil }
 func (d adDir) stop()                           { _ = d.s.Stop() }
 
 // startDir starts the directory -dir names.
-func startDir(kind string) (benchDir, error) {
+func startDir(kind string, log func(string, ...any)) (benchDir, error) {
 	switch kind {
 	case "", "openldap":
 		o, err := testenv.StartOpenLDAP(nil, testenv.OpenLDAPOptions{})
@@ -212,11 +214,20 @@ func startDir(kind string) (benchDir, error) {
 	case "ad":
 		// StartSambaAD takes the flock every Samba test takes and holds
 		// it until stop: no test can reset the DC under the bench.
-		s, err := testenv.StartSambaAD(nil, testenv.SambaADOptions{})
-		if err != nil {
-			return nil, err
+		// A DC another program left running holds the fixed ports
+		// without the lock for a while: wait for them, bounded.
+		deadline := time.Now().Add(20 * time.Minute)
+		for {
+			s, err := testenv.StartSambaAD(nil, testenv.SambaADOptions{})
+			if err == nil {
+				return adDir{s}, nil
+			}
+			if !strings.Contains(err.Error(), "is in use") || time.Now().After(deadline) {
+				return nil, err
+			}
+			log("waiting for the Samba ports: %v", err)
+			time.Sleep(15 * time.Second)
 		}
-		return adDir{s}, nil
 	}
 	return nil, fmt.Errorf("unknown -dir %q (openldap or ad)", kind)
 }
