@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
@@ -203,7 +204,7 @@ func (d adDir) seedSync(*ldap.Conn, bool) error { return nil }
 func (d adDir) stop()                           { _ = d.s.Stop() }
 
 // startDir starts the directory -dir names.
-func startDir(kind string, log func(string, ...any)) (benchDir, error) {
+func startDir(ctx context.Context, kind string, log func(string, ...any)) (benchDir, error) {
 	switch kind {
 	case "", "openldap":
 		o, err := testenv.StartOpenLDAP(nil, testenv.OpenLDAPOptions{})
@@ -226,7 +227,11 @@ func startDir(kind string, log func(string, ...any)) (benchDir, error) {
 				return nil, err
 			}
 			log("waiting for the Samba ports: %v", err)
-			time.Sleep(15 * time.Second)
+			select {
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			case <-time.After(15 * time.Second):
+			}
 		}
 	}
 	return nil, fmt.Errorf("unknown -dir %q (openldap or ad)", kind)

@@ -75,7 +75,7 @@ func run(ctx context.Context, cfg config) (res *results, err error) {
 	if err := buildGateway(ctx, root, cfg.Bin); err != nil {
 		return nil, err
 	}
-	o, err := startDir(cfg.Dir, cfg.logf)
+	o, err := startDir(ctx, cfg.Dir, cfg.logf)
 	if err != nil {
 		return nil, err
 	}
