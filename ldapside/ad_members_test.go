@@ -134,3 +134,26 @@ func TestADMemberPatchReadsOnlyNamedMembers(t *testing.T) {
 		}
 	}
 }
+
+// TestADValueLevel: only member adds and deletes of named values are
+// planned from the named values on AD; a replace or a delete of the whole
+// list needs the list, and other attributes are read whole.
+func TestADValueLevel(t *testing.T) {
+	add := func(a string, v ...string) bridge.Change { return bridge.Change{Op: bridge.ChangeAdd, Attr: a, Values: v} }
+	for _, tc := range []struct {
+		name    string
+		changes []bridge.Change
+		want    []string // nil: no value-level plan
+	}{
+		{"add and delete", []bridge.Change{add("member", "CN=a"), {Op: bridge.ChangeDelete, Attr: "Member", Values: []string{"CN=b"}}}, []string{"CN=a", "CN=b"}},
+		{"with another attribute", []bridge.Change{add("description", "x"), add("member", "CN=a")}, []string{"CN=a"}},
+		{"replace", []bridge.Change{add("member", "CN=a"), {Op: bridge.ChangeReplace, Attr: "member", Values: []string{"CN=b"}}}, nil},
+		{"delete all", []bridge.Change{{Op: bridge.ChangeDelete, Attr: "member"}}, nil},
+		{"no member", []bridge.Change{add("otherMailbox", "x@y")}, nil},
+	} {
+		got := adValueLevel(tc.changes)
+		if !slices.Equal(got["member"], tc.want) || (tc.want == nil) != (got == nil) || len(got) > 1 {
+			t.Errorf("%s: %v, want member=%v", tc.name, got, tc.want)
+		}
+	}
+}
