@@ -1,11 +1,49 @@
 package ldapside
 
 import (
+	"errors"
 	"strings"
 
 	"github.com/dirbridge/dirbridge/bridge"
 	"github.com/go-ldap/ldap/v3"
 )
+
+// adConfirmDeletes checks, with one base search of the group each
+// ((member=value), the server matching its own values as a Compare
+// would), the member values changes delete that adPresentMembers did not
+// find, and adds those the group does hold to present: that holds whatever
+// the service account may read of the member entries and wherever they
+// are. A re-sent removal thus costs one small search, not the list.
+func (c *Conn) adConfirmDeletes(pc *pconn, dn string, changes []bridge.Change, present valueSet) (valueSet, error) {
+	if present == nil {
+		return present, nil
+	}
+	have := present.get("member")
+	for _, ch := range changes {
+		if ch.Op != bridge.ChangeDelete || !strings.EqualFold(ch.Attr, "member") {
+			continue
+		}
+		for _, v := range ch.Values {
+			if _, ok := containsFold(have, v); ok {
+				continue
+			}
+			res, err := pc.l.Search(ldap.NewSearchRequest(dn, ldap.ScopeBaseObject, ldap.NeverDerefAliases, 0, 0, false,
+				"(member="+ldap.EscapeFilter(v)+")", []string{"1.1"}, nil))
+			if err != nil {
+				var le *ldap.Error
+				if errors.As(err, &le) && le.ResultCode == ldap.LDAPResultInvalidAttributeSyntax {
+					continue // not a DN: not present
+				}
+				return nil, err
+			}
+			if len(res.Entries) == 1 {
+				have = append(have, v)
+			}
+		}
+	}
+	present.set("member", have)
+	return present, nil
+}
 
 // adMemberChunk bounds the OR of one adPresentMembers search: a PATCH that
 // names thousands of members becomes several searches of this many, not one
@@ -43,6 +81,13 @@ func adValueLevel(changes []bridge.Change) map[string][]string {
 // exactly when dn's member holds the entry's DN. The values come back as
 // the request spelled them (matched by DN equality), which is what
 // planChanges compares with.
+//
+// Found is proof of presence; not found is taken as absence only for an
+// add (sending it is safe: were the value there after all, say on an entry
+// outside the base or hidden from the service account, Samba's 68 sends
+// modifyIdempotentRead to its re-read). A delete of a value not found is
+// confirmed by adConfirmDeletes instead, since skipping it on a false absence would
+// answer 2xx for a member left in the group.
 //
 // ok is false when the answer cannot be had this way (vals names an
 // attribute other than member, a value is not a DN, the server refused

@@ -9,10 +9,12 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/dirbridge/dirbridge/bridge"
 	"github.com/dirbridge/dirbridge/testenv"
 	"github.com/go-ldap/ldap/v3"
+	"github.com/hashicorp/go-hclog"
 )
 
 // adOpCounter is an opCounter in front of the Samba DC's LDAPS port,
@@ -78,17 +80,20 @@ func TestADMemberPatchReadsOnlyNamedMembers(t *testing.T) {
 		changes []bridge.Change
 		add     []string // what the list gains
 		del     []string // and loses
+		confirm int      // removals not found by memberOf, confirmed by a search each
 	}
 	add := func(v ...string) bridge.Change { return bridge.Change{Op: bridge.ChangeAdd, Attr: "member", Values: v} }
-	del := func(v ...string) bridge.Change { return bridge.Change{Op: bridge.ChangeDelete, Attr: "member", Values: v} }
+	del := func(v ...string) bridge.Change {
+		return bridge.Change{Op: bridge.ChangeDelete, Attr: "member", Values: v}
+	}
 	steps := []step{
 		{what: "add an absent member", changes: []bridge.Change{add(outside[0])}, add: []string{outside[0]}},
 		{what: "re-add it", changes: []bridge.Change{add(outside[0])}},
 		{what: "remove a member beyond the first range", changes: []bridge.Change{del(members[1100])}, del: []string{members[1100]}},
-		{what: "remove it again", changes: []bridge.Change{del(members[1100])}},
+		{what: "remove it again", changes: []bridge.Change{del(members[1100])}, confirm: 1},
 		{what: "mixed: add present+absent, remove present+absent",
 			changes: []bridge.Change{add(outside[0], outside[1]), del(members[5], members[1100])},
-			add:     []string{outside[1]}, del: []string{members[5]}},
+			add:     []string{outside[1]}, del: []string{members[5]}, confirm: 1},
 		{what: "remove a member named in upper case", changes: []bridge.Change{del(strings.ToUpper(members[7]))}, del: []string{members[7]}},
 	}
 	for _, rangeStep := range []int{500, 0} {
@@ -106,9 +111,10 @@ func TestADMemberPatchReadsOnlyNamedMembers(t *testing.T) {
 				wantMod = 1
 			}
 			// Find the group (without member), find the named members,
-			// read the group back for the answer (Samba has no Post-Read).
-			if got := fmt.Sprintf("search=%d %s", counts[opSearch], writeCounts(counts)); got != fmt.Sprintf("search=3 modify=%d add=0 delete=0 modifyDN=0 extended=0", wantMod) {
-				t.Errorf("%s sent %s, want 3 searches and %d modify", what, got, wantMod)
+			// confirm removals not found, read the group back for the
+			// answer (Samba has no Post-Read).
+			if got := fmt.Sprintf("search=%d %s", counts[opSearch], writeCounts(counts)); got != fmt.Sprintf("search=%d modify=%d add=0 delete=0 modifyDN=0 extended=0", 3+st.confirm, wantMod) {
+				t.Errorf("%s sent %s, want %d searches and %d modify", what, got, 3+st.confirm, wantMod)
 			}
 			if d := p.down.Load(); d >= listBytes/4 {
 				t.Errorf("%s: the DC sent %d bytes, the member list is %d: the list was read", what, d, listBytes)
@@ -139,7 +145,9 @@ func TestADMemberPatchReadsOnlyNamedMembers(t *testing.T) {
 // planned from the named values on AD; a replace or a delete of the whole
 // list needs the list, and other attributes are read whole.
 func TestADValueLevel(t *testing.T) {
-	add := func(a string, v ...string) bridge.Change { return bridge.Change{Op: bridge.ChangeAdd, Attr: a, Values: v} }
+	add := func(a string, v ...string) bridge.Change {
+		return bridge.Change{Op: bridge.ChangeAdd, Attr: a, Values: v}
+	}
 	for _, tc := range []struct {
 		name    string
 		changes []bridge.Change
@@ -156,4 +164,50 @@ func TestADValueLevel(t *testing.T) {
 			t.Errorf("%s: %v, want member=%v", tc.name, got, tc.want)
 		}
 	}
+}
+
+// TestADMemberOutsideTheBase: with a base DN that does not hold a member
+// entry, the memberOf search cannot see it; the write must stay exact. Its
+// removal is confirmed on the group itself and sent (the member is gone
+// afterwards, checked by the admin), a second removal writes nothing, and
+// its re-add draws Samba's 68, which the re-read turns into a no-op; a
+// fresh add of it works.
+func TestADMemberOutsideTheBase(t *testing.T) {
+	s, _, people, leavers := startAD(t, nil)
+	ctx := tctx(t)
+	c, err := Open(Config{URLs: []string{s.LDAPSURL}, BindDN: s.AdminUPN, BindPassword: s.AdminPassword, BaseDN: people,
+		CAFile: s.CAFile, Dialect: "ad", PoolSize: 1, OpTimeout: 60 * time.Second},
+		hclog.New(&hclog.LoggerOptions{Level: hclog.Error, Output: testWriter{t}}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	in := addContacts(t, s, people, "in", 2)
+	out := addContacts(t, s, leavers, "out", 1)[0]
+	admin := adminConn(t, s)
+	gdn := "CN=ogroup," + people
+	ar := ldap.NewAddRequest(gdn, nil)
+	ar.Attribute("objectClass", []string{"group"})
+	ar.Attribute("sAMAccountName", []string{"og" + randTag()})
+	ar.Attribute("member", []string{in[0], out})
+	if err := admin.Add(ar); err != nil {
+		t.Fatal(err)
+	}
+	g, err := c.GetByDN(ctx, gdn, []string{"objectClass"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	step := func(what string, ch bridge.Change, want ...string) {
+		t.Helper()
+		if _, err := c.Modify(ctx, bridge.ModifyRequest{ID: g.ID, Changes: []bridge.Change{ch}, Return: []string{"objectClass"}}); err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		if got := adminMembers(t, admin, gdn); !slices.Equal(got, lowerAll(want)) {
+			t.Fatalf("%s: members %v, want %v", what, got, lowerAll(want))
+		}
+	}
+	step("re-add the member outside the base", bridge.Change{Op: bridge.ChangeAdd, Attr: "member", Values: []string{out}}, in[0], out)
+	step("remove it", bridge.Change{Op: bridge.ChangeDelete, Attr: "member", Values: []string{out}}, in[0])
+	step("remove it again", bridge.Change{Op: bridge.ChangeDelete, Attr: "member", Values: []string{out}}, in[0])
+	step("add it back", bridge.Change{Op: bridge.ChangeAdd, Attr: "member", Values: []string{out, in[1]}}, in[0], in[1], out)
 }

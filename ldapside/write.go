@@ -363,6 +363,9 @@ func (c *Conn) Modify(ctx context.Context, req bridge.ModifyRequest) (*bridge.En
 		// are present matters to the plan: read those, not the whole
 		// attribute.
 		e, present, err := c.findWithValues(pc, req.Base, req.ID, read, partial)
+		if err == nil && len(partial) > 0 && !pc.caps.matchedValues {
+			present, err = c.adConfirmDeletes(pc, e.DN, req.Changes, present)
+		}
 		if err != nil {
 			return err
 		}
