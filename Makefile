@@ -16,6 +16,7 @@ FUZZTIME  ?= 15s
 N         ?= 100000
 BENCHOUT  ?= bench-results.json
 BENCHARGS ?=
+DIR       ?= openldap
 
 .PHONY: build run test test-unit vet fuzz bench clean dist install
 
@@ -58,12 +59,14 @@ fuzz:
 	  done; \
 	done
 
-# Seeds a private OpenLDAP with N users, starts bin/dirbridge on it and
-# measures every SCIM workload beside raw go-ldap; prints a Markdown table,
-# writes the details to BENCHOUT. Not part of `make test` (its smoke test is).
-# E.g. make bench N=10000 BENCHARGS="-quick -profile prof"
+# Seeds a private OpenLDAP (DIR=openldap) or the AD tier's Samba DC
+# (DIR=ad, held through the tests' lock for the whole run) with N users,
+# starts bin/dirbridge on it and measures every SCIM workload beside raw
+# go-ldap; prints a Markdown table, writes the details to BENCHOUT. Not part
+# of `make test` (its smoke test is).
+# E.g. make bench N=10000 BENCHARGS="-quick -profile prof"; make bench DIR=ad N=10000
 bench:
-	$(GO) run ./bench -n $(N) -out $(BENCHOUT) $(BENCHARGS)
+	$(GO) run ./bench -dir $(DIR) -n $(N) -out $(BENCHOUT) $(BENCHARGS)
 
 # Release archives for PLATFORMS with SHA256SUMS in DISTDIR (see docs/install.md).
 dist:

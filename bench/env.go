@@ -20,7 +20,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/dirbridge/dirbridge/testenv"
 	"github.com/go-ldap/ldap/v3"
 )
 
@@ -95,7 +94,7 @@ func (g *gateway) log() string {
 
 type gatewayOptions struct {
 	bin, config string
-	ldap        *testenv.OpenLDAP
+	dir         benchDir
 	logLevel    string
 	pprof       bool
 }
@@ -120,12 +119,9 @@ func startGateway(ctx context.Context, o gatewayOptions) (*gateway, error) {
 		return nil, err
 	}
 	g.cmd = exec.Command(o.bin, "serve", "--config", o.config)
-	env := append(os.Environ(),
+	env := append(os.Environ(), o.dir.gatewayEnv()...)
+	env = append(env,
 		"DIRBRIDGE_STATE_DIR="+g.state,
-		"DIRBRIDGE_LDAP_URLS="+o.ldap.URL,
-		"DIRBRIDGE_LDAP_BIND_DN="+o.ldap.AdminDN,
-		"DIRBRIDGE_LDAP_BIND_PASSWORD="+o.ldap.AdminPassword,
-		"DIRBRIDGE_LDAP_BASE_DN="+o.ldap.BaseDN,
 		"DIRBRIDGE_SCIM_AUTH_HEADER_VALUE="+g.auth,
 		"DIRBRIDGE_SCIM_LISTEN=127.0.0.1:"+strconv.Itoa(port),
 		"DIRBRIDGE_LOG_LEVEL="+o.logLevel,
@@ -305,23 +301,23 @@ type rawPool struct {
 	all   []*ldap.Conn
 }
 
-func dialRaw(o *testenv.OpenLDAP) (*ldap.Conn, error) {
-	l, err := ldap.DialURL(o.URL, ldap.DialWithDialer(&net.Dialer{Timeout: 5 * time.Second}))
+func dialRaw(d benchDir) (*ldap.Conn, error) {
+	l, err := ldap.DialURL(d.url(), ldap.DialWithDialer(&net.Dialer{Timeout: 5 * time.Second}))
 	if err != nil {
 		return nil, err
 	}
 	l.SetTimeout(5 * time.Minute) // the big-group build takes a while
-	if err := l.Bind(o.AdminDN, o.AdminPassword); err != nil {
+	if err := l.Bind(d.admin()); err != nil {
 		l.Close()
 		return nil, err
 	}
 	return l, nil
 }
 
-func newRawPool(o *testenv.OpenLDAP, n int) (*rawPool, error) {
+func newRawPool(d benchDir, n int) (*rawPool, error) {
 	p := &rawPool{conns: make(chan *ldap.Conn, n)}
 	for range n {
-		l, err := dialRaw(o)
+		l, err := dialRaw(d)
 		if err != nil {
 			p.close()
 			return nil, err

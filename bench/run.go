@@ -10,7 +10,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/dirbridge/dirbridge/testenv"
 	"github.com/go-ldap/ldap/v3"
 )
 
@@ -76,13 +75,13 @@ func run(ctx context.Context, cfg config) (res *results, err error) {
 	if err := buildGateway(ctx, root, cfg.Bin); err != nil {
 		return nil, err
 	}
-	o, err := testenv.StartOpenLDAP(nil, testenv.OpenLDAPOptions{})
+	o, err := startDir(ctx, cfg.Dir, cfg.logf)
 	if err != nil {
 		return nil, err
 	}
-	defer o.Stop()
-	cfg.logf("slapd pid %d at %s", o.PID(), o.URL)
-	cfg.cpu = &cpuMeter{slapd: o.PID()}
+	defer o.stop()
+	cfg.logf("%s directory (pid %d) at %s", o.kind(), o.pid(), o.url())
+	cfg.cpu = &cpuMeter{slapd: o.pid()}
 	maxConc := cfg.SeedWorkers
 	for _, c := range cfg.Levels {
 		maxConc = max(maxConc, c)
@@ -94,20 +93,20 @@ func run(ctx context.Context, cfg config) (res *results, err error) {
 	defer raw.close()
 	{
 		l := raw.get()
-		err := growDatabase(l)
+		err := o.prepare(l)
 		raw.put(l)
 		if err != nil {
-			return nil, fmt.Errorf("raising the database size: %w", err)
+			return nil, err
 		}
 	}
-	gwOpts := gatewayOptions{bin: cfg.Bin, config: filepath.Join(root, "conf", "examples", "openldap.toml"), ldap: o, logLevel: cfg.LogLevel}
+	gwOpts := gatewayOptions{bin: cfg.Bin, config: o.gatewayConfig(root), dir: o, logLevel: cfg.LogLevel}
 
 	// Seed, with an RSS measurement at rssStep users on the way.
 	seedStart := time.Now()
 	first := min(cfg.N, rssStep)
 	cfg.logf("seeding %d users", cfg.N)
-	mkUser := func(i int) *ldap.AddRequest { return userAdd(o.PeopleDN, seedUID(i), i) }
-	if err := seed(ctx, raw, cfg, 0, first, mkUser); err != nil {
+	mkUser := func(i int) *ldap.AddRequest { return o.userAdd(seedUID(i), i) }
+	if err := seed(ctx, o, raw, cfg, 0, first, mkUser); err != nil {
 		return res, err
 	}
 	seedTime := time.Since(seedStart)
@@ -124,7 +123,7 @@ func run(ctx context.Context, cfg config) (res *results, err error) {
 		res.ImportSmall = &st
 		cfg.logf("import at %d users: %.0f entries/s, peak RSS %.1f MB", first, st.EntriesPerS, mb(st.PeakRSSBytes))
 		t := time.Now()
-		if err := seed(ctx, raw, cfg, first, cfg.N, mkUser); err != nil {
+		if err := seed(ctx, o, raw, cfg, first, cfg.N, mkUser); err != nil {
 			return res, err
 		}
 		seedTime += time.Since(t)
@@ -175,7 +174,7 @@ func rowsOf(runs []measured) [][]row {
 
 // measureRun is one run of every workload: the imports, the lookups, the
 // writes and the group PATCHes. Profiles are taken in the first run only.
-func measureRun(ctx context.Context, cfg config, g *gateway, c *scimClient, raw *rawPool, o *testenv.OpenLDAP, run int, m *measured, grp **groupEnv, res *results) (err error) {
+func measureRun(ctx context.Context, cfg config, g *gateway, c *scimClient, raw *rawPool, o benchDir, run int, m *measured, grp **groupEnv, res *results) (err error) {
 	if run > 0 {
 		cfg.ProfileDir = ""
 	}
@@ -212,7 +211,7 @@ func measureRun(ctx context.Context, cfg config, g *gateway, c *scimClient, raw 
 	{
 		l := raw.get()
 		before := cfg.cpu.snap()
-		m.ImportRaw, err = rawImport(ctx, l, o.PeopleDN, cfg.PageSize)
+		m.ImportRaw, err = rawImport(ctx, l, o, cfg.PageSize)
 		m.ImportRaw.CPUPerPage = perPage(cfg.cpu.since(before), m.ImportRaw.Pages)
 		raw.put(l)
 		if err != nil {
@@ -234,7 +233,7 @@ func measureRun(ctx context.Context, cfg config, g *gateway, c *scimClient, raw 
 
 	// Lookups.
 	_ = profiled(ctx, cfg, g, "lookups", 5, func() error {
-		m.Lookup = lookups(ctx, cfg.cpu, c, raw, o.PeopleDN, cfg.N, cfg.Lookups)
+		m.Lookup = lookups(ctx, cfg.cpu, c, raw, o, cfg.N, cfg.Lookups)
 		return nil
 	})
 	cfg.logf("lookup p50: scim %.3fms raw %.3fms floor %.3fms", m.Lookup.SCIM.P50ms, m.Lookup.Raw.P50ms, m.Lookup.Floor.P50ms)
@@ -254,16 +253,16 @@ func measureRun(ctx context.Context, cfg config, g *gateway, c *scimClient, raw 
 }
 
 // seed adds entries [from, to) with the database's per-commit sync off.
-func seed(ctx context.Context, raw *rawPool, cfg config, from, to int, mk func(int) *ldap.AddRequest) error {
+func seed(ctx context.Context, o benchDir, raw *rawPool, cfg config, from, to int, mk func(int) *ldap.AddRequest) error {
 	l := raw.get()
-	err := setNoSync(l, true)
+	err := o.seedSync(l, false)
 	raw.put(l)
 	if err != nil {
 		return fmt.Errorf("turning sync off for seeding: %w", err)
 	}
 	err = addMany(ctx, raw, cfg.SeedWorkers, from, to, mk)
 	l = raw.get()
-	serr := setNoSync(l, false)
+	serr := o.seedSync(l, true)
 	raw.put(l)
 	if err != nil {
 		return err
@@ -363,7 +362,7 @@ func fetchProfile(ctx context.Context, g *gateway, what, dst string) error {
 // each beside the raw add or modify that does the same to the directory.
 // PUT and PATCH touch distinct seeded users per level and side, taken from
 // the end of the seeded range, so no operation finds its work done.
-func writes(ctx context.Context, cfg config, c *scimClient, raw *rawPool, o *testenv.OpenLDAP, run int, res *measured) error {
+func writes(ctx context.Context, cfg config, c *scimClient, raw *rawPool, o benchDir, run int, res *measured) error {
 	k := cfg.WriteOps
 	next := cfg.N - run*4*k*len(cfg.Levels) // targets are taken downwards from here, each run below the last
 	take := func() []int {
@@ -383,7 +382,7 @@ func writes(ctx context.Context, cfg config, c *scimClient, raw *rawPool, o *tes
 			uids = append(uids, seedUID(idx))
 		}
 	}
-	ids, err := idsOf(ctx, raw, 8, o.PeopleDN, uids, uidFilter)
+	ids, err := idsOf(ctx, raw, o, 8, o.people(), uids, o.keyFilter)
 	if err != nil {
 		return err
 	}
@@ -396,14 +395,18 @@ func writes(ctx context.Context, cfg config, c *scimClient, raw *rawPool, o *tes
 		p := plans[li]
 		// create
 		ws := writeStats{Workload: "create", Concurrency: conc}
+		// Created users get numbers of their own (their names, and on
+		// AD their RDN and sAMAccountName, come from it), unlike any
+		// seeded user's.
+		createIdx := func(side, i int) int { return 5_000_000 + side*1_000_000 + run*100_000 + conc*1_000 + i }
 		ws.SCIM = runOps(ctx, cfg.cpu, conc, k, func(_, i int) error {
 			uid := fmt.Sprintf("c%d-%ds%05d", run, conc, i)
-			_, err := c.expect(ctx, http.StatusCreated, http.MethodPost, "/v2/Users", userBody(uid, i, ""))
+			_, err := c.expect(ctx, http.StatusCreated, http.MethodPost, "/v2/Users", userBody(o, uid, createIdx(0, i), ""))
 			return err
 		})
 		ws.Raw = runOps(ctx, cfg.cpu, conc, k, func(_, i int) error {
 			return withConn(func(l *ldap.Conn) error {
-				return l.Add(userAdd(o.PeopleDN, fmt.Sprintf("c%d-%dr%05d", run, conc, i), i))
+				return l.Add(o.userAdd(fmt.Sprintf("c%d-%dr%05d", run, conc, i), createIdx(1, i)))
 			})
 		})
 		res.Writes = append(res.Writes, ws)
@@ -413,19 +416,20 @@ func writes(ctx context.Context, cfg config, c *scimClient, raw *rawPool, o *tes
 		ws.SCIM = runOps(ctx, cfg.cpu, conc, k, func(_, i int) error {
 			idx := p.put[i]
 			uid := seedUID(idx)
-			_, err := c.expect(ctx, http.StatusOK, http.MethodPut, "/v2/Users/"+ids[uid], userBody(uid, idx, fmt.Sprintf("Title %d", conc)))
+			_, err := c.expect(ctx, http.StatusOK, http.MethodPut, "/v2/Users/"+ids[uid], userBody(o, uid, idx, fmt.Sprintf("Title %d", conc)))
 			return err
 		})
 		ws.Raw = runOps(ctx, cfg.cpu, conc, k, func(_, i int) error {
 			return withConn(func(l *ldap.Conn) error {
-				m := ldap.NewModifyRequest("uid="+seedUID(p.rawPut[i])+","+o.PeopleDN, nil)
+				m := ldap.NewModifyRequest(o.userDN(seedUID(p.rawPut[i]), p.rawPut[i]), nil)
 				m.Replace("title", []string{fmt.Sprintf("Title %d", conc)})
 				return l.Modify(m)
 			})
 		})
 		res.Writes = append(res.Writes, ws)
 		logWrite(cfg, ws)
-		// PATCH active=false: the ppolicy lock of the OpenLDAP dialect.
+		// PATCH active=false: the dialect's disabled state (OpenLDAP's
+		// ppolicy lock, AD's userAccountControl bit).
 		ws = writeStats{Workload: "patch-deactivate", Concurrency: conc}
 		ws.SCIM = runOps(ctx, cfg.cpu, conc, k, func(_, i int) error {
 			body := map[string]any{"schemas": []string{patchSchema},
@@ -435,8 +439,8 @@ func writes(ctx context.Context, cfg config, c *scimClient, raw *rawPool, o *tes
 		})
 		ws.Raw = runOps(ctx, cfg.cpu, conc, k, func(_, i int) error {
 			return withConn(func(l *ldap.Conn) error {
-				m := ldap.NewModifyRequest("uid="+seedUID(p.rawPatch[i])+","+o.PeopleDN, nil)
-				m.Replace("pwdAccountLockedTime", []string{"000001010000Z"})
+				m := ldap.NewModifyRequest(o.userDN(seedUID(p.rawPatch[i]), p.rawPatch[i]), nil)
+				o.deactivate(m)
 				return l.Modify(m)
 			})
 		})
@@ -469,15 +473,15 @@ type groupEnv struct {
 	bigMembers int
 }
 
-func setupGroups(ctx context.Context, cfg config, raw *rawPool, o *testenv.OpenLDAP) (*groupEnv, error) {
+func setupGroups(ctx context.Context, cfg config, raw *rawPool, o benchDir) (*groupEnv, error) {
 	n := 4 * cfg.GroupOps * cfg.Runs
-	mkMember := func(i int) *ldap.AddRequest { return userAdd(o.PeopleDN, fmt.Sprintf("gm%05d", i), i) }
+	mkMember := func(i int) *ldap.AddRequest { return o.userAdd(fmt.Sprintf("gm%05d", i), gmIdx(i)) }
 	if err := addMany(ctx, raw, 8, 0, n, mkMember); err != nil {
 		return nil, err
 	}
 	members := make([]string, cfg.BigGroup)
 	for i := range members {
-		members[i] = "uid=" + seedUID(i) + "," + o.PeopleDN
+		members[i] = o.userDN(seedUID(i), i)
 	}
 	cfg.logf("building a group of %d members", cfg.BigGroup)
 	t := time.Now()
@@ -494,10 +498,10 @@ func setupGroups(ctx context.Context, cfg config, raw *rawPool, o *testenv.OpenL
 	for i := range n {
 		e.keys = append(e.keys, fmt.Sprintf("gm%05d", i))
 	}
-	if e.ids, err = idsOf(ctx, raw, 8, o.PeopleDN, e.keys, uidFilter); err != nil {
+	if e.ids, err = idsOf(ctx, raw, o, 8, o.people(), e.keys, o.keyFilter); err != nil {
 		return nil, err
 	}
-	if e.gids, err = idsOf(ctx, raw, 2, o.GroupsDN, []string{"bench-big", "bench-small"}, cnFilter); err != nil {
+	if e.gids, err = idsOf(ctx, raw, o, 2, o.groups(), []string{"bench-big", "bench-small"}, cnFilter); err != nil {
 		return nil, err
 	}
 	return e, nil
@@ -506,7 +510,7 @@ func setupGroups(ctx context.Context, cfg config, raw *rawPool, o *testenv.OpenL
 // groups compares a membership PATCH on a big group with raw's add of one
 // member to the same big group, and with both on a group of one member.
 // Each PATCH adds a different user, so every one is a real write.
-func groups(ctx context.Context, cfg config, c *scimClient, raw *rawPool, o *testenv.OpenLDAP, e *groupEnv, run int, res *measured) error {
+func groups(ctx context.Context, cfg config, c *scimClient, raw *rawPool, o benchDir, e *groupEnv, run int, res *measured) error {
 	n := cfg.GroupOps
 	gs := &groupStats{BigMembers: e.bigMembers, BuildSeconds: e.buildSecs}
 	base := run * 4 * n
@@ -523,8 +527,8 @@ func groups(ctx context.Context, cfg config, c *scimClient, raw *rawPool, o *tes
 		l := raw.get()
 		defer raw.put(l)
 		return runOps(ctx, cfg.cpu, 1, n, func(_, i int) error {
-			m := ldap.NewModifyRequest("cn="+group+","+o.GroupsDN, nil)
-			m.Add("member", []string{"uid=" + keys[base+off+i] + "," + o.PeopleDN})
+			m := ldap.NewModifyRequest(o.groupDN(group), nil)
+			m.Add("member", []string{o.userDN(keys[base+off+i], gmIdx(base+off+i))})
 			return l.Modify(m)
 		})
 	}
@@ -542,6 +546,9 @@ func groups(ctx context.Context, cfg config, c *scimClient, raw *rawPool, o *tes
 	}
 	return ctx.Err()
 }
+
+// gmIdx numbers the group workload's users apart from the seeded ones.
+func gmIdx(i int) int { return 8_000_000 + i }
 
 func mb(b int64) float64 { return float64(b) / (1 << 20) }
 

@@ -8,7 +8,6 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"github.com/dirbridge/dirbridge/testenv"
 	"github.com/go-ldap/ldap/v3"
 )
 
@@ -97,14 +96,14 @@ func setNoSync(l *ldap.Conn, on bool) error {
 	return l.Modify(m)
 }
 
-// idsOf returns the entryUUIDs of the entries that filter(key) selects below
+// idsOf returns the SCIM ids (entryUUID, objectGUID) of the entries that filter(key) selects below
 // base, one search per key over the pool.
-func idsOf(ctx context.Context, p *rawPool, workers int, base string, keys []string, filter func(string) string) (map[string]string, error) {
+func idsOf(ctx context.Context, p *rawPool, d benchDir, workers int, base string, keys []string, filter func(string) string) (map[string]string, error) {
 	out := make(map[string]string, len(keys))
 	var mu sync.Mutex
 	err := onEach(ctx, p, workers, 0, len(keys), func(l *ldap.Conn, i int) error {
 		res, err := l.Search(ldap.NewSearchRequest(base, ldap.ScopeWholeSubtree, ldap.NeverDerefAliases, 2, 0, false,
-			filter(keys[i]), []string{"entryUUID"}, nil))
+			filter(keys[i]), []string{d.idAttr()}, nil))
 		if err == nil && len(res.Entries) != 1 {
 			err = fmt.Errorf("%d entries", len(res.Entries))
 		}
@@ -112,7 +111,7 @@ func idsOf(ctx context.Context, p *rawPool, workers int, base string, keys []str
 			return fmt.Errorf("looking up %q: %w", keys[i], err)
 		}
 		mu.Lock()
-		out[keys[i]] = res.Entries[0].GetAttributeValue("entryUUID")
+		out[keys[i]] = d.idOf(res.Entries[0])
 		mu.Unlock()
 		return nil
 	})
@@ -128,18 +127,14 @@ func cnFilter(cn string) string   { return "(cn=" + ldap.EscapeFilter(cn) + ")" 
 // buildGroup creates a groupOfNames with the given members: one add with
 // the first chunk, then value-level adds of the rest, so that no single
 // request comes near slapd's incoming size limit.
-func buildGroup(o *testenv.OpenLDAP, l *ldap.Conn, cn string, members []string) error {
+func buildGroup(d benchDir, l *ldap.Conn, cn string, members []string) error {
 	const chunk = 5000
 	first := members[:min(chunk, len(members))]
-	ar := ldap.NewAddRequest("cn="+cn+","+o.GroupsDN, nil)
-	ar.Attribute("objectClass", []string{"top", "groupOfNames"})
-	ar.Attribute("cn", []string{cn})
-	ar.Attribute("member", first)
-	if err := l.Add(ar); err != nil {
+	if err := l.Add(d.groupAdd(cn, first)); err != nil {
 		return fmt.Errorf("adding group %s: %w", cn, err)
 	}
 	for i := len(first); i < len(members); i += chunk {
-		m := ldap.NewModifyRequest("cn="+cn+","+o.GroupsDN, nil)
+		m := ldap.NewModifyRequest(d.groupDN(cn), nil)
 		m.Add("member", members[i:min(i+chunk, len(members))])
 		if err := l.Modify(m); err != nil {
 			return fmt.Errorf("adding members to %s: %w", cn, err)

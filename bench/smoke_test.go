@@ -86,3 +86,53 @@ func TestSmoke(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// TestSmokeAD is TestSmoke on the AD tier's Samba DC (make bench DIR=ad):
+// one run of every workload on 100 users, without errors, with its rows.
+func TestSmokeAD(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts Samba AD and the gateway")
+	}
+	cfg := defaultConfig()
+	cfg.Dir = "ad"
+	cfg.N, cfg.Lookups, cfg.WriteOps, cfg.GroupOps, cfg.FirstLastRep, cfg.Runs, cfg.BigGroup = 100, 10, 4, 2, 1, 1, 20
+	cfg.ImportBudget = time.Minute
+	dir := t.TempDir()
+	cfg.Bin = filepath.Join(dir, "dirbridge")
+	cfg.Out = filepath.Join(dir, "bench.json")
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	res, err := run(ctx, cfg)
+	if errors.Is(err, testenv.ErrNoSamba) {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("%v; CI must run every directory test", err)
+		}
+		t.Skip(err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Runs) != 1 {
+		t.Fatalf("%d runs, want 1", len(res.Runs))
+	}
+	m := res.Runs[0]
+	if m.ImportRaw.Entries != cfg.N || m.ImportV2.Entries != cfg.N || !m.ImportV2.Complete {
+		t.Errorf("imports read raw %d, SCIM %d (complete %t) of %d users", m.ImportRaw.Entries, m.ImportV2.Entries, m.ImportV2.Complete, cfg.N)
+	}
+	all := []opStats{m.Lookup.SCIM, m.Lookup.Raw}
+	for _, w := range m.Writes {
+		all = append(all, w.SCIM, w.Raw)
+	}
+	if m.Group == nil {
+		t.Fatal("no group workload")
+	}
+	all = append(all, m.Group.SCIMBig, m.Group.SCIMSmall, m.Group.RawBig, m.Group.RawSmall)
+	for i, s := range all {
+		if s.Errors > 0 || s.Ops == 0 {
+			t.Errorf("workload %d: %d ops, %d errors, first: %s", i, s.Ops, s.Errors, s.FirstError)
+		}
+	}
+	if len(m.Writes) != 3*len(cfg.Levels) || len(res.Rows) == 0 {
+		t.Errorf("%d write results, %d rows", len(m.Writes), len(res.Rows))
+	}
+}

@@ -62,7 +62,7 @@ func TestVLVExperiment(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	raw, err := newRawPool(o, 8)
+	raw, err := newRawPool(openldapDir{o}, 8)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -71,7 +71,7 @@ func TestVLVExperiment(t *testing.T) {
 	growDatabase(l)
 	raw.put(l)
 	cfg := defaultConfig()
-	if err := seed(context.Background(), raw, cfg, 0, n, func(i int) *ldap.AddRequest { return userAdd(o.PeopleDN, seedUID(i), i) }); err != nil {
+	if err := seed(context.Background(), openldapDir{o}, raw, cfg, 0, n, func(i int) *ldap.AddRequest { return userAdd(o.PeopleDN, seedUID(i), i) }); err != nil {
 		t.Fatal(err)
 	}
 	attrs := []string{"uid", "cn", "sn", "givenName", "mail", "title", "entryUUID", "createTimestamp", "modifyTimestamp", "entryCSN", "pwdAccountLockedTime"}
@@ -91,7 +91,7 @@ func TestVLVExperiment(t *testing.T) {
 		var ds latencies
 		for range 5 {
 			t0 := time.Now()
-			l, err := dialRaw(o)
+			l, err := dialRaw(openldapDir{o})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -124,7 +124,7 @@ func TestVLVExperiment(t *testing.T) {
 	for i := range 200 {
 		f := "(&" + userFilter + uidFilter(seedUID((i*7919)%n)) + ")"
 		t0 := time.Now()
-		l, _ := dialRaw(o)
+		l, _ := dialRaw(openldapDir{o})
 		page(l, f, 1, nil)
 		l.Close()
 		fresh = append(fresh, time.Since(t0))
@@ -145,7 +145,7 @@ func TestVLVExperiment(t *testing.T) {
 	}
 	l = raw.get()
 	defer raw.put(l)
-	if err := buildGroup(o, l, "big", members); err != nil {
+	if err := buildGroup(openldapDir{o}, l, "big", members); err != nil {
 		t.Fatal(err)
 	}
 	var rd, one latencies

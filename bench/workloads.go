@@ -239,10 +239,10 @@ const userFilter = "(&(objectClass=person)(objectClass=organizationalPerson)(obj
 
 // rawImport reads the same entries with a Simple Paged Results search of
 // the same page size: what a program reading the directory directly does.
-func rawImport(ctx context.Context, l *ldap.Conn, base string, pageSize int) (importStats, error) {
+func rawImport(ctx context.Context, l *ldap.Conn, d benchDir, pageSize int) (importStats, error) {
 	var s importStats
 	var pages latencies
-	req := ldap.NewSearchRequest(base, ldap.ScopeWholeSubtree, ldap.NeverDerefAliases, 0, 0, false, userFilter, userAttrs, nil)
+	req := ldap.NewSearchRequest(d.people(), ldap.ScopeWholeSubtree, ldap.NeverDerefAliases, 0, 0, false, d.userFilter(), d.userAttrs(), nil)
 	paging := ldap.NewControlPaging(uint32(pageSize))
 	start := time.Now()
 	for ctx.Err() == nil {
@@ -276,7 +276,7 @@ type lookupStats struct {
 	Floor opStats `json:"http_floor"`
 }
 
-func lookups(ctx context.Context, m *cpuMeter, c *scimClient, p *rawPool, peopleDN string, n, count int) lookupStats {
+func lookups(ctx context.Context, m *cpuMeter, c *scimClient, p *rawPool, d benchDir, n, count int) lookupStats {
 	r := rand.New(rand.NewPCG(1, 2))
 	uids := make([]string, count)
 	for i := range uids {
@@ -284,7 +284,7 @@ func lookups(ctx context.Context, m *cpuMeter, c *scimClient, p *rawPool, people
 	}
 	warm := min(20, count)
 	scimOne := func(_, i int) error {
-		q := url.Values{"filter": {fmt.Sprintf("userName eq %q", uids[i])}}
+		q := url.Values{"filter": {fmt.Sprintf("userName eq %q", d.userName(uids[i]))}}
 		b, err := c.expect(ctx, http.StatusOK, http.MethodGet, "/v2/Users?"+q.Encode(), nil)
 		if err != nil {
 			return err
@@ -301,8 +301,8 @@ func lookups(ctx context.Context, m *cpuMeter, c *scimClient, p *rawPool, people
 	l := p.get()
 	defer p.put(l)
 	rawOne := func(_, i int) error {
-		res, err := l.Search(ldap.NewSearchRequest(peopleDN, ldap.ScopeWholeSubtree, ldap.NeverDerefAliases, 0, 0, false,
-			"(&"+userFilter+uidFilter(uids[i])+")", userAttrs, nil))
+		res, err := l.Search(ldap.NewSearchRequest(d.people(), ldap.ScopeWholeSubtree, ldap.NeverDerefAliases, 0, 0, false,
+			d.lookupFilter(uids[i]), d.userAttrs(), nil))
 		if err == nil && len(res.Entries) != 1 {
 			err = fmt.Errorf("%s: %d entries", uids[i], len(res.Entries))
 		}
@@ -331,10 +331,10 @@ const (
 	patchSchema = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 )
 
-func userBody(uid string, i int, title string) map[string]any {
+func userBody(d benchDir, uid string, i int, title string) map[string]any {
 	b := map[string]any{
 		"schemas":  []string{userSchema},
-		"userName": uid,
+		"userName": d.userName(uid),
 		"name":     map[string]any{"givenName": fmt.Sprintf("Given%d", i), "familyName": fmt.Sprintf("Family%d", i)},
 		"emails":   []any{map[string]any{"value": uid + "@example.com", "type": "work", "primary": true}},
 		"active":   true,

@@ -66,6 +66,11 @@ func newValuesReturnFilter(vals map[string][]string) (*valuesReturnFilter, error
 // is not valid for the attribute's syntax) it reads the whole attributes,
 // which answers the same question.
 func (c *Conn) presentValues(pc *pconn, dn string, vals map[string][]string) (valueSet, error) {
+	if _, ad := c.d.(activeDirectory); ad && !pc.caps.matchedValues {
+		if out, ok, err := c.adPresentMembers(pc, dn, vals); ok || err != nil {
+			return out, err
+		}
+	}
 	attrs := make([]string, 0, len(vals))
 	for a := range vals {
 		attrs = append(attrs, a)

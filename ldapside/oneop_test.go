@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -46,7 +47,14 @@ type opCounter struct {
 
 	mu  sync.Mutex
 	ops map[int]int
+	// down counts the bytes the directory sent back, for tests that check
+	// how much a write read (ad_members_test.go).
+	down atomic.Int64
 }
+
+type countWriter struct{ n *atomic.Int64 }
+
+func (w countWriter) Write(b []byte) (int, error) { w.n.Add(int64(len(b))); return len(b), nil }
 
 func startOpCounter(t *testing.T, upstream string, serverTLS, clientTLS *tls.Config) *opCounter {
 	t.Helper()
@@ -92,7 +100,7 @@ func (p *opCounter) relay(in net.Conn) {
 		return
 	}
 	defer out.Close()
-	go func() { _, _ = io.Copy(in, out); _ = in.Close() }()
+	go func() { _, _ = io.Copy(io.MultiWriter(in, countWriter{&p.down}), out); _ = in.Close() }()
 	// Every byte read from the client goes upstream as it is; the copy
 	// read by ReadPacket is only looked at.
 	r := io.TeeReader(bufio.NewReader(in), out)

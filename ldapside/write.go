@@ -352,7 +352,7 @@ func (c *Conn) Modify(ctx context.Context, req bridge.ModifyRequest) (*bridge.En
 	journalTok := "" // the journal's record of a rename and its modify
 	var dn string
 	err := c.with(ctx, nil, func(pc *pconn) error {
-		if !pc.caps.matchedValues {
+		if _, ad := c.d.(activeDirectory); !pc.caps.matchedValues && !ad {
 			partial = nil // read the whole attributes, as before
 		}
 		if got, done, err := c.modifyCurrent(pc, req, partial); done || err != nil {
@@ -365,6 +365,9 @@ func (c *Conn) Modify(ctx context.Context, req bridge.ModifyRequest) (*bridge.En
 		// are present matters to the plan: read those, not the whole
 		// attribute.
 		e, present, err := c.findWithValues(pc, req.Base, req.ID, read, partial)
+		if err == nil && len(partial) > 0 && !pc.caps.matchedValues {
+			present, err = c.adConfirmDeletes(pc, e.DN, req.Changes, present)
+		}
 		if err != nil {
 			return err
 		}
@@ -669,10 +672,13 @@ func (c *Conn) modifyIdempotentRead(pc *pconn, dn string, mods []ldap.Change, ch
 // those needs only to know which of the values are present, not the whole
 // attribute (see presentValues). A replace, a delete of the whole attribute
 // or a rename (which changes the naming attribute's values) needs the
-// whole attribute. OpenLDAP only: AD keeps its path of ranged reads.
+// whole attribute. On AD only member is planned so (adValueLevel).
 func (c *Conn) valueLevel(changes []bridge.Change, rename bool) map[string][]string {
-	if _, ad := c.d.(activeDirectory); ad || rename {
+	if rename {
 		return nil
+	}
+	if _, ad := c.d.(activeDirectory); ad {
+		return adValueLevel(changes)
 	}
 	out := map[string][]string{}
 	whole := map[string]bool{}
