@@ -266,8 +266,7 @@ func reapOrphan() error {
 	if err != nil || pid <= 1 {
 		return os.Remove(sambaStateFile)
 	}
-	cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
-	if err == nil && strings.Contains(string(cmdline), "samba") && strings.Contains(string(cmdline), fields[1]) {
+	if ownsSambaDir(pid, fields[1]) {
 		_ = syscall.Kill(pid, syscall.SIGTERM)
 		for i := 0; i < 100; i++ {
 			if syscall.Kill(pid, 0) != nil {
@@ -282,6 +281,32 @@ func reapOrphan() error {
 		_ = os.RemoveAll(fields[1])
 	}
 	return os.Remove(sambaStateFile)
+}
+
+// ownsSambaDir reports whether pid is a samba serving the state folder dir,
+// so that only our own orphan is stopped, never another program's DC or a
+// process that reused the pid. Samba rewrites its command line ("samba: root
+// process"), so the folder is looked for among its open files as well.
+func ownsSambaDir(pid int, dir string) bool {
+	cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+	if err != nil || !strings.Contains(string(cmdline), "samba") {
+		return false
+	}
+	if strings.Contains(string(cmdline), dir) {
+		return true
+	}
+	fdDir := fmt.Sprintf("/proc/%d/fd", pid)
+	fds, err := os.ReadDir(fdDir)
+	if err != nil {
+		return false
+	}
+	prefix := strings.TrimSuffix(dir, "/") + "/"
+	for _, fd := range fds {
+		if target, err := os.Readlink(filepath.Join(fdDir, fd.Name())); err == nil && strings.HasPrefix(target, prefix) {
+			return true
+		}
+	}
+	return false
 }
 
 // sambaTemplate returns the provisioned template folder, making it first if
