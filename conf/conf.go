@@ -150,6 +150,18 @@ type Users struct {
 	StripGroups string `toml:"strip_groups"`
 	// StripGroupsOnDisable makes active: false leave them too.
 	StripGroupsOnDisable bool `toml:"strip_groups_on_disable"`
+	// EntryCache is how many users the gateway remembers for one-round-trip
+	// PUT and PATCH on OpenLDAP (bridge.DefaultEntryCache unless set; 0
+	// turns it off). About 1.2 KB each, plus the collector's share.
+	EntryCache *int `toml:"entry_cache"`
+}
+
+// EntryCacheSize reports users.entry_cache with its default.
+func (u Users) EntryCacheSize() int {
+	if u.EntryCache == nil {
+		return bridge.DefaultEntryCache
+	}
+	return *u.EntryCache
 }
 
 // State is the [state] section: what the gateway keeps on disk.
@@ -839,6 +851,9 @@ func (c *Config) validate() []keyProblem {
 	}
 	if c.Users.StripGroupsOnDisable && c.Users.StripGroups == "none" {
 		add("users.strip_groups_on_disable", "true with users.strip_groups = \"none\": there are no groups to leave — remove one of them")
+	}
+	if n := c.Users.EntryCacheSize(); n < 0 || n > 1_000_000 {
+		add("users.entry_cache", "%d — want 0 (off) to 1000000 users (default %d; about 1.2 KB each)", n, bridge.DefaultEntryCache)
 	}
 	if c.Users.MaxPageSize < 1 {
 		add("users.max_page_size", "%d — want a positive number (default 1000)", c.Users.MaxPageSize)

@@ -202,3 +202,21 @@ func TestCutGuessedPatch(t *testing.T) {
 		}
 	})
 }
+
+// TestEntryCacheOff: users.entry_cache = 0 (here from the environment)
+// turns the remembered entries off, so the PATCH that is one modify in
+// TestPutPatchOneRoundTrip reads the entry first.
+func TestEntryCacheOff(t *testing.T) {
+	s := startCuttable(t, "DIRBRIDGE_USERS_ENTRY_CACHE=0")
+	g, p := s.gw, s.proxy
+	name := "off" + randHex(3)
+	id := g.do("POST", "/v2/Users", oktaUser(name, "Cache", "Off", "")).must(t, 201, "create").str("id")
+	p.Arm(0, 0)
+	r := g.do("PATCH", "/v2/Users/"+id, patchBody(map[string]any{"op": "replace", "path": "title", "value": "T1"})).must(t, 200, "PATCH title")
+	if n := p.Requests(); n["search"] != 1 || n["modify"] != 1 {
+		t.Errorf("with the cache off a PATCH after the create sent %v, want 1 search and 1 modify", n)
+	}
+	if r.str("title") != "T1" {
+		t.Errorf("PATCH title answered %q", r.str("title"))
+	}
+}

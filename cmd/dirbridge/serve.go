@@ -151,7 +151,7 @@ func serveConfig(ctx context.Context, cfg *conf.Config, stderr io.Writer) error 
 		// as one modify that slapd applies only to exactly that entry
 		// (Assertion control). Samba AD has no Assertion control: there
 		// every PUT and PATCH reads the entry first (docs/performance.md).
-		svcCfg.EntryCache = bridge.DefaultEntryCache
+		svcCfg.EntryCache = cfg.Users.EntryCacheSize()
 	}
 	return runGateway(ctx, logger, conn, users, groups, tables.Entitlements, svcCfg, scimCfg, ready, cfg.Metrics.Listen, nil)
 }
