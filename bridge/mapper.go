@@ -127,3 +127,16 @@ type SearchScoper interface {
 type ReadOnlyMapper interface {
 	ReadOnly() bool
 }
+
+// IDAttrMapper is implemented by mappers whose resources' SCIM id is the
+// value of a directory attribute rather than the entry's immutable id
+// (an entitlement type with `[type.value] id = "cn"`). IDAttr returns that
+// attribute, or "" for the immutable id. The Service then finds a
+// resource by searching its ObjectFilter and the attribute below
+// Container, shows the attribute's value as the id, and writes the entry
+// found by its immutable id. The mapper's ObjectFilter is expected to
+// admit only entries that hold the attribute, and its Filter to translate
+// `id` to the attribute.
+type IDAttrMapper interface {
+	IDAttr() string
+}

@@ -115,6 +115,9 @@ func (s *Service) get(ctx context.Context, id string) (*Entry, error) {
 // mapper's scope is not found.
 func (s *Service) getAttrs(ctx context.Context, id string, attrs []string) (*Entry, error) {
 	const op = "bridge.(*Service).get"
+	if attr := s.idAttr(); attr != "" {
+		return s.getByAttr(ctx, attr, id, attrs)
+	}
 	e, err := s.dir.Get(ctx, s.m.Container(), id, attrs)
 	if err == nil && !s.inScope(e.DN) {
 		err = Errorf(op, KindNotFound, "the entry is below the container's children")
@@ -126,6 +129,58 @@ func (s *Service) getAttrs(ctx context.Context, id string, attrs []string) (*Ent
 		return nil, err
 	}
 	return e, nil
+}
+
+// idAttr is the directory attribute whose value is a resource's id
+// (IDAttrMapper), or "" for the entry's immutable id.
+func (s *Service) idAttr() string {
+	if im, ok := s.m.(IDAttrMapper); ok {
+		return im.IDAttr()
+	}
+	return ""
+}
+
+// getByAttr finds the one entry of the mapper's objects below Container
+// whose attr is id. Two would make the id name either, and a write could
+// land on the wrong one: that is the table's mistake (an attribute that
+// is not unique there), not the client's.
+func (s *Service) getByAttr(ctx context.Context, attr, id string, attrs []string) (*Entry, error) {
+	const op = "bridge.(*Service).get"
+	notFound := func() error {
+		return Errorf(op, KindNotFound, "%s %q not found", s.m.ResourceType().Name, id)
+	}
+	if id == "" {
+		return nil, notFound()
+	}
+	if !containsFold(attrs, attr) {
+		attrs = append(append([]string(nil), attrs...), attr)
+	}
+	res, err := s.dir.Search(ctx, SearchRequest{Base: s.m.Container(), Scope: s.scope(),
+		Filter: And(s.m.ObjectFilter(), Eq(attr, id)), Attrs: attrs, Count: 2})
+	if err != nil {
+		return nil, err
+	}
+	switch len(res.Entries) {
+	case 0:
+		return nil, notFound()
+	case 1:
+		return res.Entries[0], nil
+	}
+	name := s.m.ResourceType().Name
+	return nil, &Error{Op: op, Kind: KindMisconfigured,
+		Msg: fmt.Sprintf("more than one %s has the id %q: the server's id attribute is not unique", name, id),
+		Fix: fmt.Sprintf("%s values are identified by %s, which more than one entry below the type's container holds as %q: "+
+			"make %s unique there, or use value.id = \"\" (the immutable id)", name, attr, id, attr),
+		Log: []any{"id_attr", attr, "container", s.m.Container()}}
+}
+
+func containsFold(list []string, s string) bool {
+	for _, v := range list {
+		if strings.EqualFold(v, s) {
+			return true
+		}
+	}
+	return false
 }
 
 // scope is the search scope below Container (SearchScoper).
@@ -275,7 +330,7 @@ func (s *Service) Create(ctx context.Context, in Resource) (Resource, error) {
 // the identity provider owns (a SCIM PUT).
 func (s *Service) Replace(ctx context.Context, id string, in Resource) (Resource, error) {
 	const op = "bridge.(*Service).Replace"
-	if cur := s.cache.get(id); cur != nil {
+	if cur := s.cached(id); cur != nil {
 		if attrs, err := Normalize(s.m.ResourceType(), in.Attrs); err == nil {
 			if out, done, err := s.updateGuessed(ctx, cur, Resource{ID: id, Attrs: attrs}); done {
 				return out, Wrap(op, err)
@@ -303,7 +358,7 @@ func (s *Service) Patch(ctx context.Context, id string, ops []PatchOp) (Resource
 		}
 		return s.Get(ctx, id)
 	}
-	if cur := s.cache.get(id); cur != nil {
+	if cur := s.cached(id); cur != nil {
 		if out, done, err := s.patchGuessed(ctx, cur, ops); done {
 			return out, Wrap(op, err)
 		}
@@ -344,6 +399,15 @@ func (s *Service) PatchQuiet(ctx context.Context, id string, ops []PatchOp) erro
 	return Wrap(op, err)
 }
 
+// cached is the remembered entry of id, which the cache keys by immutable
+// id: a resource named by an attribute's value is always read.
+func (s *Service) cached(id string) *Entry {
+	if s.idAttr() != "" {
+		return nil
+	}
+	return s.cache.get(id)
+}
+
 // patchMembers takes the membership fast path when the mapper offers it and
 // every op is a membership change. It reports whether it handled ops.
 func (s *Service) patchMembers(ctx context.Context, id string, ops []PatchOp) (bool, error) {
@@ -356,7 +420,16 @@ func (s *Service) patchMembers(ctx context.Context, id string, ops []PatchOp) (b
 		return false, err
 	}
 	req := ModifyRequest{ID: id, Base: s.m.Container(), Changes: changes, Return: []string{"objectClass"}}
-	if len(changes) == 0 || s.scope() == ScopeOne {
+	if attr := s.idAttr(); attr != "" {
+		// id is the attribute's value: the write goes to the entry it
+		// names now, by its immutable id (found in scope, so the check
+		// below is done too).
+		e, err := s.getAttrs(ctx, id, []string{"objectClass"})
+		if err != nil || len(changes) == 0 {
+			return true, err
+		}
+		req.ID = e.ID
+	} else if len(changes) == 0 || s.scope() == ScopeOne {
 		// Nothing to write still needs the resource to exist; and Modify's
 		// Base admits any depth, so a one-level type checks where the entry
 		// is before writing (its values are the directory's and do not move
@@ -638,6 +711,9 @@ func (s *Service) resource(ctx context.Context, e *Entry) (Resource, error) {
 		r.Attrs = map[string]any{}
 	}
 	r.ID = e.ID
+	if attr := s.idAttr(); attr != "" {
+		r.ID = e.First(attr)
+	}
 	if s.cfg.Lifecycle {
 		r.Attrs["active"] = !e.Disabled
 	}

@@ -3,6 +3,7 @@ package mapping
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/dirbridge/dirbridge/bridge"
@@ -14,9 +15,10 @@ import (
 // so that listing, paging, filtering and the member fast path are the ones
 // /Groups has.
 type EntitlementMapper struct {
-	t     *EntitlementType
-	rt    *bridge.ResourceType
-	attrs []string
+	t         *EntitlementType
+	rt        *bridge.ResourceType
+	attrs     []string
+	objFilter *bridge.Filter
 }
 
 var (
@@ -24,6 +26,7 @@ var (
 	_ bridge.MemberMapper   = (*EntitlementMapper)(nil)
 	_ bridge.SearchScoper   = (*EntitlementMapper)(nil)
 	_ bridge.ReadOnlyMapper = (*EntitlementMapper)(nil)
+	_ bridge.IDAttrMapper   = (*EntitlementMapper)(nil)
 )
 
 // NewEntitlementMapper returns the mapper of t, which must come from
@@ -60,8 +63,25 @@ func NewEntitlementMapper(t *EntitlementType) *EntitlementMapper {
 	if t.DescAttr != "" && !strings.EqualFold(t.DescAttr, t.DisplayAttr) {
 		m.attrs = append(m.attrs, t.DescAttr)
 	}
+	if t.IDAttr != "" && !slices.ContainsFunc(m.attrs, func(a string) bool { return strings.EqualFold(a, t.IDAttr) }) {
+		m.attrs = append(m.attrs, t.IDAttr)
+	}
+	m.objFilter = t.Filter
+	if t.IDAttr != "" {
+		// A value without the id attribute has no id to be listed,
+		// fetched or assigned by: the directory leaves it out, so that
+		// totalResults counts only what can be shown.
+		m.objFilter = bridge.Present(t.IDAttr)
+		if t.Filter != nil {
+			m.objFilter = bridge.And(t.Filter, m.objFilter)
+		}
+	}
 	return m
 }
+
+// IDAttr implements bridge.IDAttrMapper: the attribute whose value is a
+// value's SCIM id ("" = the entry's immutable id, which survives renames).
+func (m *EntitlementMapper) IDAttr() string { return m.t.IDAttr }
 
 // Type returns the entitlement type m maps.
 func (m *EntitlementMapper) Type() *EntitlementType { return m.t }
@@ -73,7 +93,8 @@ func (m *EntitlementMapper) ResourceType() *bridge.ResourceType { return m.rt }
 func (m *EntitlementMapper) Container() string { return m.t.Container }
 
 // ObjectFilter implements bridge.Mapper.
-func (m *EntitlementMapper) ObjectFilter() *bridge.Filter { return m.t.Filter }
+// With an id attribute, only entries that hold it.
+func (m *EntitlementMapper) ObjectFilter() *bridge.Filter { return m.objFilter }
 
 // DirectoryAttrs implements bridge.Mapper. The member attribute is not
 // among them: a value's holders are never shown, and a role held by 50,000
@@ -128,7 +149,11 @@ func (m *EntitlementMapper) Resource(_ context.Context, e *bridge.Entry, _ bridg
 			attrs["description"] = d
 		}
 	}
-	return bridge.Resource{ID: e.ID, Attrs: attrs}, nil
+	id := e.ID
+	if m.t.IDAttr != "" {
+		id = e.First(m.t.IDAttr)
+	}
+	return bridge.Resource{ID: id, Attrs: attrs}, nil
 }
 
 // maxEntFilterDepth bounds recursion on hostile filters.
@@ -222,13 +247,17 @@ func (m *EntitlementMapper) compare(ctx context.Context, e *bridge.CompareExpr, 
 	}
 	switch attr {
 	case "id":
+		idAttr := bridge.VirtualID
+		if m.t.IDAttr != "" {
+			idAttr = m.t.IDAttr
+		}
 		switch e.Op {
 		case bridge.OpPr:
-			return bridge.MatchAll(), nil
+			return bridge.MatchAll(), nil // ObjectFilter admits only values with an id
 		case bridge.OpEq:
-			return bridge.Eq(bridge.VirtualID, s), nil
+			return bridge.Eq(idAttr, s), nil
 		case bridge.OpNe:
-			return not(bridge.Eq(bridge.VirtualID, s)), nil
+			return not(bridge.Eq(idAttr, s)), nil
 		}
 		return nil, entFilterErr("id can only be compared with eq, ne or pr")
 	case "type":

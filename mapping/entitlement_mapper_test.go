@@ -269,3 +269,43 @@ func changesEqual(a, b []bridge.Change) bool {
 		return x.Op == y.Op && x.Attr == y.Attr && slices.Equal(x.Values, y.Values)
 	})
 }
+
+func TestEntitlementMapperIDAttr(t *testing.T) {
+	ctx := context.Background()
+	m := NewEntitlementMapper(testEntType(t, func(s string) string {
+		return strings.Replace(s, "[type.value]\ndisplay = \"cn\"", "[type.value]\nid = \"roleCode\"\ndisplay = \"cn\"", 1)
+	}))
+	if m.IDAttr() != "roleCode" {
+		t.Fatalf("IDAttr %q", m.IDAttr())
+	}
+	if !slices.Contains(m.DirectoryAttrs(), "roleCode") {
+		t.Errorf("DirectoryAttrs %v lack the id attribute", m.DirectoryAttrs())
+	}
+	// Values without the attribute are left out by the directory.
+	if got := m.ObjectFilter().String(); got != "(&(objectClass=groupOfNames)(roleCode=*))" {
+		t.Errorf("ObjectFilter %s", got)
+	}
+	for _, c := range []struct {
+		x    bridge.Expr
+		want string
+	}{
+		{ecmp("id", bridge.OpEq, "a*(b)"), `(roleCode=a\2a\28b\29)`},
+		{ecmp("id", bridge.OpNe, "x"), "(!(roleCode=x))"},
+		{ecmp("id", bridge.OpPr, nil), "(&)"},
+	} {
+		f, err := m.Filter(ctx, c.x, testUsers)
+		if err != nil || f.String() != c.want {
+			t.Errorf("%v: %v %v, want %s", c.x, f, err, c.want)
+		}
+	}
+	r, err := m.Resource(ctx, &bridge.Entry{ID: "uuid-1", DN: "cn=Admins,ou=App Roles,dc=corp,dc=test",
+		Attrs: map[string][]string{"cn": {"Admins"}, "roleCode": {"ADM"}}}, testUsers)
+	if err != nil || r.ID != "ADM" {
+		t.Errorf("Resource id %q %v, want the attribute's value", r.ID, err)
+	}
+	// The default stays the immutable id.
+	d := NewEntitlementMapper(testEntType(t, nil))
+	if d.IDAttr() != "" || d.ObjectFilter() != d.Type().Filter {
+		t.Errorf("default: IDAttr %q filter %v", d.IDAttr(), d.ObjectFilter())
+	}
+}

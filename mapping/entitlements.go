@@ -310,11 +310,6 @@ func compileEntitlements(name string, data []byte, opts Options) (*Entitlements,
 					add(l, "value.%s is missing — the attribute of a value's %s, e.g. \"cn\"", a.k, a.k)
 				case v != "" && !bridge.ValidAttrDescription(v):
 					add(l, "value.%s %q is not an attribute name", a.k, v)
-				case v != "" && a.k == "id":
-					// A value's id is what Okta records for every assignment:
-					// the immutable id survives renames, and Service and
-					// Resolver look values up by it.
-					add(l, "value.id %q: only \"\" — the entry's immutable id — is supported", v)
 				}
 				*a.dst = v
 			}

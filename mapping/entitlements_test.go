@@ -193,17 +193,25 @@ func FuzzParseEntitlements(f *testing.F) {
 	})
 }
 
-func TestEntitlementsValueIDOnlyImmutable(t *testing.T) {
+func TestEntitlementsValueIDAttribute(t *testing.T) {
 	data := strings.Replace(goodEntitlements, "id = \"\"\ndisplay", "id = \"cn\"\ndisplay", 1)
 	if data == goodEntitlements {
 		t.Fatal("test table did not change")
 	}
-	_, err := ParseEntitlements("e.toml", []byte(data), Options{BaseDN: "dc=corp,dc=test"})
+	e, err := ParseEntitlements("e.toml", []byte(data), Options{BaseDN: "dc=corp,dc=test"})
+	if err != nil {
+		t.Fatalf("value.id = \"cn\": %v", err)
+	}
+	if e.Types[0].IDAttr != "" || e.Types[1].IDAttr != "cn" {
+		t.Errorf("id attrs %q %q, want the immutable id (untouched type) and cn", e.Types[0].IDAttr, e.Types[1].IDAttr)
+	}
+	bad := strings.Replace(goodEntitlements, "id = \"\"\ndisplay", "id = \"c n\"\ndisplay", 1)
+	_, err = ParseEntitlements("e.toml", []byte(bad), Options{BaseDN: "dc=corp,dc=test"})
 	var le *LoadError
 	if !errors.As(err, &le) {
 		t.Fatalf("want a LoadError, got %v", err)
 	}
-	if len(le.Problems) != 1 || le.Problems[0].Line != 23 || !strings.Contains(le.Problems[0].Msg, `value.id "cn": only "" — the entry's immutable id — is supported`) {
+	if len(le.Problems) != 1 || le.Problems[0].Line != 23 || !strings.Contains(le.Problems[0].Msg, `value.id "c n" is not an attribute name`) {
 		t.Errorf("problems: %v", err)
 	}
 }
