@@ -75,6 +75,12 @@ func (env entEnv) groupClass() string {
 // entTable is the Role type as an operator writes it, through the loader.
 func (env entEnv) entTable(t *testing.T, container string, nested bool) *mapping.EntitlementType {
 	t.Helper()
+	return env.entTableID(t, container, nested, "")
+}
+
+// entTableID is entTable with [type.value] id = idAttr.
+func (env entEnv) entTableID(t *testing.T, container string, nested bool, idAttr string) *mapping.EntitlementType {
+	t.Helper()
 	toml := fmt.Sprintf(`[[type]]
 name = "Role"
 endpoint = "/Roles"
@@ -86,9 +92,10 @@ filter = "(objectClass=%s)"
 placeholder = %q
 nested = %v
 [type.value]
+id = %q
 display = "cn"
 description = "description"
-`, container, env.groupClass(), env.placeholder(), nested)
+`, container, env.groupClass(), env.placeholder(), nested, idAttr)
 	e, err := mapping.ParseEntitlements("test-entitlements.toml", []byte(toml), mapping.Options{BaseDN: env.base})
 	if err != nil {
 		t.Fatal(err)
@@ -342,6 +349,123 @@ func runEntitlementSuite(t *testing.T, env entEnv) {
 	})
 }
 
+// runEntitlementIDAttrSuite is a type whose values are named by cn
+// (value.id = "cn"): the SCIM id is the group's cn, reads and writes find
+// the group by it, and the write lands on that group's member values.
+func runEntitlementIDAttrSuite(t *testing.T, env entEnv) {
+	ctx := tctx(t)
+	dir := env.dir
+	roles := "ou=Coded Roles" + env.tag + "," + env.base
+	for _, c := range []string{env.people, roles} {
+		if err := dir.EnsureContainer(ctx, c); err != nil {
+			t.Fatalf("EnsureContainer(%s): %v", c, err)
+		}
+	}
+	mk := func(req bridge.AddRequest) *bridge.Entry {
+		t.Helper()
+		e, err := dir.Add(ctx, req)
+		if err != nil {
+			t.Fatalf("Add(%s): %v", req.DN, err)
+		}
+		return e
+	}
+	carol := mk(env.user("carol" + env.tag))
+	admins := mk(env.group("cn=Admins,"+roles, "Admins", "Administer the application"))
+	readers := mk(env.group("cn=Readers,"+roles, "Readers", ""))
+
+	opts := mapping.Options{BaseDN: env.base, Container: env.usersAt, Standard: scimside.StandardSchemas()}
+	users, err := mapping.Load("../conf/examples/"+env.usersTable, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := bridge.NewResolver(dir, 0)
+	res.Register(users)
+	svc := bridge.NewService(dir, mapping.NewEntitlementMapper(env.entTableID(t, roles, false, "cn")), res, bridge.ServiceConfig{})
+	ids := func(p bridge.Page) []string {
+		var out []string
+		for _, r := range p.Resources {
+			out = append(out, r.ID)
+		}
+		return out
+	}
+
+	t.Run("list", func(t *testing.T) {
+		p, err := svc.List(ctx, bridge.Query{StartIndex: 1, Count: 10})
+		if err != nil || p.TotalResults != 2 || !slices.Equal(ids(p), []string{"Admins", "Readers"}) {
+			t.Fatalf("values: %v total %d %v", ids(p), p.TotalResults, err)
+		}
+		p, err = svc.List(ctx, bridge.Query{Filter: &bridge.CompareExpr{Path: bridge.AttrPath{Attr: "id"}, Op: bridge.OpEq, Value: "Readers"}, StartIndex: 1, Count: 10})
+		if err != nil || !slices.Equal(ids(p), []string{"Readers"}) {
+			t.Errorf("id eq Readers: %v %v", ids(p), err)
+		}
+	})
+
+	t.Run("get", func(t *testing.T) {
+		r, err := svc.Get(ctx, "Admins")
+		if err != nil || r.ID != "Admins" || r.String("description") != "Administer the application" {
+			t.Fatalf("Get(Admins): %+v %v", r, err)
+		}
+		for _, id := range []string{"Nope", admins.ID, "", "*"} {
+			if _, err := svc.Get(ctx, id); bridge.KindOf(err) != bridge.KindNotFound {
+				t.Errorf("Get(%q): %v, want not found", id, err)
+			}
+		}
+	})
+
+	t.Run("assign and revoke", func(t *testing.T) {
+		if err := svc.PatchQuiet(ctx, "Admins", addMembers(carol.ID)); err != nil {
+			t.Fatal(err)
+		}
+		if got, want := memberValues(t, dir, admins.DN), normAll(carol.DN); !slices.Equal(got, want) {
+			t.Errorf("after assign: %v, want %v", got, want)
+		}
+		if got, want := memberValues(t, dir, readers.DN), normAll(env.placeholder()); !slices.Equal(got, want) {
+			t.Errorf("Readers changed: %v, want %v", got, want)
+		}
+		p, err := svc.List(ctx, bridge.Query{Filter: membersEq(carol.ID), StartIndex: 1, Count: 10})
+		if err != nil || !slices.Equal(ids(p), []string{"Admins"}) {
+			t.Errorf("carol holds %v %v", ids(p), err)
+		}
+		r, err := svc.Patch(ctx, "Readers", addMembers(carol.ID))
+		if err != nil || r.ID != "Readers" {
+			t.Errorf("Patch(Readers): %+v %v", r, err)
+		}
+		if got, want := memberValues(t, dir, readers.DN), normAll(carol.DN); !slices.Equal(got, want) {
+			t.Errorf("after Patch: %v, want %v", got, want)
+		}
+		if err := svc.PatchQuiet(ctx, "Nope", addMembers(carol.ID)); bridge.KindOf(err) != bridge.KindNotFound {
+			t.Errorf("assigning an unknown cn: %v", err)
+		}
+		// The immutable id is not this type's id.
+		if err := svc.PatchQuiet(ctx, admins.ID, removeMember(carol.ID)); bridge.KindOf(err) != bridge.KindNotFound {
+			t.Errorf("revoke by the immutable id: %v", err)
+		}
+		if err := svc.PatchQuiet(ctx, "Admins", removeMember(carol.ID)); err != nil {
+			t.Fatal(err)
+		}
+		if got, want := memberValues(t, dir, admins.DN), normAll(env.placeholder()); !slices.Equal(got, want) {
+			t.Errorf("after revoke: %v, want %v", got, want)
+		}
+	})
+
+	t.Run("ambiguous", func(t *testing.T) {
+		// Two values answering to one cn: the table's attribute is not an
+		// id here, which the operator must fix; nothing is written.
+		dup := env.group("cn=Admins2,"+roles, "Admins2", "")
+		dup.Attrs["cn"] = []string{"Admins2", "Admins"}
+		mk(dup)
+		if _, err := svc.Get(ctx, "Admins"); bridge.KindOf(err) != bridge.KindMisconfigured || !strings.Contains(bridge.FixOf(err), "cn") {
+			t.Errorf("Get of a shared cn: %v (fix %q)", err, bridge.FixOf(err))
+		}
+		if err := svc.PatchQuiet(ctx, "Admins", addMembers(carol.ID)); bridge.KindOf(err) != bridge.KindMisconfigured {
+			t.Errorf("assign to a shared cn: %v", err)
+		}
+		if got, want := memberValues(t, dir, admins.DN), normAll(env.placeholder()); !slices.Equal(got, want) {
+			t.Errorf("a refused write changed Admins: %v", got)
+		}
+	})
+}
+
 func TestEntitlementServiceOpenLDAP(t *testing.T) {
 	o, c := startDirectory(t, nil)
 	runEntitlementSuite(t, entEnv{dir: c, base: o.BaseDN, people: o.PeopleDN, usersAt: o.PeopleDN, usersTable: "openldap-users.toml"})
@@ -380,4 +504,19 @@ func TestInChainFilterRendering(t *testing.T) {
 	if _, err := renderFilter(activeDirectory{}, bridge.InChain("mem ber", "x")); bridge.KindOf(err) != bridge.KindInvalidFilter {
 		t.Errorf("bad attribute: %v", err)
 	}
+}
+
+func TestEntitlementServiceIDAttrOpenLDAP(t *testing.T) {
+	o, c := startDirectory(t, nil)
+	runEntitlementIDAttrSuite(t, entEnv{dir: c, base: o.BaseDN, people: o.PeopleDN, usersAt: o.PeopleDN, usersTable: "openldap-users.toml"})
+}
+
+func TestEntitlementServiceIDAttrEmbedded(t *testing.T) {
+	e, err := embedded.OpenEmbedded(embedded.EmbeddedOptions{DataDir: t.TempDir(), AdminPassword: "admin-secret",
+		Logger: hclog.New(&hclog.LoggerOptions{Level: hclog.Error, Output: testWriter{t}})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = e.Close() })
+	runEntitlementIDAttrSuite(t, entEnv{dir: e, base: e.Suffix(), people: "ou=people," + e.Suffix(), usersAt: "ou=people," + e.Suffix(), usersTable: "openldap-users.toml", nested: true})
 }
