@@ -177,23 +177,13 @@ func (ep *endpoint) entitlementsFor(c *call) bool {
 // says (paged: a user may hold many).
 func (ep *endpoint) heldValues(ctx context.Context, t *entType, userID string) ([]entValue, error) {
 	var out []entValue
-	q := bridge.Query{
-		Filter:     &bridge.CompareExpr{Path: bridge.AttrPath{Attr: "members", Sub: "value"}, Op: bridge.OpEq, Value: userID},
-		StartIndex: 1, Count: 100, Attributes: []string{"displayName"},
+	err := eachHolding(ctx, t.values, userID, []string{"displayName"}, func(v bridge.Resource) {
+		out = append(out, entValue{id: v.ID, display: v.String("displayName")})
+	})
+	if err != nil {
+		return nil, err
 	}
-	for {
-		page, err := t.values.List(ctx, q)
-		if err != nil {
-			return nil, err
-		}
-		for _, v := range page.Resources {
-			out = append(out, entValue{id: v.ID, display: v.String("displayName")})
-		}
-		if len(page.Resources) == 0 || q.StartIndex+len(page.Resources) > page.TotalResults {
-			return out, nil
-		}
-		q.StartIndex += len(page.Resources)
-	}
+	return out, nil
 }
 
 // holder returns the map of res that holds t's attribute (the resource's

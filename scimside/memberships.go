@@ -94,20 +94,29 @@ func (ep *endpoint) currentGroups(ctx context.Context, user bridge.Resource) ([]
 		return ids, nil
 	}
 	var ids []string
+	if err := eachHolding(ctx, ep.groups, user.ID, []string{"id"}, func(g bridge.Resource) { ids = append(ids, g.ID) }); err != nil {
+		return nil, err
+	}
+	return ids, nil
+}
+
+// eachHolding pages through the resources of svc (groups, an entitlement
+// type's values) whose members include userID, calling fn for each.
+func eachHolding(ctx context.Context, svc ResourceService, userID string, attrs []string, fn func(bridge.Resource)) error {
 	q := bridge.Query{
-		Filter:     &bridge.CompareExpr{Path: bridge.AttrPath{Attr: "members", Sub: "value"}, Op: bridge.OpEq, Value: user.ID},
-		StartIndex: 1, Count: 100, Attributes: []string{"id"},
+		Filter:     &bridge.CompareExpr{Path: bridge.AttrPath{Attr: "members", Sub: "value"}, Op: bridge.OpEq, Value: userID},
+		StartIndex: 1, Count: 100, Attributes: attrs,
 	}
 	for {
-		page, err := ep.groups.List(ctx, q)
+		page, err := svc.List(ctx, q)
 		if err != nil {
-			return nil, err
+			return err
 		}
-		for _, g := range page.Resources {
-			ids = append(ids, g.ID)
+		for _, r := range page.Resources {
+			fn(r)
 		}
 		if len(page.Resources) == 0 || q.StartIndex+len(page.Resources) > page.TotalResults {
-			return ids, nil
+			return nil
 		}
 		q.StartIndex += len(page.Resources)
 	}
