@@ -471,14 +471,21 @@ func TestEntitlementServiceOpenLDAP(t *testing.T) {
 	runEntitlementSuite(t, entEnv{dir: c, base: o.BaseDN, people: o.PeopleDN, usersAt: o.PeopleDN, usersTable: "openldap-users.toml"})
 }
 
-func TestEntitlementServiceEmbedded(t *testing.T) {
+// embeddedEntEnv opens an embedded directory for the entitlement suites;
+// it evaluates in-chain filters itself, so nested types run there.
+func embeddedEntEnv(t *testing.T) entEnv {
+	t.Helper()
 	e, err := embedded.OpenEmbedded(embedded.EmbeddedOptions{DataDir: t.TempDir(), AdminPassword: "admin-secret",
 		Logger: hclog.New(&hclog.LoggerOptions{Level: hclog.Error, Output: testWriter{t}})})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = e.Close() })
-	runEntitlementSuite(t, entEnv{dir: e, base: e.Suffix(), people: "ou=people," + e.Suffix(), usersAt: "ou=people," + e.Suffix(), usersTable: "openldap-users.toml", nested: true})
+	return entEnv{dir: e, base: e.Suffix(), people: "ou=people," + e.Suffix(), usersAt: "ou=people," + e.Suffix(), usersTable: "openldap-users.toml", nested: true}
+}
+
+func TestEntitlementServiceEmbedded(t *testing.T) {
+	runEntitlementSuite(t, embeddedEntEnv(t))
 }
 
 func TestEntitlementServiceAD(t *testing.T) {
@@ -512,11 +519,5 @@ func TestEntitlementServiceIDAttrOpenLDAP(t *testing.T) {
 }
 
 func TestEntitlementServiceIDAttrEmbedded(t *testing.T) {
-	e, err := embedded.OpenEmbedded(embedded.EmbeddedOptions{DataDir: t.TempDir(), AdminPassword: "admin-secret",
-		Logger: hclog.New(&hclog.LoggerOptions{Level: hclog.Error, Output: testWriter{t}})})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = e.Close() })
-	runEntitlementIDAttrSuite(t, entEnv{dir: e, base: e.Suffix(), people: "ou=people," + e.Suffix(), usersAt: "ou=people," + e.Suffix(), usersTable: "openldap-users.toml", nested: true})
+	runEntitlementIDAttrSuite(t, embeddedEntEnv(t))
 }

@@ -3,14 +3,11 @@ package ldapside
 import (
 	"errors"
 	"strconv"
-	"strings"
 	"testing"
-	"time"
 
 	"github.com/dirbridge/dirbridge/bridge"
 	"github.com/dirbridge/dirbridge/testenv"
 	"github.com/go-ldap/ldap/v3"
-	"github.com/hashicorp/go-hclog"
 )
 
 // TestGuessedModifyOnOpenLDAP counts on the wire what a Guessed modify
@@ -20,17 +17,7 @@ import (
 // is not the entry as it is (changed, renamed, moved directly in the
 // directory) one refused modify, ErrStaleCurrent and nothing written.
 func TestGuessedModifyOnOpenLDAP(t *testing.T) {
-	o, err := testenv.StartOpenLDAP(t, testenv.OpenLDAPOptions{})
-	if err != nil {
-		t.Fatalf("StartOpenLDAP: %v", err)
-	}
-	p := startOpCounter(t, strings.TrimPrefix(o.URL, "ldap://"), nil, nil)
-	c, err := Open(Config{URLs: []string{p.url()}, BindDN: o.AdminDN, BindPassword: o.AdminPassword, BaseDN: o.BaseDN,
-		PoolSize: 2, OpTimeout: 30 * time.Second}, hclog.New(&hclog.LoggerOptions{Level: hclog.Error, Output: testWriter{t}}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = c.Close() })
+	o, p, c := startCountedOpenLDAP(t, testenv.OpenLDAPOptions{}, 2)
 	ctx := tctx(t)
 	admin, err := ldap.DialURL(o.URL)
 	if err != nil {

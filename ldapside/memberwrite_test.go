@@ -8,7 +8,6 @@ import (
 
 	"github.com/dirbridge/dirbridge/bridge"
 	"github.com/dirbridge/dirbridge/testenv"
-	"github.com/hashicorp/go-hclog"
 )
 
 // TestMemberPatchIsOneSearchAndOneModify: a value-level member add or
@@ -21,17 +20,7 @@ import (
 // attributes of the same request are read whole in that one search: a
 // replace with the value the group holds writes nothing.
 func TestMemberPatchIsOneSearchAndOneModify(t *testing.T) {
-	o, err := testenv.StartOpenLDAP(t, testenv.OpenLDAPOptions{})
-	if err != nil {
-		t.Fatalf("StartOpenLDAP: %v", err)
-	}
-	p := startOpCounter(t, strings.TrimPrefix(o.URL, "ldap://"), nil, nil)
-	c, err := Open(Config{URLs: []string{p.url()}, BindDN: o.AdminDN, BindPassword: o.AdminPassword, BaseDN: o.BaseDN,
-		PoolSize: 1, OpTimeout: 30 * time.Second}, hclog.New(&hclog.LoggerOptions{Level: hclog.Error, Output: testWriter{t}}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = c.Close() })
+	o, p, c := startCountedOpenLDAP(t, testenv.OpenLDAPOptions{}, 1)
 	ctx := tctx(t)
 	a := addPerson(t, c, o.PeopleDN, "mwa", "Secret-Pass-1", false)
 	b := addPerson(t, c, o.PeopleDN, "mwb", "Secret-Pass-1", false)

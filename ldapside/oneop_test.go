@@ -56,6 +56,25 @@ type countWriter struct{ n *atomic.Int64 }
 
 func (w countWriter) Write(b []byte) (int, error) { w.n.Add(int64(len(b))); return len(b), nil }
 
+// startCountedOpenLDAP starts a slapd and a Conn of poolSize connections
+// that reach it through an op counter, for tests that count what a write
+// sends on the wire.
+func startCountedOpenLDAP(t *testing.T, opts testenv.OpenLDAPOptions, poolSize int) (*testenv.OpenLDAP, *opCounter, *Conn) {
+	t.Helper()
+	o, err := testenv.StartOpenLDAP(t, opts)
+	if err != nil {
+		t.Fatalf("StartOpenLDAP: %v", err)
+	}
+	p := startOpCounter(t, strings.TrimPrefix(o.URL, "ldap://"), nil, nil)
+	c, err := Open(Config{URLs: []string{p.url()}, BindDN: o.AdminDN, BindPassword: o.AdminPassword, BaseDN: o.BaseDN,
+		PoolSize: poolSize, OpTimeout: 30 * time.Second}, hclog.New(&hclog.LoggerOptions{Level: hclog.Error, Output: testWriter{t}}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	return o, p, c
+}
+
 func startOpCounter(t *testing.T, upstream string, serverTLS, clientTLS *tls.Config) *opCounter {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -166,17 +185,7 @@ func ldapwhoami(t *testing.T, url, dn, password string) error {
 // one operation, the lock holds, and after enabling the new password binds
 // (ldapwhoami) and the old does not.
 func TestPatchIsOneModifyOnOpenLDAP(t *testing.T) {
-	o, err := testenv.StartOpenLDAP(t, testenv.OpenLDAPOptions{NoHashCleartext: true})
-	if err != nil {
-		t.Fatalf("StartOpenLDAP: %v", err)
-	}
-	p := startOpCounter(t, strings.TrimPrefix(o.URL, "ldap://"), nil, nil)
-	c, err := Open(Config{URLs: []string{p.url()}, BindDN: o.AdminDN, BindPassword: o.AdminPassword, BaseDN: o.BaseDN,
-		PoolSize: 2, OpTimeout: 30 * time.Second}, hclog.New(&hclog.LoggerOptions{Level: hclog.Error, Output: testWriter{t}}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = c.Close() })
+	o, p, c := startCountedOpenLDAP(t, testenv.OpenLDAPOptions{NoHashCleartext: true}, 2)
 	ctx := tctx(t)
 	state := func(dn string) (title, stored, changed string, locked bool) {
 		e := adminRead(t, o, dn, "title", "userPassword", "pwdChangedTime", "pwdAccountLockedTime")
