@@ -28,6 +28,10 @@ type row struct {
 	unit        string  // of scimV and rawV: "ops/s", "ms", "entries/s", "MB"
 	judge       func(float64) bool
 	failed      bool // errors in the run: not met, whatever the numbers
+	// once: the row repeats one measurement in every run (the fresh
+	// gateway's RSS at rssStep users), so a min–max over the runs would
+	// only repeat it too.
+	once bool
 }
 
 type machine struct {
@@ -177,7 +181,7 @@ func buildRows(cfg config, small *importStats, r *measured) []row {
 	if small != nil {
 		v := mb(small.PeakRSSBytes)
 		add(row{Workload: fmt.Sprintf("gateway peak RSS, full import at %d users", min(cfg.N, rssStep)), SCIM: fmt.Sprintf("%.1f MB", v),
-			Raw: "—", Ratio: &v, Target: "≤ 64 MB", judge: atMost(64), scimV: v, unit: "MB"})
+			Raw: "—", Ratio: &v, Target: "≤ 64 MB", judge: atMost(64), scimV: v, unit: "MB", once: true})
 	}
 	if cfg.N > rssStep && small != nil {
 		v := mb(r.ImportV2.PeakRSSBytes)
@@ -241,7 +245,10 @@ func combine(runs [][]row) []row {
 		x := first
 		x.Runs = len(scim)
 		if x.Runs > 1 {
-			if first.unit != "" && first.SCIM != "—" && !strings.HasPrefix(first.SCIM, "n/a") {
+			switch {
+			case first.once:
+				x.SCIM = fmt.Sprintf("%s (one measurement)", number(scim[0], first.unit))
+			case first.unit != "" && first.SCIM != "—" && !strings.HasPrefix(first.SCIM, "n/a"):
 				x.SCIM = spreadCell(scim, first.unit)
 			}
 			if first.Raw != "—" {
@@ -252,7 +259,7 @@ func combine(runs [][]row) []row {
 		if len(rat) > 0 {
 			m := median(rat)
 			x.Ratio = &m
-			if len(rat) > 1 {
+			if len(rat) > 1 && !first.once {
 				x.Spread = fmt.Sprintf("%.2f–%.2f", slices.Min(rat), slices.Max(rat))
 			}
 		}
@@ -282,11 +289,25 @@ func median(v []float64) float64 {
 
 // spreadCell is "median unit (min–max)".
 func spreadCell(v []float64, unit string) string {
-	f := "%.0f"
-	if strings.HasPrefix(unit, "ms") || unit == "MB" {
-		f = "%.2f"
+	f := valueFormat(unit)
+	return fmt.Sprintf("%s ("+f+"–"+f+")", number(median(v), unit), slices.Min(v), slices.Max(v))
+}
+
+// number is v in unit: rates as integers, times, sizes and factors with two
+// decimals (a growth of 1.26 printed as "1" says nothing), "×" without a
+// space as in the single-run cell.
+func number(v float64, unit string) string {
+	if unit == "×" {
+		return fmt.Sprintf(valueFormat(unit)+"×", v)
 	}
-	return fmt.Sprintf(f+" %s ("+f+"–"+f+")", median(v), unit, slices.Min(v), slices.Max(v))
+	return fmt.Sprintf(valueFormat(unit)+" %s", v, unit)
+}
+
+func valueFormat(unit string) string {
+	if strings.HasPrefix(unit, "ms") || unit == "MB" || unit == "×" {
+		return "%.2f"
+	}
+	return "%.0f"
 }
 
 func deref(p *float64) float64 {

@@ -46,3 +46,40 @@ func TestMedianEven(t *testing.T) {
 		t.Errorf("median %v, want 2.5", m)
 	}
 }
+
+// TestReportRSSRows: over three runs at N = 100,000 the growth row prints
+// the median growth factor and its spread (it printed "1 × (1–1)" for
+// 1.26), and the 10,000-user row, one measurement repeated in every run,
+// says so instead of a min–max of equal numbers.
+func TestReportRSSRows(t *testing.T) {
+	cfg := defaultConfig()
+	small := &importStats{PeakRSSBytes: 40 << 20}
+	var runs [][]row
+	for _, peak := range []int64{44 << 20, 50 << 20, 52 << 20} {
+		m := &measured{ImportV2: importStats{Complete: true, PeakRSSBytes: peak}}
+		runs = append(runs, buildRows(cfg, small, m))
+	}
+	res := &results{Config: cfg, Rows: combine(runs), Runs: make([]measured, 3)}
+	md := res.markdown()
+	cells := func(prefix string) []string {
+		for _, line := range strings.Split(md, "\n") {
+			if strings.HasPrefix(line, "| "+prefix) {
+				return strings.Split(line, " | ")
+			}
+		}
+		t.Fatalf("no row %q in\n%s", prefix, md)
+		return nil
+	}
+	g := cells("peak RSS growth")
+	if g[1] != "1.25× (1.10–1.30)" || g[3] != "1.25 (1.10–1.30)" || g[5] != "yes |" {
+		t.Errorf("growth row %q", g)
+	}
+	s := cells("gateway peak RSS, full import at 10000")
+	if s[1] != "40.00 MB (one measurement)" || s[3] != "40.00" {
+		t.Errorf("10,000-user row %q", s)
+	}
+	b := cells("gateway peak RSS, full import at 100000")
+	if b[1] != "50.00 MB (44.00–52.00)" || b[3] != "50.00 (44.00–52.00)" {
+		t.Errorf("100,000-user row %q", b)
+	}
+}
