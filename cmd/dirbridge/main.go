@@ -38,6 +38,36 @@ func main() {
 // gcPercent is the garbage collector's target unless GOGC is set.
 const gcPercent = 400
 
+// A soft memory limit keeps gcPercent's headroom from turning into RSS
+// that grows with the directory: near the limit the collector runs more
+// often instead of letting the heap grow to five times the live heap. The
+// live heap is a few MB plus the remembered entries (~1.2 KB each, see
+// bridge.DefaultEntryCache), so the limit is a base plus about twice the
+// cache's size: ~42 MiB with the default 5,000 entries, where make bench's
+// import measured a live heap of ~10 MB. GOMEMLIMIT, when set, decides
+// (docs/operations.md: raise it for a large users.entry_cache).
+const (
+	memoryLimitBase     = 32 << 20
+	memoryLimitPerEntry = 2 << 10
+)
+
+// memoryLimit is the soft memory limit for a users service remembering
+// entryCache entries.
+func memoryLimit(entryCache int) int64 {
+	return memoryLimitBase + int64(max(entryCache, 0))*memoryLimitPerEntry
+}
+
+// applyMemoryLimit sets memoryLimit(entryCache) unless GOMEMLIMIT is set,
+// and returns the limit in force.
+func applyMemoryLimit(entryCache int) int64 {
+	if _, set := os.LookupEnv("GOMEMLIMIT"); set {
+		return debug.SetMemoryLimit(-1)
+	}
+	limit := memoryLimit(entryCache)
+	debug.SetMemoryLimit(limit)
+	return limit
+}
+
 // commands are what the usage lists, in this order. Each command's flags
 // are its own flag.FlagSet's, printed by parseFlags when it is asked for
 // help or given a wrong flag.

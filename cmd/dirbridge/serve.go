@@ -325,6 +325,7 @@ func openJournal(dir string, interval time.Duration, logger hclog.Logger) (*jour
 // set, is called with the SCIM address once it listens.
 func runGateway(ctx context.Context, logger hclog.Logger, dir bridge.Directory, users, groups bridge.Mapper, ents *mapping.Entitlements,
 	svcCfg bridge.ServiceConfig, scimCfg scimside.Config, ready *preflight.Readiness, metricsListen string, started func(addr string)) error {
+	memLimit := applyMemoryLimit(svcCfg.EntryCache)
 	m := newMetrics()
 	m.watchPool(dir)
 	m.watchDirectoryUp(dir)
@@ -396,7 +397,7 @@ func runGateway(ctx context.Context, logger hclog.Logger, dir bridge.Directory, 
 		logger.Info("metrics listening", "metrics_addr", mln.Addr().String(), "paths", "/metrics /healthz /readyz")
 	}
 	addr := ln.Addr().String()
-	logger.Info("scim listening", "scim_addr", addr, "tls", scimCfg.TLSCertFile != "")
+	logger.Info("scim listening", "scim_addr", addr, "tls", scimCfg.TLSCertFile != "", "memory_limit_mib", memLimit>>20)
 	if started != nil {
 		started(addr)
 	}
