@@ -70,15 +70,16 @@ func (t *Table) Resource(ctx context.Context, e *bridge.Entry, refs bridge.Refs)
 	const op = "mapping.(*Table).Resource"
 	attrs := map[string]any{}
 	typed := map[string]map[string]any{} // attr|type → the value being assembled
+	ev := t.entryValues(e)
 	for _, r := range t.rows {
 		if r.kind == kindOneWay {
 			continue
 		}
-		vals := e.Values(r.ldap)
+		vals := ev.of(r)
 		if r.nested {
 			// The directory listed the groups through nested groups too
 			// (the row's memberOf holds only the direct ones).
-			vals = e.Values(bridge.VirtualNestedGroups)
+			vals = ev.get(bridge.VirtualNestedGroups)
 		}
 		if r.kind == kindRef {
 			if err := t.readRef(ctx, attrs, r, vals, refs); err != nil {
@@ -145,7 +146,7 @@ func (t *Table) Resource(ctx context.Context, e *bridge.Entry, refs bridge.Refs)
 			item[r.path.sub] = got[0]
 		}
 	}
-	t.hideDerived(e, attrs)
+	t.hideDerived(ev, attrs)
 	// The first value of a whole multi-valued attribute is its primary one:
 	// the directory keeps no flag, and writing puts the primary value first.
 	for _, r := range t.rows {
@@ -170,14 +171,14 @@ func (t *Table) Resource(ctx context.Context, e *bridge.Entry, refs bridge.Refs)
 // equal it (familyName = displayName) reads back absent, the one ambiguity.
 // Writing the resource read back computes the same fallback, so
 // Changes(e, Resource(e)) stays empty.
-func (t *Table) hideDerived(e *bridge.Entry, attrs map[string]any) {
+func (t *Table) hideDerived(e entryValues, attrs map[string]any) {
 	for _, r := range t.rows {
 		// A userName kept as the UPN is what the client sent, even when
 		// it equals what the templates would derive.
 		if r.kind != kindScalar || len(r.tmpls) == 0 || r.owner == ownerDirectory || r.upnFB != nil {
 			continue
 		}
-		stored := e.Values(r.ldap)
+		stored := e.of(r)
 		if len(stored) == 0 {
 			continue
 		}
@@ -274,12 +275,12 @@ func (t *Table) dropValue(attrs map[string]any, r *row) {
 // family name) holds what it gives with the value, and not what it gives
 // without. Then the value was sent (a family name equal to the display
 // name), and hiding it would make the next write recompute the other one.
-func (t *Table) needed(e *bridge.Entry, r *row, with, without map[string]any) bool {
+func (t *Table) needed(e entryValues, r *row, with, without map[string]any) bool {
 	for _, o := range t.rows {
 		if o == r || len(o.tmpls) == 0 || o.unique != "" || o.createOnly || !o.reads(r.path.top.Name) {
 			continue
 		}
-		stored := e.Values(o.ldap)
+		stored := e.of(o)
 		if len(stored) == 0 {
 			continue
 		}

@@ -69,6 +69,7 @@ type Table struct {
 	groupsFrom    string      // groups_from: "auto", "memberof" or "search"
 	groupsLine    int
 	lines         layoutLines // where container, object_classes and rdn are written, for Layout
+	readIdx       *readIndex  // dirAttrs by name, for reading entries (entryValues)
 }
 
 var _ bridge.Mapper = (*Table)(nil)
@@ -106,6 +107,7 @@ type row struct {
 	path        scimPath
 	kind        rowKind
 	ldap        string
+	readPos     int // 1 + ldap's position in the table's readIndex; 0: not indexed
 	owner       owner
 	xf          []transform
 	dflt        string
@@ -534,6 +536,7 @@ func compile(name string, data []byte, opts Options) (*Table, error) {
 	}
 	t.rt = t.buildResourceType()
 	t.dirAttrs = t.buildDirAttrs()
+	t.readIdx = t.buildReadIndex()
 	return t, nil
 }
 
