@@ -32,8 +32,8 @@ func (c *Conn) wantAttrs(attrs []string) []string {
 	return c.rangedAttrs(append(out, c.d.operationalAttrs()...))
 }
 
-// toEntry converts e; the operational attributes are in Attrs only when
-// they were asked for by name.
+// toEntry converts e, which it consumes; the operational attributes are in
+// Attrs only when they were asked for by name.
 func (c *Conn) toEntry(e *ldap.Entry, attrs []string) *bridge.Entry {
 	out := &bridge.Entry{DN: e.DN, Attrs: make(map[string][]string, len(e.Attributes))}
 	c.d.fill(out, e)
@@ -59,8 +59,12 @@ func (c *Conn) toEntry(e *ldap.Entry, attrs []string) *bridge.Entry {
 		if c.d.secretAttr(a.Name) || operational(a.Name) && !asked(a.Name) {
 			continue
 		}
-		vals := append([]string(nil), a.Values...)
+		// e is the search's own and dropped after this (pageEntry is the
+		// only caller): its value slices are taken, not copied, one
+		// allocation less per attribute of every entry of a page.
+		vals := a.Values
 		if r, ok := c.d.(valueRenderer); ok {
+			vals = slices.Clone(vals)
 			for i, raw := range a.ByteValues {
 				if s, ok := r.renderValue(a.Name, raw); ok && i < len(vals) {
 					vals[i] = s

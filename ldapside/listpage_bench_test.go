@@ -1,0 +1,128 @@
+package ldapside
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/dirbridge/dirbridge/bridge"
+	"github.com/dirbridge/dirbridge/mapping"
+	"github.com/dirbridge/dirbridge/scimside"
+	"github.com/dirbridge/dirbridge/testenv"
+	"github.com/go-ldap/ldap/v3"
+	"github.com/hashicorp/go-hclog"
+)
+
+// listBenchUsers is the directory of the list benchmarks: enough for ten
+// pages of 100, shaped as make bench seeds its users (bench/seed.go).
+const listBenchUsers = 1000
+
+// listBenchEnv is a slapd with listBenchUsers users and a Conn to it.
+func listBenchEnv(b *testing.B) (*testenv.OpenLDAP, *Conn) {
+	b.Helper()
+	o, err := testenv.StartOpenLDAP(b, testenv.OpenLDAPOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	l, err := ldap.DialURL(o.URL)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer l.Close()
+	if err := l.Bind(o.AdminDN, o.AdminPassword); err != nil {
+		b.Fatal(err)
+	}
+	for i := range listBenchUsers {
+		uid := fmt.Sprintf("lb%05d", i)
+		given, family := "Given"+strconv.Itoa(i), "Family"+strconv.Itoa(i)
+		ar := ldap.NewAddRequest("uid="+uid+","+o.PeopleDN, nil)
+		ar.Attribute("objectClass", []string{"top", "person", "organizationalPerson", "inetOrgPerson"})
+		ar.Attribute("uid", []string{uid})
+		ar.Attribute("cn", []string{given + " " + family})
+		ar.Attribute("sn", []string{family})
+		ar.Attribute("givenName", []string{given})
+		ar.Attribute("mail", []string{uid + "@example.com"})
+		if err := l.Add(ar); err != nil {
+			b.Fatal(err)
+		}
+	}
+	c, err := Open(Config{URLs: []string{o.URL}, BindDN: o.AdminDN, BindPassword: o.AdminPassword, BaseDN: o.BaseDN,
+		PoolSize: 8, OpTimeout: 30 * time.Second}, hclog.NewNullLogger())
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = c.Close() })
+	return o, c
+}
+
+// cpuTime is the processor time this process has used so far: the
+// benchmark's figure that the machine's other load does not move much.
+func cpuTime(b *testing.B) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// gatewayGC is the collector setting of cmd/dirbridge, for the benchmark's
+// duration: allocations cost what they cost in the gateway.
+func gatewayGC(b *testing.B) {
+	old := debug.SetGCPercent(400)
+	b.Cleanup(func() { debug.SetGCPercent(old) })
+}
+
+// BenchmarkListPage is one page of 100 users of a walk over the whole
+// gateway in process: GET /v2/Users?startIndex=…&count=100 through the
+// scimside handler, bridge.Service with read-ahead and the entry cache, the
+// shipped openldap-users.toml and ldapside against a real slapd. An op is
+// one page; cpu-ms/page is this process's processor time per page (what
+// make bench's "gateway" column shows, without the HTTP socket).
+func BenchmarkListPage(b *testing.B) {
+	o, c := listBenchEnv(b)
+	gatewayGC(b)
+	users, err := mapping.Load("../conf/examples/openldap-users.toml",
+		mapping.Options{BaseDN: o.BaseDN, Container: o.PeopleDN, Standard: scimside.StandardSchemas()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	res := bridge.NewResolver(c, 0)
+	res.Register(users)
+	svc := bridge.NewService(c, users, res, bridge.ServiceConfig{Lifecycle: true, EntryCache: 5000,
+		ReadAhead: bridge.NewReadAhead(10*time.Second, 8, time.Now)})
+	const token = "Bearer list-bench"
+	srv, err := scimside.New(scimside.Config{Auth: scimside.AuthConfig{HeaderName: "Authorization", HeaderValue: token}},
+		scimside.Services{Users: svc}, hclog.New(&hclog.LoggerOptions{Output: io.Discard, Level: hclog.Warn}))
+	if err != nil {
+		b.Fatal(err)
+	}
+	h := srv.Handler()
+	page := func(start int) {
+		req := httptest.NewRequest(http.MethodGet, "/v2/Users?startIndex="+strconv.Itoa(start)+"&count=100", nil)
+		req.Header.Set("Authorization", token)
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), `"totalResults":`+strconv.Itoa(listBenchUsers)) {
+			b.Fatalf("page at %d: %d %.300s", start, rec.Code, rec.Body)
+		}
+	}
+	for start := 1; start <= listBenchUsers; start += 100 {
+		page(start) // a first walk: slapd's caches warm, as in make bench's later runs
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	cpu := cpuTime(b)
+	n := 0
+	for b.Loop() {
+		page(1 + 100*(n%(listBenchUsers/100)))
+		n++
+	}
+	b.ReportMetric(float64(cpuTime(b)-cpu)/float64(time.Millisecond)/float64(n), "cpu-ms/page")
+}
