@@ -32,6 +32,12 @@ type row struct {
 	// gateway's RSS at rssStep users), so a min–max over the runs would
 	// only repeat it too.
 	once bool
+	// pair: the cells show two numbers of each side, "first … / last …"
+	// or "big … / small …"; scimV and rawV are the second, scimA and rawA
+	// the first, so that the combined cells keep both medians.
+	pair        *[2]string
+	scimA, rawA float64
+	rawPrefix   string // "walk: " before the raw side's pair
 }
 
 type machine struct {
@@ -133,7 +139,8 @@ func buildRows(cfg config, small *importStats, r *measured) []row {
 	rawPages := fmt.Sprintf("walk: first %.1f / last %.1f ms", raw.WalkFirstMs, raw.WalkLastMs)
 	pl := ratio(r.ImportV2.LastPageMs, r.ImportV2.FirstPageMs)
 	add(row{Workload: "/v2/Users page latency, last vs first (p50)", SCIM: fmt.Sprintf("first %.1f / last %.1f ms", r.ImportV2.FirstPageMs, r.ImportV2.LastPageMs),
-		Raw: rawPages, Ratio: pl, Target: "last ≤ 2× first", judge: atMost(2), scimV: r.ImportV2.LastPageMs, rawV: raw.WalkLastMs, unit: "ms (last page)"})
+		Raw: rawPages, Ratio: pl, Target: "last ≤ 2× first", judge: atMost(2), scimV: r.ImportV2.LastPageMs, rawV: raw.WalkLastMs, unit: "ms",
+		pair: &firstLast, scimA: r.ImportV2.FirstPageMs, rawA: raw.WalkFirstMs, rawPrefix: "walk: "})
 	if v1 := r.ImportV1; v1 != nil {
 		r1 := ratio(v1.EntriesPerS, raw.EntriesPerS)
 		add(row{Workload: fmt.Sprintf("full import SCIM 1.1 GET /Users, pages of %d", cfg.PageSize), SCIM: importCell(*v1),
@@ -141,7 +148,8 @@ func buildRows(cfg config, small *importStats, r *measured) []row {
 			scimV: v1.EntriesPerS, rawV: raw.EntriesPerS, unit: "entries/s", failed: !v1.Complete})
 		p1 := ratio(v1.LastPageMs, v1.FirstPageMs)
 		add(row{Workload: "SCIM 1.1 /Users page latency, last vs first (p50)", SCIM: fmt.Sprintf("first %.1f / last %.1f ms", v1.FirstPageMs, v1.LastPageMs),
-			Raw: rawPages, Ratio: p1, Target: "last ≤ 2× first", judge: atMost(2), scimV: v1.LastPageMs, rawV: raw.WalkLastMs, unit: "ms (last page)"})
+			Raw: rawPages, Ratio: p1, Target: "last ≤ 2× first", judge: atMost(2), scimV: v1.LastPageMs, rawV: raw.WalkLastMs, unit: "ms",
+			pair: &firstLast, scimA: v1.FirstPageMs, rawA: raw.WalkFirstMs, rawPrefix: "walk: "})
 	} else {
 		add(row{Workload: "full import SCIM 1.1 GET /Users", SCIM: "n/a (SCIM 1.1 not available)", Raw: importCell(raw), Target: "≥ 0.6× raw",
 			rawV: raw.EntriesPerS, unit: "entries/s"})
@@ -205,7 +213,8 @@ func buildRows(cfg config, small *importStats, r *measured) []row {
 		add(row{Workload: fmt.Sprintf("PATCH add 1 member: %d-member vs 1-member group, p50 (information)", gs.BigMembers),
 			SCIM:  fmt.Sprintf("big %.2f / small %.2f ms", gs.SCIMBig.P50ms, gs.SCIMSmall.P50ms),
 			Raw:   fmt.Sprintf("big %.2f / small %.2f ms", gs.RawBig.P50ms, gs.RawSmall.P50ms),
-			Ratio: gr, Target: "—", scimV: gs.SCIMSmall.P50ms, rawV: gs.RawSmall.P50ms, unit: "ms (small group)"})
+			Ratio: gr, Target: "—", scimV: gs.SCIMSmall.P50ms, rawV: gs.RawSmall.P50ms, unit: "ms",
+			pair: &bigSmall, scimA: gs.SCIMBig.P50ms, rawA: gs.RawBig.P50ms})
 	}
 	for i := range rows {
 		rows[i].Runs = 1
@@ -229,7 +238,7 @@ func combine(runs [][]row) []row {
 	}
 	var out []row
 	for i, first := range runs[0] {
-		var scim, raw, rat []float64
+		var scim, raw, rat, scimA, rawA []float64
 		failed := false
 		for _, rs := range runs {
 			if i >= len(rs) || rs[i].Workload != first.Workload {
@@ -237,6 +246,7 @@ func combine(runs [][]row) []row {
 			}
 			x := rs[i]
 			scim, raw = append(scim, x.scimV), append(raw, x.rawV)
+			scimA, rawA = append(scimA, x.scimA), append(rawA, x.rawA)
 			if x.Ratio != nil {
 				rat = append(rat, *x.Ratio)
 			}
@@ -246,12 +256,18 @@ func combine(runs [][]row) []row {
 		x.Runs = len(scim)
 		if x.Runs > 1 {
 			switch {
+			case first.pair != nil:
+				x.SCIM = pairCell(*first.pair, scimA, scim, "")
 			case first.once:
 				x.SCIM = fmt.Sprintf("%s (one measurement)", number(scim[0], first.unit))
 			case first.unit != "" && first.SCIM != "—" && !strings.HasPrefix(first.SCIM, "n/a"):
 				x.SCIM = spreadCell(scim, first.unit)
 			}
-			if first.Raw != "—" {
+			switch {
+			case first.Raw == "—":
+			case first.pair != nil:
+				x.Raw = pairCell(*first.pair, rawA, raw, first.rawPrefix)
+			default:
 				x.Raw = spreadCell(raw, first.unit)
 			}
 		}
@@ -285,6 +301,14 @@ func median(v []float64) float64 {
 		return s[len(s)/2]
 	}
 	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+var firstLast, bigSmall = [2]string{"first", "last"}, [2]string{"big", "small"}
+
+// pairCell is "first 4.40 / last 4.52 ms (last 4.10–5.00)": both medians,
+// and the spread of the second number, which the ratio's row is about.
+func pairCell(names [2]string, a, b []float64, prefix string) string {
+	return fmt.Sprintf("%s%s %.2f / %s %.2f ms (%s %.2f–%.2f)", prefix, names[0], median(a), names[1], median(b), names[1], slices.Min(b), slices.Max(b))
 }
 
 // spreadCell is "median unit (min–max)".

@@ -83,3 +83,30 @@ func TestReportRSSRows(t *testing.T) {
 		t.Errorf("100,000-user row %q", b)
 	}
 }
+
+// TestReportPairRows: the rows that show two numbers per side (first and
+// last page, big and small group) keep both medians over the runs, with
+// the spread of the second, instead of the second alone.
+func TestReportPairRows(t *testing.T) {
+	cfg := defaultConfig()
+	var runs [][]row
+	for _, f := range []float64{1, 3, 2} {
+		m := &measured{
+			ImportV2:  importStats{Complete: true, FirstPageMs: 400 + f, LastPageMs: 380 + f},
+			ImportRaw: importStats{WalkFirstMs: 5 + f, WalkLastMs: 6 + f},
+			Group: &groupStats{BigMembers: 50000, SCIMBig: opStats{P50ms: 20 + f}, SCIMSmall: opStats{P50ms: 3 + f},
+				RawBig: opStats{P50ms: 10 + f}, RawSmall: opStats{P50ms: 1 + f}},
+		}
+		runs = append(runs, buildRows(cfg, nil, m))
+	}
+	res := &results{Config: cfg, Rows: combine(runs), Runs: make([]measured, 3)}
+	md := res.markdown()
+	for _, want := range []string{
+		"| /v2/Users page latency, last vs first (p50) | first 402.00 / last 382.00 ms (last 381.00–383.00) | walk: first 7.00 / last 8.00 ms (last 7.00–9.00) |",
+		"| PATCH add 1 member: 50000-member vs 1-member group, p50 (information) | big 22.00 / small 5.00 ms (small 4.00–6.00) | big 12.00 / small 3.00 ms (small 2.00–4.00) |",
+	} {
+		if !strings.Contains(md, want) {
+			t.Errorf("no line %q in\n%s", want, md)
+		}
+	}
+}
