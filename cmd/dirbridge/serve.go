@@ -152,6 +152,7 @@ func serveConfig(ctx context.Context, cfg *conf.Config, stderr io.Writer) error 
 		// (Assertion control). Samba AD has no Assertion control: there
 		// every PUT and PATCH reads the entry first (docs/performance.md).
 		svcCfg.EntryCache = cfg.Users.EntryCacheSize()
+		svcCfg.DNIndex = cfg.Users.DNIndexSize()
 	}
 	return runGateway(ctx, logger, conn, users, groups, tables.Entitlements, svcCfg, scimCfg, ready, cfg.Metrics.Listen, nil)
 }
