@@ -148,8 +148,9 @@ func (s *Service) patchBlind(ctx context.Context, cur *Entry, ops []PatchOp) (Re
 	return s.updateBlind(ctx, cur, Resource{ID: cur.ID, Attrs: attrs, Patched: true}, given)
 }
 
-// updateBlind writes desired's values for the given attributes (nil: a
-// PUT, all of them) to cur (blindEntry) as one modify guarded by the id at
+// updateBlind writes desired's values for the given attributes (nil: all
+// of them, as for a PUT, which Replace does not send blind) to cur
+// (blindEntry) as one modify guarded by the id at
 // that DN (ModifyRequest.Blind), answered by the entry as written. done is
 // false when nothing was written and the caller is to read the entry:
 // when the directory refuses (renamed, moved, deleted), and for every

@@ -12,8 +12,8 @@ import (
 // in one of its two generations whole.
 const DefaultDNIndex = 250_000
 
-// dnIndex remembers the DN of each id the service saw, so that a PUT or
-// PATCH whose outcome does not depend on the entry's values can be sent
+// dnIndex remembers the DN of each id the service saw, so that a PATCH
+// whose outcome does not depend on the entry's values can be sent
 // as one modify to that DN, guarded by an Assertion on the id (a blind
 // write, ModifyRequest.Blind). Like the entry cache it is a hint: the
 // directory checks every use.

@@ -46,8 +46,8 @@ type ServiceConfig struct {
 	// but the wasted plan.
 	EntryCache int
 	// DNIndex, when positive, is how many ids the service remembers the DN
-	// of (dnindex.go), to send a PUT or PATCH whose outcome does not depend
-	// on the entry's values as one modify to that DN guarded by the id
+	// of (dnindex.go), to send a PATCH whose outcome does not depend on the
+	// entry's values as one modify to that DN guarded by the id
 	// (ModifyRequest.Blind), for users whose entry is not remembered.
 	// Same condition on the Directory as EntryCache.
 	DNIndex int
@@ -347,13 +347,10 @@ func (s *Service) Replace(ctx context.Context, id string, in Resource) (Resource
 				return out, Wrap(op, err)
 			}
 		}
-	} else if blind := s.blindEntry(id); blind != nil {
-		if attrs, err := Normalize(s.m.ResourceType(), in.Attrs); err == nil {
-			if out, done, err := s.updateBlind(ctx, blind, Resource{ID: id, Attrs: attrs}, nil); done {
-				return out, Wrap(op, err)
-			}
-		}
 	}
+	// A PUT is not written blind: replacing every attribute the table
+	// writes makes slapd re-index each of them (cn, uid, mail: eq,sub),
+	// which cost more than the read it saves (docs/performance.md).
 	cur, err := s.get(ctx, id)
 	if err != nil {
 		return Resource{}, Wrap(op, err)

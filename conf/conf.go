@@ -155,7 +155,7 @@ type Users struct {
 	// turns it off). About 1.2 KB each, plus the collector's share.
 	EntryCache *int `toml:"entry_cache"`
 	// DNIndex is how many users' DNs the gateway remembers for blind
-	// one-round-trip PUT and PATCH on OpenLDAP (bridge.DefaultDNIndex
+	// one-round-trip PATCH on OpenLDAP (bridge.DefaultDNIndex
 	// unless set; 0 turns it off). About 50 bytes each.
 	DNIndex *int `toml:"dn_index"`
 }
