@@ -98,8 +98,9 @@ func (d cachingDirectory) Modify(ctx context.Context, req ModifyRequest) (*Entry
 	if err == nil && e != nil && e.DN != "" {
 		d.x.put(e.ID, e.DN)
 	} else {
-		// Refused, failed, or an answer without the DN (a move to the
-		// leavers): the next write finds the entry by id.
+		// Refused or failed: the next write finds the entry by id. (A
+		// leaver's DN, outside the container, is kept but never used:
+		// blindEntry checks where a DN lies.)
 		d.x.drop(req.ID)
 	}
 	return e, err
