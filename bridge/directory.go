@@ -172,6 +172,14 @@ type ModifyRequest struct {
 	// A request that would change nothing on Current is refused too: only
 	// a read shows that the entry is Current.
 	Guessed bool
+	// Blind (with Guessed) says Current holds only the entry's ID, its DN
+	// and its RDN's values, remembered (the service's DN index), and no
+	// Version: Changes are replaces whose outcome does not depend on the
+	// entry's values, and Disabled is to be written whatever the entry's
+	// state. The implementation applies them in one operation to exactly
+	// the entry with that ID at that DN, and otherwise writes nothing and
+	// returns ErrStaleCurrent. A Password is never sent this way.
+	Blind bool
 }
 
 // ErrStaleCurrent is the answer to a Guessed ModifyRequest that was not

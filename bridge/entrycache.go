@@ -13,9 +13,10 @@ import (
 // (ModifyRequest.Guessed) instead of reading the entry first. Nothing in
 // it is trusted: the directory checks every use against the entry as it is.
 //
-// Entries are kept packed (packedEntry): a full import walks every entry
-// through the cache, and the map-of-slices form costs several times the
-// entry's text, which the gateway's flat memory cannot afford.
+// Entries are kept packed (packedEntry): the map-of-slices form costs
+// several times the entry's text, which the gateway's flat memory cannot
+// afford. (List pages no longer pass through it, see cachingDirectory: the
+// id -> DN index serves the users an import walk saw.)
 type entryCache struct {
 	mu  sync.Mutex
 	max int

@@ -21,10 +21,18 @@ const DefaultEntryCache = 5000
 // fails) forgets the id. The cache is a hint, never a source of truth: its
 // entries are used only for ModifyRequest.Guessed, which the directory
 // checks against the entry as it is.
+//
+// It feeds the id -> DN index (x) too, from every entry it sees, list pages
+// included; the entry cache only from entries read or written singly (a
+// GET, a lookup that finds one, a create's or write's answer): a list
+// page's entries would cost the import their packing and push out the
+// entries an identity provider is about to write, and a blind write needs
+// only their DN.
 type cachingDirectory struct {
 	Directory
-	c    *entryCache
-	full []string // the attributes a remembered entry must have been read with
+	c    *entryCache // nil: no entries remembered
+	x    *dnIndex    // nil: no DNs remembered
+	full []string    // the attributes a remembered entry must have been read with
 }
 
 func (d cachingDirectory) complete(attrs []string) bool { return slices.Equal(attrs, d.full) }
@@ -32,36 +40,50 @@ func (d cachingDirectory) complete(attrs []string) bool { return slices.Equal(at
 func (d cachingDirectory) Get(ctx context.Context, base, id string, attrs []string) (*Entry, error) {
 	e, err := d.Directory.Get(ctx, base, id, attrs)
 	switch {
-	case err == nil && d.complete(attrs):
-		d.c.put(e)
+	case err == nil:
+		d.x.put(e.ID, e.DN)
+		if d.complete(attrs) {
+			d.c.put(e)
+		}
 	case KindOf(err) == KindNotFound:
 		d.c.drop(id)
+		d.x.drop(id)
 	}
 	return e, err
 }
 
 func (d cachingDirectory) GetByDN(ctx context.Context, dn string, attrs []string) (*Entry, error) {
 	e, err := d.Directory.GetByDN(ctx, dn, attrs)
-	if err == nil && d.complete(attrs) {
-		d.c.put(e)
+	if err == nil {
+		d.x.put(e.ID, e.DN)
+		if d.complete(attrs) {
+			d.c.put(e)
+		}
 	}
 	return e, err
 }
 
 func (d cachingDirectory) Search(ctx context.Context, req SearchRequest) (*SearchResult, error) {
 	res, err := d.Directory.Search(ctx, req)
-	if err == nil && d.complete(req.Attrs) {
-		for _, e := range res.Entries {
-			d.c.put(e)
-		}
+	if err != nil {
+		return res, err
+	}
+	for _, e := range res.Entries {
+		d.x.put(e.ID, e.DN)
+	}
+	if len(res.Entries) == 1 && d.complete(req.Attrs) {
+		d.c.put(res.Entries[0])
 	}
 	return res, err
 }
 
 func (d cachingDirectory) Add(ctx context.Context, req AddRequest) (*Entry, error) {
 	e, err := d.Directory.Add(ctx, req)
-	if err == nil && d.complete(req.Return) {
-		d.c.put(e)
+	if err == nil {
+		d.x.put(e.ID, e.DN)
+		if d.complete(req.Return) {
+			d.c.put(e)
+		}
 	}
 	return e, err
 }
@@ -73,12 +95,21 @@ func (d cachingDirectory) Modify(ctx context.Context, req ModifyRequest) (*Entry
 	} else {
 		d.c.drop(req.ID)
 	}
+	if err == nil && e != nil && e.DN != "" {
+		d.x.put(e.ID, e.DN)
+	} else {
+		// Refused or failed: the next write finds the entry by id. (A
+		// leaver's DN, outside the container, is kept but never used:
+		// blindEntry checks where a DN lies.)
+		d.x.drop(req.ID)
+	}
 	return e, err
 }
 
 func (d cachingDirectory) Delete(ctx context.Context, id string) error {
 	err := d.Directory.Delete(ctx, id)
 	d.c.drop(id)
+	d.x.drop(id)
 	return err
 }
 

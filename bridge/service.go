@@ -45,6 +45,12 @@ type ServiceConfig struct {
 	// operation itself; one that cannot refuses every guess, at no cost
 	// but the wasted plan.
 	EntryCache int
+	// DNIndex, when positive, is how many ids the service remembers the DN
+	// of (dnindex.go), to send a PATCH whose outcome does not depend on the
+	// entry's values as one modify to that DN guarded by the id
+	// (ModifyRequest.Blind), for users whose entry is not remembered.
+	// Same condition on the Directory as EntryCache.
+	DNIndex int
 }
 
 // Service provides SCIM's operations on one resource type over a Directory,
@@ -58,6 +64,7 @@ type Service struct {
 	leaver sync.Mutex // serialises creation of the leavers container
 	hasLvr bool
 	cache  *entryCache // nil: every PUT and PATCH reads the entry first
+	index  *dnIndex    // nil: no blind writes
 }
 
 // NewService returns a Service; cfg is copied and defaults are applied to the
@@ -79,10 +86,14 @@ func NewService(dir Directory, m Mapper, refs Refs, cfg ServiceConfig) *Service 
 		dir = namingDirectory{Directory: dir, n: n}
 	}
 	cache := newEntryCache(cfg.EntryCache)
-	if cache != nil {
-		dir = cachingDirectory{Directory: dir, c: cache, full: m.DirectoryAttrs()}
+	index := newDNIndex(cfg.DNIndex)
+	if _, ok := m.(BlindMapper); !ok {
+		index = nil
 	}
-	s := &Service{dir: dir, m: m, refs: refs, cfg: cfg, cache: cache}
+	if cache != nil || index != nil {
+		dir = cachingDirectory{Directory: dir, c: cache, x: index, full: m.DirectoryAttrs()}
+	}
+	s := &Service{dir: dir, m: m, refs: refs, cfg: cfg, cache: cache, index: index}
 	if cfg.Journal != nil && cfg.Lifecycle {
 		cfg.Journal.Handle(s.intentKind("delete"), s.recoverDelete)
 		cfg.Journal.Handle(s.intentKind("disable"), s.recoverDisable)
@@ -337,6 +348,9 @@ func (s *Service) Replace(ctx context.Context, id string, in Resource) (Resource
 			}
 		}
 	}
+	// A PUT is not written blind: replacing every attribute the table
+	// writes makes slapd re-index each of them (cn, uid, mail: eq,sub),
+	// which cost more than the read it saves (docs/performance.md).
 	cur, err := s.get(ctx, id)
 	if err != nil {
 		return Resource{}, Wrap(op, err)
@@ -360,6 +374,10 @@ func (s *Service) Patch(ctx context.Context, id string, ops []PatchOp) (Resource
 	}
 	if cur := s.cached(id); cur != nil {
 		if out, done, err := s.patchGuessed(ctx, cur, ops); done {
+			return out, Wrap(op, err)
+		}
+	} else if blind := s.blindEntry(id); blind != nil {
+		if out, done, err := s.patchBlind(ctx, blind, ops); done {
 			return out, Wrap(op, err)
 		}
 	}

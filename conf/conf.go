@@ -154,6 +154,18 @@ type Users struct {
 	// PUT and PATCH on OpenLDAP (bridge.DefaultEntryCache unless set; 0
 	// turns it off). About 1.2 KB each, plus the collector's share.
 	EntryCache *int `toml:"entry_cache"`
+	// DNIndex is how many users' DNs the gateway remembers for blind
+	// one-round-trip PATCH on OpenLDAP (bridge.DefaultDNIndex
+	// unless set; 0 turns it off). About 50 bytes each.
+	DNIndex *int `toml:"dn_index"`
+}
+
+// DNIndexSize reports users.dn_index with its default.
+func (u Users) DNIndexSize() int {
+	if u.DNIndex == nil {
+		return bridge.DefaultDNIndex
+	}
+	return *u.DNIndex
 }
 
 // EntryCacheSize reports users.entry_cache with its default.
@@ -854,6 +866,9 @@ func (c *Config) validate() []keyProblem {
 	}
 	if n := c.Users.EntryCacheSize(); n < 0 || n > 1_000_000 {
 		add("users.entry_cache", "%d — want 0 (off) to 1000000 users (default %d; about 1.2 KB each)", n, bridge.DefaultEntryCache)
+	}
+	if n := c.Users.DNIndexSize(); n < 0 || n > 10_000_000 {
+		add("users.dn_index", "%d — want 0 (off) to 10000000 users (default %d; about 50 bytes each)", n, bridge.DefaultDNIndex)
 	}
 	if c.Users.MaxPageSize < 1 {
 		add("users.max_page_size", "%d — want a positive number (default 1000)", c.Users.MaxPageSize)

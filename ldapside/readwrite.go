@@ -121,8 +121,10 @@ func (c *Conn) modifyCurrent(pc *pconn, req bridge.ModifyRequest, partial map[st
 		}
 		return nil, false, nil
 	}
-	if cur == nil || cur.ID != req.ID || cur.Version == "" || cur.DN == "" || !pc.caps.assertion ||
-		req.NewRDN != "" || req.NewSuperior != "" || len(partial) > 0 {
+	blind := req.Guessed && req.Blind
+	if cur == nil || cur.ID != req.ID || cur.Version == "" && !blind || cur.DN == "" || !pc.caps.assertion ||
+		req.NewRDN != "" || req.NewSuperior != "" || len(partial) > 0 ||
+		blind && (req.Password != nil || !pc.caps.postRead) {
 		return notHere()
 	}
 	d, ok := c.d.(openLDAP)
@@ -138,9 +140,22 @@ func (c *Conn) modifyCurrent(pc *pconn, req bridge.ModifyRequest, partial map[st
 			// understood; see docs/performance.md).
 			return notHere()
 		}
+		if blind && ch.Op != bridge.ChangeReplace {
+			return notHere()
+		}
 		vals.set(ch.Attr, cur.Values(ch.Attr))
 	}
-	mods := planChanges(req.Changes, vals)
+	var mods []ldap.Change
+	if blind {
+		// Sent as planned, each a replace: a replace with no values
+		// removes an attribute that is there and is no error when it is
+		// not (RFC 4511 4.6), so the outcome is the same on any state.
+		for _, ch := range req.Changes {
+			mods = append(mods, ldap.Change{Operation: ldap.ReplaceAttribute, Modification: ldap.PartialAttribute{Type: ch.Attr, Vals: append([]string{}, ch.Values...)}})
+		}
+	} else {
+		mods = planChanges(req.Changes, vals)
+	}
 	var state *ldap.Entry
 	var pw *string
 	if req.Password != nil {
@@ -162,8 +177,8 @@ func (c *Conn) modifyCurrent(pc *pconn, req bridge.ModifyRequest, partial map[st
 		}
 	}
 	var dis *bool
-	if req.Disabled != nil && *req.Disabled != cur.Disabled {
-		dis = req.Disabled
+	if req.Disabled != nil && (blind || *req.Disabled != cur.Disabled) {
+		dis = req.Disabled // without a password both states are replaces, whatever the entry's
 	}
 	acc, err := d.accountChanges(state, pw, dis)
 	if err != nil {
@@ -176,9 +191,15 @@ func (c *Conn) modifyCurrent(pc *pconn, req bridge.ModifyRequest, partial map[st
 		return notHere()
 	}
 	// The id as well as the version: an entry deleted and made again at
-	// the same DN is another entry, whatever its CSN.
-	f, err := ldap.CompileFilter("(&(" + attrEntryCSN + "=" + ldap.EscapeFilter(cur.Version) + ")(" +
-		attrEntryUUID + "=" + ldap.EscapeFilter(strings.ToLower(cur.ID)) + "))")
+	// the same DN is another entry, whatever its CSN. A blind write
+	// relies on nothing but the id at that DN (a renamed or moved entry
+	// is not there: noSuchObject).
+	assertion := "(&(" + attrEntryCSN + "=" + ldap.EscapeFilter(cur.Version) + ")(" +
+		attrEntryUUID + "=" + ldap.EscapeFilter(strings.ToLower(cur.ID)) + "))"
+	if blind {
+		assertion = "(" + attrEntryUUID + "=" + ldap.EscapeFilter(strings.ToLower(cur.ID)) + ")"
+	}
+	f, err := ldap.CompileFilter(assertion)
 	if err != nil {
 		return notHere()
 	}
@@ -201,6 +222,14 @@ func (c *Conn) modifyCurrent(pc *pconn, req bridge.ModifyRequest, partial map[st
 				ldap.LDAPResultAttributeOrValueExists, ldap.LDAPResultNoSuchAttribute:
 				// Changed, moved or gone since it was read: plan again on
 				// a fresh read (which also tells a gone entry apart).
+				return notHere()
+			}
+			if blind && le.ResultCode < ldap.ErrorNetwork {
+				// Any refusal of a blind write (notAllowedOnRDN for a
+				// replace of the RDN's attribute, a schema refusal of a
+				// value the reading path would not have sent): the
+				// reading path plans on the entry as it is and gives the
+				// answer, its own refusal included.
 				return notHere()
 			}
 		}
@@ -232,6 +261,9 @@ func (c *Conn) modifyCurrent(pc *pconn, req bridge.ModifyRequest, partial map[st
 }
 
 func plannedOn(req bridge.ModifyRequest) string {
+	if req.Guessed && req.Blind {
+		return "dn_index"
+	}
 	if req.Guessed {
 		return "remembered"
 	}

@@ -27,6 +27,7 @@ type FaultProxy struct {
 	requests  map[string]int // by operation name: "modify", "add", "extended", ...
 	responses int            // final responses forwarded since the last Arm
 	cutAt     int            // cut after this many responses (0: not armed)
+	drop      bool           // cut instead of forwarding response cutAt (ArmDrop)
 	outage    time.Duration
 	downUntil time.Time
 	cuts      int
@@ -58,8 +59,18 @@ func (p *FaultProxy) URL() string { return "ldap://" + p.ln.Addr().String() }
 func (p *FaultProxy) Arm(n int, outage time.Duration) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.responses, p.cutAt, p.outage = 0, n, outage
+	p.responses, p.cutAt, p.outage, p.drop = 0, n, outage, false
 	p.requests = map[string]int{}
+}
+
+// ArmDrop is Arm, but the nth final response is not forwarded: the
+// directory has done the operation and the client never hears of it,
+// which is how a one-operation request is cut where it matters.
+func (p *FaultProxy) ArmDrop(n int, outage time.Duration) {
+	p.Arm(n, outage)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.drop = n > 0
 }
 
 // CutFor cuts the directory away now, for d: open connections are closed
@@ -181,6 +192,9 @@ func (p *FaultProxy) pipe(src, dst net.Conn, fromClient bool) {
 			p.requests[op.name]++
 			p.mu.Unlock()
 		}
+		if !fromClient && op.final && p.dropping() {
+			return
+		}
 		if _, err := dst.Write(msg); err != nil {
 			return
 		}
@@ -188,6 +202,20 @@ func (p *FaultProxy) pipe(src, dst net.Conn, fromClient bool) {
 			p.responded()
 		}
 	}
+}
+
+// dropping cuts, when ArmDrop asked for it, instead of forwarding the
+// response that would be the armed one.
+func (p *FaultProxy) dropping() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.drop || p.responses+1 != p.cutAt {
+		return false
+	}
+	p.responses++
+	p.cutAt, p.drop = 0, false
+	p.cutLocked()
+	return true
 }
 
 // responded counts a forwarded final response and cuts when armed.
@@ -199,6 +227,10 @@ func (p *FaultProxy) responded() {
 		return
 	}
 	p.cutAt = 0
+	p.cutLocked()
+}
+
+func (p *FaultProxy) cutLocked() {
 	p.cuts++
 	p.downUntil = time.Now().Add(p.outage)
 	for c := range p.conns {

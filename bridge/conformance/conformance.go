@@ -142,6 +142,7 @@ func Run(t *testing.T, newDir func(t *testing.T) Env) {
 		{"Disabled", testDisabled},
 		{"FailedModifyLeavesEntry", testFailedModify},
 		{"GuessedModify", testGuessedModify},
+		{"BlindModify", testBlindModify},
 		{"Delete", testDelete},
 		{"EnsureContainer", testEnsureContainer},
 		{"HostileNames", testHostileNames},
@@ -797,6 +798,69 @@ func testGuessedModify(t *testing.T, s *suite) {
 	}
 	cur.ID = again.ID // the new entry's id with the old entry's state
 	refused("recreated at the same DN", cur, "T6", again.ID, s.get(t, again.ID))
+}
+
+// testBlindModify: a Blind request (Current has the id and the DN only)
+// applies its replaces and the disabled state to exactly the entry with
+// that id at that DN - or, where the directory cannot guard it, never -
+// and otherwise is ErrStaleCurrent with nothing written: renamed, and
+// deleted and made again at the same DN. A replace with no values of an
+// absent attribute is no error.
+func testBlindModify(t *testing.T, s *suite) {
+	blind := func(id, dn, v string, disabled *bool) (*bridge.Entry, error) {
+		return s.Dir.Modify(ctx(t), bridge.ModifyRequest{ID: id, Changes: s.changes([]bridge.Change{
+			{Op: bridge.ChangeReplace, Attr: "title", Values: []string{v}},
+			{Op: bridge.ChangeReplace, Attr: "description"},
+		}), Disabled: disabled, Current: &bridge.Entry{ID: id, DN: dn}, Guessed: true, Blind: true})
+	}
+	refused := func(what, id, dn string, want *bridge.Entry) {
+		t.Helper()
+		if _, err := blind(id, dn, "never", nil); !errors.Is(err, bridge.ErrStaleCurrent) {
+			t.Fatalf("%s: Blind Modify answered %v, want ErrStaleCurrent", what, err)
+		}
+		if g := s.get(t, id); g.Version != want.Version || !sameDN(g.DN, want.DN) || g.First(s.a("title")) != want.First(s.a("title")) {
+			t.Fatalf("%s: the refused blind write changed the entry: %+v, was %+v", what, g, want)
+		}
+	}
+	e := s.add(t, "blind", map[string][]string{"title": {"T0"}, "description": {"D0"}})
+	yes := true
+	got, err := blind(e.ID, e.DN, "T1", &yes)
+	switch {
+	case err == nil:
+		s.wantValues(t, got, "title", "T1")
+		if len(got.Values(s.a("description"))) != 0 || !got.Disabled || got.ID != e.ID {
+			t.Fatalf("blind write: %+v", got)
+		}
+		// Again, on the state it made: the same outcome, no error (a
+		// replace with no values of an absent attribute, a disable of a
+		// disabled account).
+		if got, err = blind(e.ID, e.DN, "T1", &yes); err != nil || !got.Disabled || got.First(s.a("title")) != "T1" {
+			t.Fatalf("the same blind write again: %v %+v", err, got)
+		}
+		t.Logf("this directory guards a Blind request")
+	case errors.Is(err, bridge.ErrStaleCurrent):
+		if g := s.get(t, e.ID); g.First(s.a("title")) != "T0" || g.Disabled {
+			t.Fatalf("a refused blind write changed the entry: %+v", g)
+		}
+		t.Logf("this directory refuses every Blind request")
+	default:
+		t.Fatalf("Blind Modify of the entry at its DN: %v", err)
+	}
+	// Renamed beside it: nothing with the id at the remembered DN.
+	old := e.DN
+	now := s.modify(t, bridge.ModifyRequest{ID: e.ID, NewRDN: s.rdn("blinded")})
+	refused("renamed since", e.ID, old, now)
+	// Deleted and made again at the same DN: another entry.
+	if err := s.Dir.Delete(ctx(t), e.ID); err != nil {
+		t.Fatal(err)
+	}
+	again := s.addReq(t, bridge.AddRequest{DN: now.DN, Attrs: s.person("blinded", map[string][]string{"title": {"T5"}})})
+	if _, err := blind(e.ID, now.DN, "T6", nil); !errors.Is(err, bridge.ErrStaleCurrent) {
+		t.Fatalf("recreated: Blind Modify of the gone id answered %v, want ErrStaleCurrent", err)
+	}
+	if g := s.get(t, again.ID); g.First(s.a("title")) != "T5" {
+		t.Fatalf("recreated: the new entry's title is %q", g.First(s.a("title")))
+	}
 }
 
 func testPassword(t *testing.T, s *suite) {

@@ -132,7 +132,8 @@ func serveEmbedded(ctx context.Context, f embeddedFlags, stdout, stderr io.Write
 	}
 	defer jr.Close()
 	svcCfg := bridge.ServiceConfig{Lifecycle: true, LeaversDN: "ou=leavers," + dir.Suffix(),
-		Memberships: memberships(stripGroups, stripOnDisable, groups), Journal: jr, EntryCache: bridge.DefaultEntryCache}
+		Memberships: memberships(stripGroups, stripOnDisable, groups), Journal: jr, EntryCache: bridge.DefaultEntryCache,
+		DNIndex: bridge.DefaultDNIndex}
 	// The sample user is one the data folder does not hold yet, so that the
 	// banner's commands work on every start, not only the first.
 	sample, err := sampleUserName(ctx, dir, dir.Suffix())

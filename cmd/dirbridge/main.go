@@ -43,27 +43,31 @@ const gcPercent = 400
 // often instead of letting the heap grow to five times the live heap. The
 // live heap is a few MB plus the remembered entries (~1.2 KB each, see
 // bridge.DefaultEntryCache), so the limit is a base plus about twice the
-// cache's size: ~42 MiB with the default 5,000 entries, where make bench's
-// import measured a live heap of ~10 MB. GOMEMLIMIT, when set, decides
+// cache's size, and 64 B per id of the DN index: ~57 MiB with the defaults
+// (5,000 entries, 250,000 ids), where make bench's import measured a live
+// heap of ~10 MB. GOMEMLIMIT, when set, decides
 // (docs/operations.md: raise it for a large users.entry_cache).
 const (
 	memoryLimitBase     = 32 << 20
 	memoryLimitPerEntry = 2 << 10
+	// A DN index id is ~49 B live (bridge.TestDNIndexMemory): the rest is
+	// the collector's room for it.
+	memoryLimitPerDN = 64
 )
 
 // memoryLimit is the soft memory limit for a users service remembering
-// entryCache entries.
-func memoryLimit(entryCache int) int64 {
-	return memoryLimitBase + int64(max(entryCache, 0))*memoryLimitPerEntry
+// entryCache entries and the DNs of dnIndex ids.
+func memoryLimit(entryCache, dnIndex int) int64 {
+	return memoryLimitBase + int64(max(entryCache, 0))*memoryLimitPerEntry + int64(max(dnIndex, 0))*memoryLimitPerDN
 }
 
-// applyMemoryLimit sets memoryLimit(entryCache) unless GOMEMLIMIT is set,
-// and returns the limit in force.
-func applyMemoryLimit(entryCache int) int64 {
+// applyMemoryLimit sets memoryLimit(entryCache, dnIndex) unless GOMEMLIMIT
+// is set, and returns the limit in force.
+func applyMemoryLimit(entryCache, dnIndex int) int64 {
 	if _, set := os.LookupEnv("GOMEMLIMIT"); set {
 		return debug.SetMemoryLimit(-1)
 	}
-	limit := memoryLimit(entryCache)
+	limit := memoryLimit(entryCache, dnIndex)
 	debug.SetMemoryLimit(limit)
 	return limit
 }

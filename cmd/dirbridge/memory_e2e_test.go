@@ -24,9 +24,10 @@ func TestMemoryLimit(t *testing.T) {
 		env  []string
 		want int64
 	}{
-		{"default entry cache", nil, 32<<20 + 5000*2048},
-		{"entry cache off", []string{"DIRBRIDGE_USERS_ENTRY_CACHE=0"}, 32 << 20},
-		{"large entry cache", []string{"DIRBRIDGE_USERS_ENTRY_CACHE=100000"}, 32<<20 + 100000*2048},
+		{"defaults", nil, 32<<20 + 5000*2048 + 250000*64},
+		{"entry cache off", []string{"DIRBRIDGE_USERS_ENTRY_CACHE=0"}, 32<<20 + 250000*64},
+		{"both off", []string{"DIRBRIDGE_USERS_ENTRY_CACHE=0", "DIRBRIDGE_USERS_DN_INDEX=0"}, 32 << 20},
+		{"large entry cache", []string{"DIRBRIDGE_USERS_ENTRY_CACHE=100000", "DIRBRIDGE_USERS_DN_INDEX=0"}, 32<<20 + 100000*2048},
 		{"GOMEMLIMIT", []string{"GOMEMLIMIT=300MiB"}, 300 << 20},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -203,11 +203,12 @@ func TestCutGuessedPatch(t *testing.T) {
 	})
 }
 
-// TestEntryCacheOff: users.entry_cache = 0 (here from the environment)
-// turns the remembered entries off, so the PATCH that is one modify in
-// TestPutPatchOneRoundTrip reads the entry first.
+// TestEntryCacheOff: users.entry_cache = 0 and users.dn_index = 0 (here
+// from the environment) turn the remembered entries and DNs off, so the
+// PATCH that is one modify in TestPutPatchOneRoundTrip (and, with the DN
+// index alone, in TestBlindWriteCut) reads the entry first.
 func TestEntryCacheOff(t *testing.T) {
-	s := startCuttable(t, "DIRBRIDGE_USERS_ENTRY_CACHE=0")
+	s := startCuttable(t, "DIRBRIDGE_USERS_ENTRY_CACHE=0", "DIRBRIDGE_USERS_DN_INDEX=0")
 	g, p := s.gw, s.proxy
 	name := "off" + randHex(3)
 	id := g.do("POST", "/v2/Users", oktaUser(name, "Cache", "Off", "")).must(t, 201, "create").str("id")

@@ -152,6 +152,7 @@ func serveConfig(ctx context.Context, cfg *conf.Config, stderr io.Writer) error 
 		// (Assertion control). Samba AD has no Assertion control: there
 		// every PUT and PATCH reads the entry first (docs/performance.md).
 		svcCfg.EntryCache = cfg.Users.EntryCacheSize()
+		svcCfg.DNIndex = cfg.Users.DNIndexSize()
 	}
 	return runGateway(ctx, logger, conn, users, groups, tables.Entitlements, svcCfg, scimCfg, ready, cfg.Metrics.Listen, nil)
 }
@@ -325,7 +326,7 @@ func openJournal(dir string, interval time.Duration, logger hclog.Logger) (*jour
 // set, is called with the SCIM address once it listens.
 func runGateway(ctx context.Context, logger hclog.Logger, dir bridge.Directory, users, groups bridge.Mapper, ents *mapping.Entitlements,
 	svcCfg bridge.ServiceConfig, scimCfg scimside.Config, ready *preflight.Readiness, metricsListen string, started func(addr string)) error {
-	memLimit := applyMemoryLimit(svcCfg.EntryCache)
+	memLimit := applyMemoryLimit(svcCfg.EntryCache, svcCfg.DNIndex)
 	m := newMetrics()
 	m.watchPool(dir)
 	m.watchDirectoryUp(dir)

@@ -342,15 +342,18 @@ func (e *Embedded) Modify(ctx context.Context, req bridge.ModifyRequest) (*bridg
 		baseN = b.norm()
 	}
 	guess := req.Current
-	if req.Guessed && (guess == nil || guess.ID == "" || guess.Version == "" || !strings.EqualFold(guess.ID, req.ID)) {
+	blind := req.Guessed && req.Blind
+	if req.Guessed && (guess == nil || guess.ID == "" || guess.Version == "" && !blind || !strings.EqualFold(guess.ID, req.ID) ||
+		blind && (req.Password != nil || !allReplaces(req.Changes))) {
 		return nil, bridge.E(op, bridge.KindPrecondition, "", bridge.ErrStaleCurrent)
 	}
 	r, err := e.modify(op, func(tx *bolt.Tx) (*record, error) {
 		r, err := getRecord(tx, normID(req.ID))
 		if req.Guessed {
 			// Checked in the write transaction: the caller's plan holds
-			// only for exactly the entry it remembers.
-			if err != nil || csnVersion(r.CSN) != guess.Version || !sameNDN(r, guess.DN) {
+			// only for exactly the entry it remembers (a blind one's for
+			// the entry with that id at that DN, whatever its values).
+			if err != nil || !blind && csnVersion(r.CSN) != guess.Version || !sameNDN(r, guess.DN) {
 				return nil, bridge.E(op, bridge.KindPrecondition, "", bridge.ErrStaleCurrent)
 			}
 		}
@@ -947,4 +950,13 @@ func (e *Embedded) authenticate(op, dnStr, password string) (string, bool, error
 func sameNDN(r *record, dnStr string) bool {
 	d, err := parseDN(dnStr)
 	return err == nil && d.norm() == r.NDN
+}
+
+func allReplaces(changes []bridge.Change) bool {
+	for _, c := range changes {
+		if c.Op != bridge.ChangeReplace {
+			return false
+		}
+	}
+	return true
 }
