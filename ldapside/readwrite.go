@@ -46,14 +46,10 @@ func (c *postReadControl) GetControlType() string { return oidPostRead }
 func (c *postReadControl) String() string         { return "Post-Read" }
 
 func (c *postReadControl) Encode() *ber.Packet {
-	sel := ber.Encode(ber.ClassUniversal, ber.TypeConstructed, ber.TagSequence, nil, "AttributeSelection")
-	for _, a := range c.attrs {
-		sel.AppendChild(ber.NewString(ber.ClassUniversal, ber.TypePrimitive, ber.TagOctetString, a, "Attribute"))
-	}
 	p := ber.Encode(ber.ClassUniversal, ber.TypeConstructed, ber.TagSequence, nil, "Control")
 	p.AppendChild(ber.NewString(ber.ClassUniversal, ber.TypePrimitive, ber.TagOctetString, oidPostRead, "Control Type (Post-Read)"))
 	// Not critical: without it the entry is read back by a search.
-	p.AppendChild(ber.NewString(ber.ClassUniversal, ber.TypePrimitive, ber.TagOctetString, string(sel.Bytes()), "Control Value (Post-Read)"))
+	p.AppendChild(ber.NewString(ber.ClassUniversal, ber.TypePrimitive, ber.TagOctetString, string(attributeSelection(c.attrs)), "Control Value (Post-Read)"))
 	return p
 }
 
@@ -68,31 +64,7 @@ func postReadEntry(ctrls []ldap.Control) *ldap.Entry {
 	if !ok || c.ControlValue == "" {
 		return nil
 	}
-	p, err := ber.DecodePacketErr([]byte(c.ControlValue))
-	if err != nil || p.ClassType != ber.ClassApplication || p.Tag != ldap.ApplicationSearchResultEntry || len(p.Children) != 2 {
-		return nil
-	}
-	dn, ok := p.Children[0].Value.(string)
-	if !ok {
-		return nil
-	}
-	e := &ldap.Entry{DN: dn}
-	for _, a := range p.Children[1].Children {
-		if len(a.Children) != 2 {
-			return nil
-		}
-		name, ok := a.Children[0].Value.(string)
-		if !ok {
-			return nil
-		}
-		attr := &ldap.EntryAttribute{Name: name}
-		for _, v := range a.Children[1].Children {
-			attr.Values = append(attr.Values, string(v.ByteValue))
-			attr.ByteValues = append(attr.ByteValues, v.ByteValue)
-		}
-		e.Attributes = append(e.Attributes, attr)
-	}
-	return e
+	return decodeSearchEntry(c.ControlValue)
 }
 
 // modifyCurrent applies req in one modify operation planned on
