@@ -2,8 +2,9 @@ package ldapside
 
 import "github.com/go-ldap/ldap/v3"
 
-// Hand-written BER for the two control values every PUT and PATCH carries
-// (the Post-Read attribute selection out, the Post-Read entry back).
+// Hand-written BER for the control values every PUT and PATCH carries (the
+// Assertion's filter and the Post-Read attribute selection out, the
+// Post-Read entry back).
 // asn1-ber builds a packet per element and copies each element's bytes into
 // every enclosing one: for an entry of ~30 attributes that was about a
 // hundred allocations and most of the gateway's own processor time in
@@ -15,6 +16,8 @@ const (
 	berSequence    = 0x30
 	berSet         = 0x31
 	berSearchEntry = 0x64 // [APPLICATION 4] constructed: SearchResultEntry
+	berFilterAnd   = 0xa0 // Filter and: [0] constructed
+	berFilterEq    = 0xa3 // Filter equalityMatch: [3] constructed
 )
 
 // berAppendHeader appends a tag and a definite length.
@@ -60,6 +63,24 @@ func attributeSelection(attrs []string) []byte {
 	for _, a := range attrs {
 		out = berAppendHeader(out, berOctetString, len(a))
 		out = append(out, a...)
+	}
+	return out
+}
+
+// equalityAnd encodes the Filter (&(a1=v1)(a2=v2)…) of attribute, value
+// pairs; the values are raw (BER needs no filter escaping).
+func equalityAnd(pairs ...string) []byte {
+	n := 0
+	for i := 0; i+1 < len(pairs); i += 2 {
+		item := berHeaderLen(len(pairs[i])) + len(pairs[i]) + berHeaderLen(len(pairs[i+1])) + len(pairs[i+1])
+		n += berHeaderLen(item) + item
+	}
+	out := berAppendHeader(make([]byte, 0, berHeaderLen(n)+n), berFilterAnd, n)
+	for i := 0; i+1 < len(pairs); i += 2 {
+		a, v := pairs[i], pairs[i+1]
+		out = berAppendHeader(out, berFilterEq, berHeaderLen(len(a))+len(a)+berHeaderLen(len(v))+len(v))
+		out = append(berAppendHeader(out, berOctetString, len(a)), a...)
+		out = append(berAppendHeader(out, berOctetString, len(v)), v...)
 	}
 	return out
 }

@@ -127,6 +127,23 @@ func TestAttributeSelectionMatchesAsn1Ber(t *testing.T) {
 	}
 }
 
+func TestEqualityAndMatchesCompileFilter(t *testing.T) {
+	for _, vals := range [][2]string{
+		{"20261202182000.123456Z#000000#000#000000", "7a7d4d36-1c2b-103f-8b3e-6f3e2a1b4c5d"},
+		{"", ""},
+		{`*()\` + "\x00", "é, ü and 日本"},
+		{strings.Repeat("v", 130), strings.Repeat("w", 70000)},
+	} {
+		f, err := ldap.CompileFilter("(&(entryCSN=" + ldap.EscapeFilter(vals[0]) + ")(entryUUID=" + ldap.EscapeFilter(vals[1]) + "))")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, want := equalityAnd("entryCSN", vals[0], "entryUUID", vals[1]), f.Bytes(); string(got) != string(want) {
+			t.Errorf("%.20q: % x, want % x", vals, got[:min(len(got), 24)], want[:min(len(want), 24)])
+		}
+	}
+}
+
 func TestDecodeSearchEntryMatchesAsn1Ber(t *testing.T) {
 	big := userEntry()
 	big.Attributes = append(big.Attributes, &ldap.EntryAttribute{Name: "jpegPhoto",
@@ -203,6 +220,20 @@ func BenchmarkPostRead(b *testing.B) {
 			p := ber.Encode(ber.ClassUniversal, ber.TypeConstructed, ber.TagSequence, nil, "Control")
 			p.AppendChild(ber.NewString(ber.ClassUniversal, ber.TypePrimitive, ber.TagOctetString, oidPostRead, "Control Type (Post-Read)"))
 			p.AppendChild(ber.NewString(ber.ClassUniversal, ber.TypePrimitive, ber.TagOctetString, string(asn1AttributeSelection(attrs)), "Control Value (Post-Read)"))
+		}
+	})
+	b.Run("assertion", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			(&assertionControl{filter: equalityAnd(attrEntryCSN, "20261202182000.123456Z#000000#000#000000", attrEntryUUID, "7a7d4d36-1c2b-103f-8b3e-6f3e2a1b4c5d")}).Encode()
+		}
+	})
+	b.Run("assertion-compilefilter", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			f, _ := ldap.CompileFilter("(&(" + attrEntryCSN + "=" + ldap.EscapeFilter("20261202182000.123456Z#000000#000#000000") + ")(" +
+				attrEntryUUID + "=" + ldap.EscapeFilter("7a7d4d36-1c2b-103f-8b3e-6f3e2a1b4c5d") + "))")
+			(&assertionControl{filter: f.Bytes()}).Encode()
 		}
 	})
 	b.Run("decode", func(b *testing.B) {

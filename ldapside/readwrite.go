@@ -14,10 +14,11 @@ const (
 	oidPostRead  = "1.3.6.1.1.13.2" // RFC 4527
 )
 
-// assertionControl makes an update apply only if the entry matches filter
-// (RFC 4528); otherwise the server answers assertionFailed (122) and
-// changes nothing. go-ldap has no type for it.
-type assertionControl struct{ filter *ber.Packet }
+// assertionControl makes an update apply only if the entry matches the
+// filter (RFC 4528); otherwise the server answers assertionFailed (122)
+// and changes nothing. go-ldap has no type for it. filter is the encoded
+// Filter.
+type assertionControl struct{ filter []byte }
 
 var _ ldap.Control = (*assertionControl)(nil)
 
@@ -30,7 +31,7 @@ func (c *assertionControl) Encode() *ber.Packet {
 	// Critical: a server that ignored it would apply changes planned on a
 	// state the entry is no longer in.
 	p.AppendChild(ber.NewBoolean(ber.ClassUniversal, ber.TypePrimitive, ber.TagBoolean, true, "Criticality"))
-	p.AppendChild(ber.NewString(ber.ClassUniversal, ber.TypePrimitive, ber.TagOctetString, string(c.filter.Bytes()), "Control Value (Assertion)"))
+	p.AppendChild(ber.NewString(ber.ClassUniversal, ber.TypePrimitive, ber.TagOctetString, string(c.filter), "Control Value (Assertion)"))
 	return p
 }
 
@@ -149,12 +150,7 @@ func (c *Conn) modifyCurrent(pc *pconn, req bridge.ModifyRequest, partial map[st
 	}
 	// The id as well as the version: an entry deleted and made again at
 	// the same DN is another entry, whatever its CSN.
-	f, err := ldap.CompileFilter("(&(" + attrEntryCSN + "=" + ldap.EscapeFilter(cur.Version) + ")(" +
-		attrEntryUUID + "=" + ldap.EscapeFilter(strings.ToLower(cur.ID)) + "))")
-	if err != nil {
-		return notHere()
-	}
-	ctrls := []ldap.Control{&assertionControl{filter: f}}
+	ctrls := []ldap.Control{&assertionControl{filter: equalityAnd(attrEntryCSN, cur.Version, attrEntryUUID, strings.ToLower(cur.ID))}}
 	if pc.caps.permissive {
 		ctrls = append(ctrls, ldap.NewControlString(oidPermissiveModify, false, ""))
 	}
