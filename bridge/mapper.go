@@ -83,6 +83,18 @@ type BatchRefs interface {
 	IDsForDNs(ctx context.Context, dns []string) (map[string]ResolvedRef, error)
 }
 
+// BatchIDRefs is implemented by Refs that find the DNs of many ids in few
+// directory round trips, for a PATCH or a create that names many members
+// (Okta's group push sends a group's members in one request: one search
+// per member was one round trip each). Mappers find it by a type assertion
+// on their Refs, so Refs without it keep working (DNForID each).
+type BatchIDRefs interface {
+	// DNsForIDs returns the DNs of the resources of the given type with
+	// the given SCIM ids, keyed by the id in lower case; an id that names
+	// no such resource is absent, as DNForID would answer KindNotFound.
+	DNsForIDs(ctx context.Context, resourceType string, ids []string) (map[string]string, error)
+}
+
 // ValueChecker is implemented by Refs that can tell whether a value is
 // already in use, for mappings that pick unique values (account names, an
 // RDN) from ordered candidates. Mappers find it by a type assertion on

@@ -60,6 +60,67 @@ func (r *Resolver) DNForID(ctx context.Context, resourceType, id string) (string
 	return e.DN, nil
 }
 
+var _ BatchIDRefs = (*Resolver)(nil)
+
+// DNsForIDs implements BatchIDRefs with one search per maxBatch ids below
+// the type's container, (|(id=a)(id=b)…), whose results are matched back
+// by id. An id the search does not find, or every id of a search that
+// fails, is looked up alone, as DNForID does (which also waits for a
+// replica that has not yet seen a write through another server), so
+// batching never changes the answer, only the number of round trips.
+func (r *Resolver) DNsForIDs(ctx context.Context, resourceType string, ids []string) (map[string]string, error) {
+	const op = "bridge.(*Resolver).DNsForIDs"
+	r.mu.Lock()
+	m, ok := r.types[resourceType]
+	r.mu.Unlock()
+	if !ok {
+		return nil, Errorf(op, KindInternal, "unknown resource type %q", resourceType)
+	}
+	out := make(map[string]string, len(ids))
+	var ask, alone []string
+	seen := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		if k := strings.ToLower(id); id != "" && !seen[k] {
+			seen[k] = true
+			ask = append(ask, id)
+		}
+	}
+	for start := 0; start < len(ask); start += maxBatch {
+		end := min(start+maxBatch, len(ask))
+		terms := make([]*Filter, 0, end-start)
+		for _, id := range ask[start:end] {
+			terms = append(terms, Eq(VirtualID, id))
+		}
+		res, err := r.dir.Search(ctx, SearchRequest{Base: m.Container(), Scope: ScopeSub, Filter: Or(terms...),
+			Attrs: []string{"objectClass"}, Count: 2 * (end - start)})
+		found := map[string]*Entry{}
+		if err == nil {
+			for _, e := range res.Entries {
+				found[strings.ToLower(e.ID)] = e
+			}
+		}
+		for _, id := range ask[start:end] {
+			if e, ok := found[strings.ToLower(id)]; ok {
+				out[strings.ToLower(id)] = e.DN
+				r.remember(e.DN, resolved{e.ID, resourceType})
+				continue
+			}
+			alone = append(alone, id)
+		}
+	}
+	for _, id := range alone {
+		dn, err := r.DNForID(ctx, resourceType, id)
+		if KindOf(err) == KindNotFound {
+			continue
+		}
+		if err != nil {
+			return nil, Wrap(op, err)
+		}
+		out[strings.ToLower(id)] = dn
+	}
+	return out, nil
+}
+
 // IDForDN implements Refs.
 func (r *Resolver) IDForDN(ctx context.Context, dn string) (string, string, error) {
 	const op = "bridge.(*Resolver).IDForDN"

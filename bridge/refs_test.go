@@ -3,6 +3,7 @@ package bridge_test
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync/atomic"
 	"testing"
 
@@ -13,7 +14,7 @@ import (
 // readCountingDir counts the reads a resolver makes.
 type readCountingDir struct {
 	bridge.Directory
-	searches, byDN atomic.Int64
+	searches, byDN, gets atomic.Int64
 }
 
 func (d *readCountingDir) Search(ctx context.Context, req bridge.SearchRequest) (*bridge.SearchResult, error) {
@@ -108,5 +109,87 @@ func TestIDsForDNs(t *testing.T) {
 	}
 	if after := dir.searches.Load() + dir.byDN.Load(); after != before {
 		t.Errorf("a second batch read the directory %d times", after-before)
+	}
+}
+
+func (d *readCountingDir) Get(ctx context.Context, base, id string, attrs []string) (*bridge.Entry, error) {
+	d.gets.Add(1)
+	return d.Directory.Get(ctx, base, id, attrs)
+}
+
+// TestDNsForIDs: batch resolution of ids answers exactly what DNForID
+// answers one id at a time (found, unknown, malformed, of another type,
+// in other case, duplicated), with one search per 200 ids instead of a
+// read per id; only the ids the batch does not find are read alone.
+func TestDNsForIDs(t *testing.T) {
+	ctx := context.Background()
+	emb, err := embedded.OpenEmbedded(embedded.EmbeddedOptions{DataDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = emb.Close() })
+	var users, groups []string
+	for i := range 450 {
+		uid := fmt.Sprintf("u%03d", i)
+		e, err := emb.Add(ctx, bridge.AddRequest{DN: "uid=" + uid + ",ou=people,dc=example,dc=com",
+			Attrs: map[string][]string{"objectClass": {"inetOrgPerson"}, "uid": {uid}, "cn": {"x"}, "sn": {"x"}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		users = append(users, e.ID)
+	}
+	for i := range 2 {
+		cn := fmt.Sprintf("g%d", i)
+		e, err := emb.Add(ctx, bridge.AddRequest{DN: "cn=" + cn + ",ou=groups,dc=example,dc=com",
+			Attrs: map[string][]string{"objectClass": {"groupOfNames"}, "cn": {cn}, "member": {"uid=u000,ou=people,dc=example,dc=com"}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		groups = append(groups, e.ID)
+	}
+	odd := []string{
+		strings.ToUpper(users[7]),              // another case
+		users[8],                               // a duplicate
+		groups[0],                              // a group, asked for as a user
+		"7a7d4d36-1c2b-403f-8b3e-6f3e2a1b4c5d", // well formed, no entry
+		"not-an-id",
+	}
+	ask := append(append([]string{}, users...), odd...)
+	dir := &readCountingDir{Directory: emb}
+	r := bridge.NewResolver(dir, 0)
+	r.Register(containerMapper{name: "User", container: "ou=people,dc=example,dc=com"})
+	r.Register(containerMapper{name: "Group", container: "ou=groups,dc=example,dc=com"})
+	got, err := r.DNsForIDs(ctx, "User", ask)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s, g := dir.searches.Load(), dir.gets.Load(); s != 3 || g != 3 {
+		t.Errorf("%d searches and %d reads alone for %d ids, want 3 searches (200 ids each) and 3 alone (the ids not found)", s, g, len(ask))
+	}
+	one := bridge.NewResolver(emb, 0)
+	one.Register(containerMapper{name: "User", container: "ou=people,dc=example,dc=com"})
+	one.Register(containerMapper{name: "Group", container: "ou=groups,dc=example,dc=com"})
+	for _, id := range ask {
+		dn, err := one.DNForID(ctx, "User", id)
+		bdn, ok := got[strings.ToLower(id)]
+		switch {
+		case bridge.KindOf(err) == bridge.KindNotFound:
+			if ok {
+				t.Errorf("%s: batch found %s, alone not found", id, bdn)
+			}
+		case err != nil:
+			t.Fatalf("DNForID(%s): %v", id, err)
+		case !ok || bdn != dn:
+			t.Errorf("%s: batch %q (%t), alone %q", id, bdn, ok, dn)
+		}
+	}
+	if len(got) != len(users) {
+		t.Errorf("%d resolved, want %d", len(got), len(users))
+	}
+	if g, err := r.DNsForIDs(ctx, "Group", groups); err != nil || len(g) != 2 {
+		t.Errorf("groups: %v, %v", g, err)
+	}
+	if _, err := r.DNsForIDs(ctx, "Role", users[:2]); bridge.KindOf(err) != bridge.KindInternal {
+		t.Errorf("an unregistered type: %v, want an internal error", err)
 	}
 }

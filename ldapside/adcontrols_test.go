@@ -60,7 +60,7 @@ func TestSambaOneShotControls(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := ldap.NewModifyRequest(e.DN, []ldap.Control{&assertionControl{filter: f}})
+	m := ldap.NewModifyRequest(e.DN, []ldap.Control{&assertionControl{filter: f.Bytes()}})
 	m.Replace("description", []string{"written-unguarded"})
 	err = l.Modify(m)
 	var le *ldap.Error

@@ -8,6 +8,7 @@ import (
 
 	"github.com/dirbridge/dirbridge/bridge"
 	"github.com/dirbridge/dirbridge/testenv"
+	"github.com/go-ldap/ldap/v3"
 )
 
 // TestMemberPatchIsOneSearchAndOneModify: a value-level member add or
@@ -100,5 +101,97 @@ func TestMemberPatchIsOneSearchAndOneModify(t *testing.T) {
 	}
 	if !left {
 		t.Errorf("refint left the deleted member b in the group")
+	}
+}
+
+// TestMemberofTakesTheAssertion records why a member write carries no
+// Assertion control: slapd's memberof overlay (2.5.13) applies the
+// request's Assertion to its own modify of each member's entry, where a
+// filter about the group does not hold, so memberOf is left as it was:
+// with (entryUUID=<group>) an added member gets no memberOf, and with
+// (member=<dn>) asserted on a removal the removed member keeps it. The
+// earlier one-operation member path (values asserted present or absent)
+// failed the OPP replay this way. Post-Read does not disturb it. If slapd
+// stops doing this, the test fails and a guarded member write can be
+// reconsidered.
+func TestMemberofTakesTheAssertion(t *testing.T) {
+	o, _, c := startCountedOpenLDAP(t, testenv.OpenLDAPOptions{}, 1)
+	ctx := tctx(t)
+	a := addPerson(t, c, o.PeopleDN, "asa", "Secret-Pass-1", false)
+	keep := addPerson(t, c, o.PeopleDN, "askeep", "Secret-Pass-1", false)
+	g, err := c.Add(ctx, bridge.AddRequest{DN: "cn=as," + o.GroupsDN, Attrs: map[string][]string{
+		"objectClass": {"groupOfNames"}, "cn": {"as"}, "member": {keep.DN}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin, err := ldap.DialURL(o.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	if err := admin.Bind(o.AdminDN, o.AdminPassword); err != nil {
+		t.Fatal(err)
+	}
+	memberOf := func() bool {
+		t.Helper()
+		for _, v := range adminRead(t, o, a.DN, "memberOf").GetAttributeValues("memberOf") {
+			if strings.EqualFold(v, g.DN) {
+				return true
+			}
+		}
+		return false
+	}
+	inGroup := func() bool {
+		t.Helper()
+		for _, v := range adminRead(t, o, g.DN, "member").GetAttributeValues("member") {
+			if strings.EqualFold(v, a.DN) {
+				return true
+			}
+		}
+		return false
+	}
+	send := func(add bool, ctrl ldap.Control) {
+		t.Helper()
+		var ctrls []ldap.Control
+		if ctrl != nil {
+			ctrls = append(ctrls, ctrl)
+		}
+		m := ldap.NewModifyRequest(g.DN, ctrls)
+		if add {
+			m.Add("member", []string{a.DN})
+		} else {
+			m.Delete("member", []string{a.DN})
+		}
+		if _, err := admin.ModifyWithResult(m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	filter := func(s string) ldap.Control {
+		f, err := ldap.CompileFilter(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return &assertionControl{filter: f.Bytes()}
+	}
+	// Post-Read, as the gateway sends it: memberOf follows both ways.
+	send(true, &postReadControl{attrs: []string{"objectClass"}})
+	if !inGroup() || !memberOf() {
+		t.Fatalf("add with Post-Read: member %t, memberOf %t", inGroup(), memberOf())
+	}
+	send(false, &postReadControl{attrs: []string{"objectClass"}})
+	if inGroup() || memberOf() {
+		t.Fatalf("removal with Post-Read: member %t, memberOf %t", inGroup(), memberOf())
+	}
+	// The group's id asserted: the value is added, memberOf is not.
+	send(true, &assertionControl{filter: equalityAnd("entryUUID", g.ID)})
+	if !inGroup() || memberOf() {
+		t.Errorf("add asserting the group's entryUUID: member %t, memberOf %t; slapd no longer applies the assertion to the member's entry", inGroup(), memberOf())
+	}
+	send(false, nil)
+	// The value asserted present on a removal: removed, memberOf stays.
+	send(true, nil)
+	send(false, filter("(member="+ldap.EscapeFilter(a.DN)+")"))
+	if inGroup() || !memberOf() {
+		t.Errorf("removal asserting the value: member %t, memberOf %t; slapd no longer applies the assertion to the member's entry", inGroup(), memberOf())
 	}
 }

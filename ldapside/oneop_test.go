@@ -2,6 +2,7 @@ package ldapside
 
 import (
 	"bufio"
+	"bytes"
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
@@ -120,10 +121,13 @@ func (p *opCounter) relay(in net.Conn) {
 	}
 	defer out.Close()
 	go func() { _, _ = io.Copy(io.MultiWriter(in, countWriter{&p.down}), out); _ = in.Close() }()
-	// Every byte read from the client goes upstream as it is; the copy
-	// read by ReadPacket is only looked at.
-	r := io.TeeReader(bufio.NewReader(in), out)
+	// Each request goes upstream as the client sent it, but only once it
+	// is counted: counted after, its answer could reach the client first
+	// and a take() just after the call would miss it.
+	var buf bytes.Buffer
+	r := io.TeeReader(bufio.NewReader(in), &buf)
 	for {
+		buf.Reset()
 		msg, err := ber.ReadPacket(r)
 		if err != nil {
 			return
@@ -132,6 +136,9 @@ func (p *opCounter) relay(in net.Conn) {
 			p.mu.Lock()
 			p.ops[int(msg.Children[1].Tag)]++
 			p.mu.Unlock()
+		}
+		if _, err := out.Write(buf.Bytes()); err != nil {
+			return
 		}
 	}
 }

@@ -14,10 +14,11 @@ const (
 	oidPostRead  = "1.3.6.1.1.13.2" // RFC 4527
 )
 
-// assertionControl makes an update apply only if the entry matches filter
-// (RFC 4528); otherwise the server answers assertionFailed (122) and
-// changes nothing. go-ldap has no type for it.
-type assertionControl struct{ filter *ber.Packet }
+// assertionControl makes an update apply only if the entry matches the
+// filter (RFC 4528); otherwise the server answers assertionFailed (122)
+// and changes nothing. go-ldap has no type for it. filter is the encoded
+// Filter.
+type assertionControl struct{ filter []byte }
 
 var _ ldap.Control = (*assertionControl)(nil)
 
@@ -30,7 +31,7 @@ func (c *assertionControl) Encode() *ber.Packet {
 	// Critical: a server that ignored it would apply changes planned on a
 	// state the entry is no longer in.
 	p.AppendChild(ber.NewBoolean(ber.ClassUniversal, ber.TypePrimitive, ber.TagBoolean, true, "Criticality"))
-	p.AppendChild(ber.NewString(ber.ClassUniversal, ber.TypePrimitive, ber.TagOctetString, string(c.filter.Bytes()), "Control Value (Assertion)"))
+	p.AppendChild(ber.NewString(ber.ClassUniversal, ber.TypePrimitive, ber.TagOctetString, string(c.filter), "Control Value (Assertion)"))
 	return p
 }
 
@@ -46,14 +47,10 @@ func (c *postReadControl) GetControlType() string { return oidPostRead }
 func (c *postReadControl) String() string         { return "Post-Read" }
 
 func (c *postReadControl) Encode() *ber.Packet {
-	sel := ber.Encode(ber.ClassUniversal, ber.TypeConstructed, ber.TagSequence, nil, "AttributeSelection")
-	for _, a := range c.attrs {
-		sel.AppendChild(ber.NewString(ber.ClassUniversal, ber.TypePrimitive, ber.TagOctetString, a, "Attribute"))
-	}
 	p := ber.Encode(ber.ClassUniversal, ber.TypeConstructed, ber.TagSequence, nil, "Control")
 	p.AppendChild(ber.NewString(ber.ClassUniversal, ber.TypePrimitive, ber.TagOctetString, oidPostRead, "Control Type (Post-Read)"))
 	// Not critical: without it the entry is read back by a search.
-	p.AppendChild(ber.NewString(ber.ClassUniversal, ber.TypePrimitive, ber.TagOctetString, string(sel.Bytes()), "Control Value (Post-Read)"))
+	p.AppendChild(ber.NewString(ber.ClassUniversal, ber.TypePrimitive, ber.TagOctetString, string(attributeSelection(c.attrs)), "Control Value (Post-Read)"))
 	return p
 }
 
@@ -68,31 +65,7 @@ func postReadEntry(ctrls []ldap.Control) *ldap.Entry {
 	if !ok || c.ControlValue == "" {
 		return nil
 	}
-	p, err := ber.DecodePacketErr([]byte(c.ControlValue))
-	if err != nil || p.ClassType != ber.ClassApplication || p.Tag != ldap.ApplicationSearchResultEntry || len(p.Children) != 2 {
-		return nil
-	}
-	dn, ok := p.Children[0].Value.(string)
-	if !ok {
-		return nil
-	}
-	e := &ldap.Entry{DN: dn}
-	for _, a := range p.Children[1].Children {
-		if len(a.Children) != 2 {
-			return nil
-		}
-		name, ok := a.Children[0].Value.(string)
-		if !ok {
-			return nil
-		}
-		attr := &ldap.EntryAttribute{Name: name}
-		for _, v := range a.Children[1].Children {
-			attr.Values = append(attr.Values, string(v.ByteValue))
-			attr.ByteValues = append(attr.ByteValues, v.ByteValue)
-		}
-		e.Attributes = append(e.Attributes, attr)
-	}
-	return e
+	return decodeSearchEntry(c.ControlValue)
 }
 
 // modifyCurrent applies req in one modify operation planned on
@@ -194,16 +167,11 @@ func (c *Conn) modifyCurrent(pc *pconn, req bridge.ModifyRequest, partial map[st
 	// the same DN is another entry, whatever its CSN. A blind write
 	// relies on nothing but the id at that DN (a renamed or moved entry
 	// is not there: noSuchObject).
-	assertion := "(&(" + attrEntryCSN + "=" + ldap.EscapeFilter(cur.Version) + ")(" +
-		attrEntryUUID + "=" + ldap.EscapeFilter(strings.ToLower(cur.ID)) + "))"
+	filter := equalityAnd(attrEntryCSN, cur.Version, attrEntryUUID, strings.ToLower(cur.ID))
 	if blind {
-		assertion = "(" + attrEntryUUID + "=" + ldap.EscapeFilter(strings.ToLower(cur.ID)) + ")"
+		filter = equalityAnd(attrEntryUUID, strings.ToLower(cur.ID))
 	}
-	f, err := ldap.CompileFilter(assertion)
-	if err != nil {
-		return notHere()
-	}
-	ctrls := []ldap.Control{&assertionControl{filter: f}}
+	ctrls := []ldap.Control{&assertionControl{filter: filter}}
 	if pc.caps.permissive {
 		ctrls = append(ctrls, ldap.NewControlString(oidPermissiveModify, false, ""))
 	}

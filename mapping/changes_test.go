@@ -2,6 +2,7 @@ package mapping
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -224,4 +225,76 @@ func TestGroupMembers(t *testing.T) {
 	if f, err := tb.Filter(ctx, cmp("active", bridge.OpEq, true), newRefs()); err == nil {
 		t.Errorf("groups have no active, got %s", f)
 	}
+}
+
+// batchRefs is fakeRefs with BatchIDRefs, counting how it is asked.
+type batchRefs struct {
+	*fakeRefs
+	single, batches int
+}
+
+func (b *batchRefs) DNForID(ctx context.Context, typ, id string) (string, error) {
+	b.single++
+	return b.fakeRefs.DNForID(ctx, typ, id)
+}
+
+func (b *batchRefs) DNsForIDs(_ context.Context, typ string, ids []string) (map[string]string, error) {
+	b.batches++
+	out := map[string]string{}
+	for _, id := range ids {
+		if dn, ok := b.dns[typ+"/"+id]; ok {
+			out[strings.ToLower(id)] = dn
+		}
+	}
+	return out, nil
+}
+
+// TestGroupMembersInBatches: a PATCH naming many members resolves them in
+// one batch per resource type instead of one lookup per member, with the
+// answer DNForID one at a time gives: the same changes, the same unknown
+// ids refused, a typed reference looked for in its type only.
+func TestGroupMembersInBatches(t *testing.T) {
+	tb := mustParse(t, groupsTable)
+	ctx := context.Background()
+	refs := newRefs()
+	refs.dns["User/same-id"] = "uid=same,ou=people,dc=example,dc=com"
+	members := func(vals ...any) *bridge.PatchOp { return &bridge.PatchOp{Path: memberPath(nil), Value: vals} }
+	add := members(map[string]any{"value": "mgr-1"}, map[string]any{"value": "grp-1", "type": "Group"},
+		map[string]any{"value": "mgr-2"}, map[string]any{"value": "grp-1"}, "mgr-1")
+	add.Op = "add"
+	remove := members(map[string]any{"value": "mgr-2"}, map[string]any{"value": "same-id", "type": "Group"}, map[string]any{"value": "same-id"})
+	remove.Op = "remove"
+	unknown := members(map[string]any{"value": "mgr-1"}, map[string]any{"value": "x1"}, map[string]any{"value": "same-id", "type": "Group"})
+	unknown.Op = "add"
+	for name, ops := range map[string][]bridge.PatchOp{
+		"add and remove": {*add, *remove},
+		"unknown ids":    {*unknown},
+	} {
+		want, wok, werr := tb.MemberChanges(ctx, ops, refs)
+		b := &batchRefs{fakeRefs: refs}
+		got, ok, err := tb.MemberChanges(ctx, ops, b)
+		if ok != wok || bridge.SafeMessage(err) != bridge.SafeMessage(werr) || changesOf(got) != changesOf(want) {
+			t.Errorf("%s in batches: %s, %t, %v\none at a time: %s, %t, %v", name, changesOf(got), ok, err, changesOf(want), wok, werr)
+		}
+		if b.single != 0 || b.batches > 2*len(ops) {
+			t.Errorf("%s: %d lookups alone and %d batches, want none alone and at most 2 per operation", name, b.single, b.batches)
+		}
+	}
+	// The one-at-a-time answers the comparison stands on.
+	if ch, _, err := tb.MemberChanges(ctx, []bridge.PatchOp{*add, *remove}, refs); err != nil ||
+		!strings.Contains(changesOf(ch), "cn=admins") || !strings.Contains(changesOf(ch), "uid=same") {
+		t.Fatalf("add and remove one at a time: %s, %v", changesOf(ch), err)
+	}
+	if _, _, err := tb.MemberChanges(ctx, []bridge.PatchOp{*unknown}, refs); !strings.Contains(bridge.SafeMessage(err), `"x1"`) ||
+		!strings.Contains(bridge.SafeMessage(err), `"same-id"`) {
+		t.Fatalf("unknown ids one at a time: %v", err)
+	}
+}
+
+func changesOf(ch []bridge.Change) string {
+	var parts []string
+	for _, c := range ch {
+		parts = append(parts, fmt.Sprintf("%d %s=%s", c.Op, c.Attr, strings.Join(c.Values, "|")))
+	}
+	return strings.Join(parts, "; ")
 }

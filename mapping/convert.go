@@ -813,14 +813,8 @@ func (t *Table) refValues(ctx context.Context, r *row, attrs map[string]any, ref
 // dnForID resolves id among the row's reference types; a type the client
 // named is tried alone.
 func (t *Table) dnForID(ctx context.Context, refs bridge.Refs, types []string, typ, id string) (string, error) {
-	try := types
-	for _, x := range types {
-		if strings.EqualFold(x, typ) {
-			try = []string{x}
-		}
-	}
 	var last error
-	for _, rt := range try {
+	for _, rt := range refTypesToTry(types, typ) {
 		dn, err := refs.DNForID(ctx, rt, id)
 		if err == nil {
 			return dn, nil
@@ -831,6 +825,17 @@ func (t *Table) dnForID(ctx context.Context, refs bridge.Refs, types []string, t
 		last = err
 	}
 	return "", last
+}
+
+// refTypesToTry is where a reference of the given type ("" or one the row
+// does not name: any of them) is looked for, in order.
+func refTypesToTry(types []string, typ string) []string {
+	for _, x := range types {
+		if strings.EqualFold(x, typ) {
+			return []string{x}
+		}
+	}
+	return types
 }
 
 // rdnValue is the value of the entry's RDN for resource r.

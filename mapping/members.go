@@ -151,6 +151,8 @@ func memberItems(v any) []any {
 // refDNs resolves reference items (bare ids or {value, type} objects) to
 // DNs; ids that resolve to nothing are returned as messages naming them.
 func (t *Table) refDNs(ctx context.Context, r *row, refs bridge.Refs, items []any) (dns, unknown []string, err error) {
+	type ref struct{ id, typ string }
+	var named []ref
 	for _, it := range items {
 		var id, typ string
 		switch x := it.(type) {
@@ -162,13 +164,54 @@ func (t *Table) refDNs(ctx context.Context, r *row, refs bridge.Refs, items []an
 			tv, _ := getFold(x, "type")
 			typ, _ = tv.(string)
 		}
-		if id == "" {
-			continue
+		if id != "" {
+			named = append(named, ref{id, typ})
 		}
-		dn, err := t.dnForID(ctx, refs, r.refTypes, typ, id)
+	}
+	// Many ids: one search per type for all of them, not one per id;
+	// each id is still looked for in the types dnForID would try, in the
+	// same order.
+	var found map[string]map[string]string // type -> lower-case id -> DN
+	if br, ok := refs.(bridge.BatchIDRefs); ok && len(named) > 1 {
+		found = map[string]map[string]string{}
+		for _, rt := range r.refTypes {
+			var ids []string
+			for _, n := range named {
+				for _, x := range refTypesToTry(r.refTypes, n.typ) {
+					if x == rt {
+						ids = append(ids, n.id)
+						break
+					}
+					if _, ok := found[x][strings.ToLower(n.id)]; ok {
+						break // found in a type tried before
+					}
+				}
+			}
+			if len(ids) == 0 {
+				continue
+			}
+			if found[rt], err = br.DNsForIDs(ctx, rt, ids); err != nil {
+				return nil, nil, err
+			}
+		}
+	}
+	for _, n := range named {
+		var dn string
+		var err error
+		if found != nil {
+			err = bridge.Errorf("mapping.(*Table).refDNs", bridge.KindNotFound, "")
+			for _, x := range refTypesToTry(r.refTypes, n.typ) {
+				if d, ok := found[x][strings.ToLower(n.id)]; ok {
+					dn, err = d, nil
+					break
+				}
+			}
+		} else {
+			dn, err = t.dnForID(ctx, refs, r.refTypes, n.typ, n.id)
+		}
 		if err != nil {
 			if bridge.KindOf(err) == bridge.KindNotFound {
-				unknown = append(unknown, fmt.Sprintf("%s: no %s with id %q", r.path.attr, strings.Join(r.refTypes, " or "), id))
+				unknown = append(unknown, fmt.Sprintf("%s: no %s with id %q", r.path.attr, strings.Join(r.refTypes, " or "), n.id))
 				continue
 			}
 			return nil, nil, err

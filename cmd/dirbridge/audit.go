@@ -30,7 +30,14 @@ type auditDirectory struct {
 
 var _ bridge.Directory = auditDirectory{}
 
+// dropped reports whether the line of a write that ended with err would be
+// dropped by the log level: then nothing is built for it.
+func (a auditDirectory) dropped(err error) bool { return err == nil && !a.log.IsInfo() }
+
 func (a auditDirectory) record(ctx context.Context, op, id, dn string, attrs []string, extra []any, err error) {
+	if a.dropped(err) {
+		return
+	}
 	kv := []any{"request_id", bridge.RequestID(ctx), "client", bridge.Client(ctx), "remote_addr", bridge.Remote(ctx),
 		"op", op, "id", id, "dn", dn, "attributes", nonNil(attrs)}
 	kv = append(kv, extra...)
@@ -50,6 +57,10 @@ func (a auditDirectory) wrote(err error) {
 
 func (a auditDirectory) Add(ctx context.Context, req bridge.AddRequest) (*bridge.Entry, error) {
 	e, err := a.Directory.Add(ctx, req)
+	if a.dropped(err) {
+		a.wrote(err)
+		return e, err
+	}
 	names := make([]string, 0, len(req.Attrs))
 	for k := range req.Attrs {
 		names = append(names, k)
@@ -84,6 +95,10 @@ func (a auditDirectory) Modify(ctx context.Context, req bridge.ModifyRequest) (*
 		// A guess the directory refused wrote nothing and is not the
 		// request's outcome: the service reads and writes again, and that
 		// write is the one audited.
+		return e, err
+	}
+	if a.dropped(err) {
+		a.wrote(err)
 		return e, err
 	}
 	dn := ""
