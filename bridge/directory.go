@@ -29,8 +29,7 @@ type Directory interface {
 
 	// Search returns the exact number of entries that match and the window
 	// [Offset, Offset+Count) of them in a stable order (SortBy ascending, ties
-	// broken by id; with SortBy "" a directory may use its own stable order
-	// of the search, as ldapside does on AD). Its cost must not grow with Offset where the directory
+	// broken by id). Its cost must not grow with Offset where the directory
 	// can avoid it. Count 0 returns only the total.
 	Search(ctx context.Context, req SearchRequest) (*SearchResult, error)
 

@@ -29,11 +29,6 @@ type Conn struct {
 	pool   *pool
 	baseDN *ldap.DN
 	noVLV  bool // tests force the Simple Paged Results path with it
-	// noADWalk, set by tests, serves AD searches in the default order by
-	// VLV as before the AD walk (ad_walk.go).
-	noADWalk bool
-	// adWalkLog remembers where AD walk pages ended (ad_walk.go).
-	adWalkLog adWalkLog
 	// rangeStep, when set by tests, asks for member and memberOf in
 	// explicit ranges of this many values, so that Samba (which returns
 	// every value at once) answers in steps as AD does past MaxValRange.

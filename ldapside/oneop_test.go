@@ -48,8 +48,6 @@ type opCounter struct {
 
 	mu  sync.Mutex
 	ops map[int]int
-	// ctrls counts the request controls sent, by OID (ad_walk_test.go).
-	ctrls map[string]int
 	// down counts the bytes the directory sent back, for tests that check
 	// how much a write read (ad_members_test.go).
 	down atomic.Int64
@@ -84,7 +82,7 @@ func startOpCounter(t *testing.T, upstream string, serverTLS, clientTLS *tls.Con
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &opCounter{ln: ln, upstream: upstream, serverTLS: serverTLS, clientTLS: clientTLS, ops: map[int]int{}, ctrls: map[string]int{}}
+	p := &opCounter{ln: ln, upstream: upstream, serverTLS: serverTLS, clientTLS: clientTLS, ops: map[int]int{}}
 	t.Cleanup(func() { _ = ln.Close() })
 	go p.serve()
 	return p
@@ -137,13 +135,6 @@ func (p *opCounter) relay(in net.Conn) {
 		if len(msg.Children) >= 2 && msg.Children[1].ClassType == ber.ClassApplication {
 			p.mu.Lock()
 			p.ops[int(msg.Children[1].Tag)]++
-			if len(msg.Children) > 2 && msg.Children[2].ClassType == ber.ClassContext && msg.Children[2].Tag == 0 {
-				for _, ctl := range msg.Children[2].Children {
-					if len(ctl.Children) > 0 {
-						p.ctrls[ctl.Children[0].Data.String()]++
-					}
-				}
-			}
 			p.mu.Unlock()
 		}
 		if _, err := out.Write(buf.Bytes()); err != nil {
@@ -158,17 +149,6 @@ func (p *opCounter) take() map[int]int {
 	defer p.mu.Unlock()
 	out := p.ops
 	p.ops = map[int]int{}
-	p.ctrls = map[string]int{}
-	return out
-}
-
-// takeControls returns the request controls counted since the last take
-// (of either kind) and starts them again from zero.
-func (p *opCounter) takeControls() map[string]int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	out := p.ctrls
-	p.ctrls = map[string]int{}
 	return out
 }
 

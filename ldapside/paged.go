@@ -15,7 +15,6 @@ type pagedState struct {
 	next   int // the offset the cookie continues at
 	size   int // the page size of the walk
 	total  int
-	sum    uint64 // AD walk: the fingerprint of the ids before next (ad_walk.go)
 }
 
 // countPageSize is the page size of the walk that counts the matches.

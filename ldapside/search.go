@@ -240,9 +240,6 @@ const maxBusyRetries = 4
 // later pages and their Total come from that sorted list (see searchVLV).
 // An entry added during the walk is not in it; a page at offset 0 starts a
 // new snapshot.
-//
-// On AD a search in the default order is an unsorted paged walk instead
-// (see ad_walk.go): Samba sorts the whole result for every VLV page.
 func (c *Conn) Search(ctx context.Context, req bridge.SearchRequest) (*bridge.SearchResult, error) {
 	const op = "ldapside.(*Conn).Search"
 	if c.cfg.Groups != nil && mentions(req.Filter, c.cfg.Groups.Attr) {
@@ -267,12 +264,9 @@ func (c *Conn) Search(ctx context.Context, req bridge.SearchRequest) (*bridge.Se
 	if err != nil {
 		return nil, bridge.Wrap(op, err)
 	}
-	adWalk := c.adWalk(req.SortBy)
-	var keys []*ldap.SortKey
-	if !adWalk {
-		if keys, err = c.sortKeys(req.SortBy); err != nil {
-			return nil, bridge.Wrap(op, err)
-		}
+	keys, err := c.sortKeys(req.SortBy)
+	if err != nil {
+		return nil, bridge.Wrap(op, err)
 	}
 	base := req.Base
 	if base == "" {
@@ -292,15 +286,9 @@ func (c *Conn) Search(ctx context.Context, req bridge.SearchRequest) (*bridge.Se
 	var out *bridge.SearchResult
 	lost := false
 	for attempt := 0; ; attempt++ {
-		score := q.score(req.Offset)
-		if adWalk {
-			score = q.adWalkScore(req.Offset)
-		}
-		err = c.withScored(ctx, score, func(pc *pconn) error {
+		err = c.withScored(ctx, q.score(req.Offset), func(pc *pconn) error {
 			var err error
-			if adWalk {
-				out, err = c.searchADWalk(pc, q, req.Offset, req.Count)
-			} else if pc.caps.vlv && pc.caps.sort && !c.noVLV {
+			if pc.caps.vlv && pc.caps.sort && !c.noVLV {
 				out, err = c.searchVLV(pc, q, req.Offset, req.Count)
 			} else {
 				out, err = c.searchPaged(pc, q, req.Offset, req.Count)
