@@ -200,19 +200,12 @@ func (s *Service) updateBlind(ctx context.Context, cur *Entry, desired Resource,
 // other), so that no search is needed.
 func (s *Service) uniqueHeld(ctx context.Context, r Resource, self *Entry) bool {
 	for _, a := range s.m.ResourceType().Schema.Attrs {
-		if a.Uniqueness != "server" && a.Uniqueness != "global" {
-			continue
-		}
-		v, ok := r.Attrs[a.Name].(string)
-		if !ok || v == "" {
-			continue
-		}
-		f, err := s.m.Filter(ctx, &CompareExpr{Path: AttrPath{Attr: a.Name}, Op: OpEq, Value: v}, s.refs)
+		_, f, err := s.uniqueFilter(ctx, a, r)
 		if err != nil {
-			if KindOf(err) == KindInvalidFilter {
-				continue
-			}
 			return false
+		}
+		if f == nil {
+			continue
 		}
 		if !holdsExactly(self, f) {
 			return false

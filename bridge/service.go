@@ -773,19 +773,12 @@ func (s *Service) checkUnique(ctx context.Context, r Resource, self *Entry) erro
 	const op = "bridge.(*Service).checkUnique"
 	rt := s.m.ResourceType()
 	for _, a := range rt.Schema.Attrs {
-		if a.Uniqueness != "server" && a.Uniqueness != "global" {
-			continue
-		}
-		v, ok := r.Attrs[a.Name].(string)
-		if !ok || v == "" {
-			continue
-		}
-		f, err := s.m.Filter(ctx, &CompareExpr{Path: AttrPath{Attr: a.Name}, Op: OpEq, Value: v}, s.refs)
+		v, f, err := s.uniqueFilter(ctx, a, r)
 		if err != nil {
-			if KindOf(err) == KindInvalidFilter {
-				continue // not mapped: nothing to enforce
-			}
 			return err
+		}
+		if f == nil {
+			continue
 		}
 		if holdsExactly(self, f) {
 			continue
@@ -803,6 +796,24 @@ func (s *Service) checkUnique(ctx context.Context, r Resource, self *Entry) erro
 		}
 	}
 	return nil
+}
+
+// uniqueFilter returns, for a unique attribute a that r gives a value, the
+// value and the filter that finds it; f is nil when there is nothing to
+// enforce (a not unique, no value, or a not mapped).
+func (s *Service) uniqueFilter(ctx context.Context, a AttrDef, r Resource) (v string, f *Filter, err error) {
+	if a.Uniqueness != "server" && a.Uniqueness != "global" {
+		return "", nil, nil
+	}
+	v, ok := r.Attrs[a.Name].(string)
+	if !ok || v == "" {
+		return "", nil, nil
+	}
+	f, err = s.m.Filter(ctx, &CompareExpr{Path: AttrPath{Attr: a.Name}, Op: OpEq, Value: v}, s.refs)
+	if KindOf(err) == KindInvalidFilter {
+		return "", nil, nil
+	}
+	return v, f, err
 }
 
 // holdsExactly reports whether e has a value of f's attribute that is
