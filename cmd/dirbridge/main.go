@@ -9,6 +9,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"os/signal"
 	"runtime/debug"
@@ -22,37 +23,37 @@ import (
 )
 
 func main() {
-	// The gateway's live heap is small and does not grow with the
-	// directory (a page of entries, the pool, caches: a few MB), so Go's
-	// default target, collect when the heap has doubled, collects every
-	// few pages of an import and costs a quarter of the gateway's CPU.
-	// Collecting at five times the live heap costs some MB of memory
-	// instead (see the README's Performance section). GOGC, when set,
-	// decides as usual.
+	// Until serve knows its memory budget (applyMemoryLimit), the
+	// collector runs at gcPercent; GOGC, when set, decides as usual.
 	if _, set := os.LookupEnv("GOGC"); !set {
 		debug.SetGCPercent(gcPercent)
 	}
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
-// gcPercent is the garbage collector's target unless GOGC is set.
+// gcPercent is the garbage collector's target when no memory limit is in
+// force (GOMEMLIMIT=off) and GOGC is not set: the gateway's live heap is
+// small, so Go's default, collect when the heap has doubled, collects every
+// few pages of an import and costs a quarter of the gateway's CPU.
 const gcPercent = 400
 
-// A soft memory limit keeps gcPercent's headroom from turning into RSS
-// that grows with the directory: near the limit the collector runs more
-// often instead of letting the heap grow to five times the live heap. The
-// live heap is a few MB plus the remembered entries (~1.2 KB each, see
-// bridge.DefaultEntryCache), so the limit is a base plus about twice the
-// cache's size, and 64 B per id of the DN index: ~57 MiB with the defaults
-// (5,000 entries, 250,000 ids), where make bench's import measured a live
-// heap of ~10 MB. GOMEMLIMIT, when set, decides
-// (docs/operations.md: raise it for a large users.entry_cache).
+// The gateway runs in a fixed memory budget: a soft memory limit, and no
+// collection before the heap reaches it (GOGC off), so that its RSS is the
+// budget whatever the directory's size rather than a multiple of a live
+// heap that grows with it (the DN index's ~49 B per id, up to
+// users.dn_index ids). A collector that ran at five times the live heap
+// made RSS grow 1.6-1.8x from 10,000 to 100,000 users in make bench. The
+// budget is the room an import or a large group PATCH works in plus what
+// the two caches hold when full, so they never leave the collector
+// without room: ~1.2 KB per remembered entry (bridge.DefaultEntryCache)
+// and ~49 B per DN index id (bridge.TestDNIndexMemory), ~43 MiB with the
+// defaults (5,000 entries, 250,000 ids). GOMEMLIMIT, when set, decides the
+// budget (docs/operations.md: raise it for a large users.entry_cache), and
+// GOGC, when set, when the collector runs.
 const (
-	memoryLimitBase     = 32 << 20
-	memoryLimitPerEntry = 2 << 10
-	// A DN index id is ~49 B live (bridge.TestDNIndexMemory): the rest is
-	// the collector's room for it.
-	memoryLimitPerDN = 64
+	memoryLimitBase     = 24 << 20
+	memoryLimitPerEntry = 1280
+	memoryLimitPerDN    = 52
 )
 
 // memoryLimit is the soft memory limit for a users service remembering
@@ -62,13 +63,25 @@ func memoryLimit(entryCache, dnIndex int) int64 {
 }
 
 // applyMemoryLimit sets memoryLimit(entryCache, dnIndex) unless GOMEMLIMIT
-// is set, and returns the limit in force.
+// is set, turns the collector's own target off while a limit is in force
+// (unless GOGC is set), and returns the limit in force (math.MaxInt64:
+// none).
 func applyMemoryLimit(entryCache, dnIndex int) int64 {
+	limit := int64(math.MaxInt64)
 	if _, set := os.LookupEnv("GOMEMLIMIT"); set {
-		return debug.SetMemoryLimit(-1)
+		limit = debug.SetMemoryLimit(-1)
+	} else {
+		limit = memoryLimit(entryCache, dnIndex)
+		debug.SetMemoryLimit(limit)
 	}
-	limit := memoryLimit(entryCache, dnIndex)
-	debug.SetMemoryLimit(limit)
+	if _, set := os.LookupEnv("GOGC"); !set {
+		if limit == math.MaxInt64 {
+			// GOMEMLIMIT=off: without a budget the collector needs a target.
+			debug.SetGCPercent(gcPercent)
+		} else {
+			debug.SetGCPercent(-1)
+		}
+	}
 	return limit
 }
 
