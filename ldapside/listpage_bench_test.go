@@ -72,11 +72,13 @@ func cpuTime(b *testing.B) time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
-// gatewayGC is the collector setting of cmd/dirbridge, for the benchmark's
-// duration: allocations cost what they cost in the gateway.
+// gatewayGC is the collector setting of cmd/dirbridge with its default
+// budget (applyMemoryLimit: GOGC off, a 42.5 MiB soft limit), for the
+// benchmark's duration: allocations cost what they cost in the gateway.
 func gatewayGC(b *testing.B) {
-	old := debug.SetGCPercent(400)
-	b.Cleanup(func() { debug.SetGCPercent(old) })
+	oldLimit := debug.SetMemoryLimit(42<<20 + 1<<19)
+	old := debug.SetGCPercent(-1)
+	b.Cleanup(func() { debug.SetGCPercent(old); debug.SetMemoryLimit(oldLimit) })
 }
 
 // BenchmarkListPage is one page of 100 users of a walk over the whole
@@ -125,4 +127,51 @@ func BenchmarkListPage(b *testing.B) {
 		n++
 	}
 	b.ReportMetric(float64(cpuTime(b)-cpu)/float64(time.Millisecond)/float64(n), "cpu-ms/page")
+}
+
+// BenchmarkLookupUserName is make bench's lookup in one process:
+// GET /v2/Users?filter=userName eq "…" through the scimside handler,
+// bridge.Service and ldapside against a real slapd, so that the gateway's
+// own share of "lookup overhead" can be profiled without the HTTP socket.
+func BenchmarkLookupUserName(b *testing.B) {
+	o, c := listBenchEnv(b)
+	gatewayGC(b)
+	users, err := mapping.Load("../conf/examples/openldap-users.toml",
+		mapping.Options{BaseDN: o.BaseDN, Container: o.PeopleDN, Standard: scimside.StandardSchemas()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	res := bridge.NewResolver(c, 0)
+	res.Register(users)
+	svc := bridge.NewService(c, users, res, bridge.ServiceConfig{Lifecycle: true, EntryCache: bridge.DefaultEntryCache,
+		DNIndex: bridge.DefaultDNIndex, ReadAhead: bridge.NewReadAhead(10*time.Second, 8, time.Now)})
+	const token = "Bearer lookup-bench"
+	srv, err := scimside.New(scimside.Config{Auth: scimside.AuthConfig{HeaderName: "Authorization", HeaderValue: token}},
+		scimside.Services{Users: svc}, hclog.New(&hclog.LoggerOptions{Output: io.Discard, Level: hclog.Warn}))
+	if err != nil {
+		b.Fatal(err)
+	}
+	h := srv.Handler()
+	lookup := func(i int) {
+		uid := fmt.Sprintf("lb%05d", i%listBenchUsers)
+		req := httptest.NewRequest(http.MethodGet, "/v2/Users?filter=userName%20eq%20%22"+uid+"%22", nil)
+		req.Header.Set("Authorization", token)
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), `"totalResults":1`) {
+			b.Fatalf("lookup %s: %d %.300s", uid, rec.Code, rec.Body)
+		}
+	}
+	for i := range listBenchUsers {
+		lookup(i) // slapd's caches warm, as in make bench
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	cpu := cpuTime(b)
+	n := 0
+	for b.Loop() {
+		lookup(n)
+		n++
+	}
+	b.ReportMetric(float64(cpuTime(b)-cpu)/float64(time.Millisecond)/float64(n), "cpu-ms/op")
 }
