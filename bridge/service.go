@@ -272,11 +272,17 @@ func (s *Service) List(ctx context.Context, q Query) (Page, error) {
 		key = searchKey(s.m.ResourceType().Name, req)
 	}
 	if next := req.Offset + len(page.Resources); full && ra.served(key, req.Offset, next) && next < page.TotalResults {
-		ra.start(ctx, key, next, func(ctx context.Context) (Page, error) {
-			r := req
-			r.Offset = next
-			return s.listPage(ctx, r)
-		})
+		at := func(offset int) func(context.Context) (Page, error) {
+			return func(ctx context.Context) (Page, error) {
+				r := req
+				r.Offset = offset
+				return s.listPage(ctx, r)
+			}
+		}
+		ra.start(ctx, key, next, at(next))
+		if after := next + count; after < page.TotalResults {
+			ra.startAfter(ctx, key, next, after, count, at(after))
+		}
 	}
 	return page, nil
 }
