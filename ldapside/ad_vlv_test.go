@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/dirbridge/dirbridge/bridge"
+	"github.com/go-ldap/ldap/v3"
 )
 
 // TestADVLVKeepsConnection: on Samba a VLV search (every page of an import
@@ -56,5 +57,59 @@ func TestADVLVKeepsConnection(t *testing.T) {
 	}
 	if d := dials.Load(); d > 0 {
 		t.Errorf("%d dials for %d sequential VLV searches, want none (the connection stays pooled)", d, 5+12)
+	}
+}
+
+// TestADVLVWalkContinuesContext: on Samba the pages after the first send
+// the contextID of the last answer, and the DC answers them from the
+// objectGUIDs it sorted at the first page instead of sorting again: an
+// entry added during the walk is not in it and Total stays the first
+// page's, while a new walk sees it. Without the context, the second page
+// would start one entry earlier (the new one sorts second).
+func TestADVLVWalkContinuesContext(t *testing.T) {
+	s, c, people, _ := startAD(t, func(cfg *Config) { cfg.PoolSize = 2 })
+	const n = 23
+	addContacts(t, s, people, "vc", n)
+	req := bridge.SearchRequest{Base: people, Filter: bridge.Eq("objectClass", "contact"), SortBy: "cn", Count: 10, Attrs: []string{"cn"}}
+	first, err := c.Search(tctx(t), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := adminConn(t, s)
+	ar := ldap.NewAddRequest("CN=vc00000a,"+people, nil) // sorts second
+	ar.Attribute("objectClass", []string{"contact"})
+	if err := l.Add(ar); err != nil {
+		t.Fatal(err)
+	}
+	var cns []string
+	totals := []int{first.Total}
+	for _, e := range first.Entries {
+		cns = append(cns, strings.ToLower(e.First("cn")))
+	}
+	for req.Offset = 10; req.Offset < n; req.Offset += 10 {
+		page, err := c.Search(tctx(t), req)
+		if err != nil {
+			t.Fatalf("page at %d: %v", req.Offset, err)
+		}
+		totals = append(totals, page.Total)
+		for _, e := range page.Entries {
+			cns = append(cns, strings.ToLower(e.First("cn")))
+		}
+	}
+	for i, cn := range cns {
+		if want := fmt.Sprintf("vc%05d", i); cn != want {
+			t.Fatalf("during a walk, entry %d is %q, want %q (the first page's snapshot); totals %v", i, cn, want, totals)
+		}
+	}
+	if len(cns) != n || fmt.Sprint(totals) != fmt.Sprint([]int{n, n, n}) {
+		t.Errorf("during a walk: %d entries, totals %v; want %d, all %d", len(cns), totals, n, n)
+	}
+	req.Offset = 0
+	again, err := c.Search(tctx(t), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.Total != n+1 || !strings.EqualFold(again.Entries[1].First("cn"), "vc00000a") {
+		t.Errorf("a new walk: Total %d, second entry %q; want %d, vc00000a", again.Total, again.Entries[1].First("cn"), n+1)
 	}
 }

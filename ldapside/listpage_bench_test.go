@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"runtime/debug"
 	"strconv"
 	"strings"
@@ -129,13 +130,9 @@ func BenchmarkListPage(b *testing.B) {
 	b.ReportMetric(float64(cpuTime(b)-cpu)/float64(time.Millisecond)/float64(n), "cpu-ms/page")
 }
 
-// BenchmarkLookupUserName is make bench's lookup in one process:
-// GET /v2/Users?filter=userName eq "…" through the scimside handler,
-// bridge.Service and ldapside against a real slapd, so that the gateway's
-// own share of "lookup overhead" can be profiled without the HTTP socket.
-func BenchmarkLookupUserName(b *testing.B) {
-	o, c := listBenchEnv(b)
-	gatewayGC(b)
+// benchGateway is the gateway's SCIM handler in process with its default
+// caches over c, as make bench's gateway serves it.
+func benchGateway(b *testing.B, o *testenv.OpenLDAP, c *Conn) (http.Handler, string) {
 	users, err := mapping.Load("../conf/examples/openldap-users.toml",
 		mapping.Options{BaseDN: o.BaseDN, Container: o.PeopleDN, Standard: scimside.StandardSchemas()})
 	if err != nil {
@@ -145,14 +142,24 @@ func BenchmarkLookupUserName(b *testing.B) {
 	res.Register(users)
 	svc := bridge.NewService(c, users, res, bridge.ServiceConfig{Lifecycle: true, EntryCache: bridge.DefaultEntryCache,
 		DNIndex: bridge.DefaultDNIndex, ReadAhead: bridge.NewReadAhead(10*time.Second, 8, time.Now)})
-	const token = "Bearer lookup-bench"
+	const token = "Bearer gateway-bench"
 	srv, err := scimside.New(scimside.Config{Auth: scimside.AuthConfig{HeaderName: "Authorization", HeaderValue: token}},
 		scimside.Services{Users: svc}, hclog.New(&hclog.LoggerOptions{Output: io.Discard, Level: hclog.Warn}))
 	if err != nil {
 		b.Fatal(err)
 	}
-	h := srv.Handler()
-	lookup := func(i int) {
+	return srv.Handler(), token
+}
+
+// BenchmarkLookupUserName is make bench's lookup in one process:
+// GET /v2/Users?filter=userName eq "…" through the scimside handler,
+// bridge.Service and ldapside against a real slapd, so that the gateway's
+// own share of "lookup overhead" can be profiled without the HTTP socket.
+func BenchmarkLookupUserName(b *testing.B) {
+	o, c := listBenchEnv(b)
+	gatewayGC(b)
+	h, token := benchGateway(b, o, c)
+	lookup := func(i int) string {
 		uid := fmt.Sprintf("lb%05d", i%listBenchUsers)
 		req := httptest.NewRequest(http.MethodGet, "/v2/Users?filter=userName%20eq%20%22"+uid+"%22", nil)
 		req.Header.Set("Authorization", token)
@@ -161,6 +168,7 @@ func BenchmarkLookupUserName(b *testing.B) {
 		if rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), `"totalResults":1`) {
 			b.Fatalf("lookup %s: %d %.300s", uid, rec.Code, rec.Body)
 		}
+		return rec.Body.String()
 	}
 	for i := range listBenchUsers {
 		lookup(i) // slapd's caches warm, as in make bench
@@ -174,4 +182,63 @@ func BenchmarkLookupUserName(b *testing.B) {
 		n++
 	}
 	b.ReportMetric(float64(cpuTime(b)-cpu)/float64(time.Millisecond)/float64(n), "cpu-ms/op")
+}
+
+// BenchmarkWrite is make bench's PATCH active=false and PUT (a new title)
+// in one process, on users the gateway knows only from an import walk (as
+// there: their DNs in the DN index, their entries not remembered), so
+// that the gateway's own processor time per write can be profiled.
+func BenchmarkWrite(b *testing.B) {
+	o, c := listBenchEnv(b)
+	gatewayGC(b)
+	h, token := benchGateway(b, o, c)
+	do := func(method, path, body string, want int) string {
+		req := httptest.NewRequest(method, path, strings.NewReader(body))
+		req.Header.Set("Authorization", token)
+		req.Header.Set("Content-Type", "application/scim+json")
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code != want {
+			b.Fatalf("%s %s: %d %.300s", method, path, rec.Code, rec.Body)
+		}
+		return rec.Body.String()
+	}
+	ids := map[string]string{}
+	for start := 1; start <= listBenchUsers; start += 100 {
+		body := do(http.MethodGet, "/v2/Users?startIndex="+strconv.Itoa(start)+"&count=100", "", http.StatusOK)
+		for _, m := range regexp.MustCompile(`"id":"([0-9a-f-]{36})"[^}]*?"userName":"(lb\d+)"`).FindAllStringSubmatch(body, -1) {
+			ids[m[2]] = m[1]
+		}
+	}
+	if len(ids) != listBenchUsers {
+		b.Fatalf("the walk found %d users, want %d", len(ids), listBenchUsers)
+	}
+	user := func(i int) (string, string) {
+		uid := fmt.Sprintf("lb%05d", i%listBenchUsers)
+		return uid, ids[uid]
+	}
+	b.Run("patch-active", func(b *testing.B) {
+		b.ReportAllocs()
+		cpu := cpuTime(b)
+		n := 0
+		for b.Loop() {
+			_, id := user(n)
+			do(http.MethodPatch, "/v2/Users/"+id, `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"replace","path":"active","value":`+strconv.FormatBool(n/listBenchUsers%2 == 1)+`}]}`, http.StatusOK)
+			n++
+		}
+		b.ReportMetric(float64(cpuTime(b)-cpu)/float64(time.Millisecond)/float64(n), "cpu-ms/op")
+	})
+	b.Run("put-title", func(b *testing.B) {
+		b.ReportAllocs()
+		cpu := cpuTime(b)
+		n := 0
+		for b.Loop() {
+			uid, id := user(n)
+			i, _ := strconv.Atoi(uid[2:])
+			given, family := "Given"+strconv.Itoa(i), "Family"+strconv.Itoa(i)
+			do(http.MethodPut, "/v2/Users/"+id, `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"`+uid+`","name":{"givenName":"`+given+`","familyName":"`+family+`"},"emails":[{"value":"`+uid+`@example.com","type":"work","primary":true}],"title":"Title `+strconv.Itoa(n)+`","active":true}`, http.StatusOK)
+			n++
+		}
+		b.ReportMetric(float64(cpuTime(b)-cpu)/float64(time.Millisecond)/float64(n), "cpu-ms/op")
+	})
 }

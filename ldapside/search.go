@@ -444,11 +444,13 @@ func (c *Conn) searchVLV(pc *pconn, q *query, offset, count int) (*bridge.Search
 		held = pc.vlv
 	}
 	if pc.vlv != nil && held == nil {
-		// This search makes a second context on the connection:
-		// retire it afterwards rather than keep two.
 		pc.vlv = nil
-		pc.retire = true
-		keep = false
+		if c.retiresVLVConnections() {
+			// This search makes a second context on the connection:
+			// retire it afterwards rather than keep two.
+			pc.retire = true
+			keep = false
+		}
 	}
 	after := count - 1
 	if count == 0 {
@@ -533,17 +535,24 @@ func (c *Conn) searchVLV(pc *pconn, q *query, offset, count int) (*bridge.Search
 }
 
 // keepsVLVContext reports whether sort contexts are kept between the pages
-// of a walk. Only for OpenLDAP, whose sssvlv behaviour (a contextID that
-// continues the sorted snapshot, contexts freed when the connection ends)
-// the tests check. On AD each page sorts again, but its connection stays
-// pooled (see retiresVLVConnections).
-func (c *Conn) keepsVLVContext() bool {
-	_, ad := c.d.(activeDirectory)
-	return !ad
-}
+// of a walk: on every directory. OpenLDAP's sssvlv continues its sorted
+// snapshot for the contextID of the last answer (the tests check it).
+// Samba's vlv_pagination does the same from the objectGUIDs it sorted at
+// the walk's first page, in a ring of VLV_N_SEARCHES (5) such stores per
+// connection, each answer naming a new contextID; without it every page
+// of an AD walk sorted the whole container again (make bench DIR=ad:
+// ~300 ms a page of 100 at 10,000 users, an import at 0.07x raw's unsorted
+// paged search). A context the server no longer knows (evicted from
+// Samba's ring, a restarted DC, a Windows DC that does not keep it) fails
+// the critical VLV control, and the walk sorts again once
+// (errVLVContextLost).
+func (c *Conn) keepsVLVContext() bool { return true }
 
 // smallFirst reports whether a first page is tried as a small result
-// without VLV (searchSmall): OpenLDAP only, for the same reason.
+// without VLV (searchSmall): OpenLDAP only, whose sssvlv holds every sort
+// context until the connection closes. On AD a VLV lookup sorts only what
+// matches, and make bench DIR=ad measured it no slower than raw's plain
+// search.
 func (c *Conn) smallFirst() bool {
 	_, ad := c.d.(activeDirectory)
 	return !ad
