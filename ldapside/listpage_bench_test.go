@@ -1,11 +1,11 @@
 package ldapside
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"regexp"
 	"runtime/debug"
 	"strconv"
 	"strings"
@@ -206,8 +206,14 @@ func BenchmarkWrite(b *testing.B) {
 	ids := map[string]string{}
 	for start := 1; start <= listBenchUsers; start += 100 {
 		body := do(http.MethodGet, "/v2/Users?startIndex="+strconv.Itoa(start)+"&count=100", "", http.StatusOK)
-		for _, m := range regexp.MustCompile(`"id":"([0-9a-f-]{36})"[^}]*?"userName":"(lb\d+)"`).FindAllStringSubmatch(body, -1) {
-			ids[m[2]] = m[1]
+		var lr struct {
+			Resources []struct{ ID, UserName string }
+		}
+		if err := json.Unmarshal([]byte(body), &lr); err != nil {
+			b.Fatal(err)
+		}
+		for _, r := range lr.Resources {
+			ids[r.UserName] = r.ID
 		}
 	}
 	if len(ids) != listBenchUsers {
