@@ -113,3 +113,56 @@ func TestADVLVWalkContinuesContext(t *testing.T) {
 		t.Errorf("a new walk: Total %d, second entry %q; want %d, vc00000a", again.Total, again.Entries[1].First("cn"), n+1)
 	}
 }
+
+// TestADVLVContextRefused: a DC that does not know the contextID a walk
+// sends back (here a forged one) fails the critical VLV control; the page
+// is sorted again and comes out right, and the walks that follow stop
+// sending contexts rather than pay a refused search on every page.
+func TestADVLVContextRefused(t *testing.T) {
+	s, c, people, _ := startAD(t, func(cfg *Config) { cfg.PoolSize = 1 })
+	const n = 15
+	addContacts(t, s, people, "vr", n)
+	req := bridge.SearchRequest{Base: people, Filter: bridge.Eq("objectClass", "contact"), SortBy: "cn", Count: 5, Attrs: []string{"cn"}}
+	var cns []string
+	for req.Offset = 0; req.Offset < n; req.Offset += 5 {
+		if req.Offset == 5 {
+			c.pool.mu.Lock()
+			forged := 0
+			for _, pc := range c.pool.idle {
+				if pc.vlv != nil {
+					pc.vlv.ctxID = []byte{0xde, 0xad, 0xbe, 0xef}
+					forged++
+				}
+			}
+			c.pool.mu.Unlock()
+			if forged != 1 {
+				t.Fatalf("%d connections hold the walk's context after its first page, want 1", forged)
+			}
+		}
+		page, err := c.Search(tctx(t), req)
+		if err != nil {
+			t.Fatalf("page at %d: %v", req.Offset, err)
+		}
+		for _, e := range page.Entries {
+			cns = append(cns, strings.ToLower(e.First("cn")))
+		}
+	}
+	for i, cn := range cns {
+		if want := fmt.Sprintf("vr%05d", i); cn != want {
+			t.Fatalf("entry %d is %q, want %q", i, cn, want)
+		}
+	}
+	if len(cns) != n {
+		t.Fatalf("the walk read %d entries, want %d", len(cns), n)
+	}
+	if !c.vlvContextRefused.Load() || c.keepsVLVContext() {
+		t.Errorf("after a refused context the walks still keep contexts")
+	}
+	c.pool.mu.Lock()
+	for _, pc := range c.pool.idle {
+		if pc.vlv != nil {
+			t.Errorf("a connection kept a sort context after the refusal")
+		}
+	}
+	c.pool.mu.Unlock()
+}

@@ -40,6 +40,9 @@ type Conn struct {
 	// busyRetries counts sorted searches the server refused as busy, for
 	// tests: the gateway's own sort contexts must never cause one.
 	busyRetries atomic.Int64
+	// vlvContextRefused: an AD DC would not continue a walk's VLV sort
+	// context; its walks sort every page from then on (keepsVLVContext).
+	vlvContextRefused atomic.Bool
 	// valuesMatched counts the values Modify read with Matched Values
 	// instead of whole attributes, for tests.
 	valuesMatched atomic.Int64

@@ -489,6 +489,7 @@ func (c *Conn) searchVLV(pc *pconn, q *query, offset, count int) (*bridge.Search
 			var le *ldap.Error
 			if !errors.As(err, &le) || le.ResultCode != ldap.LDAPResultBusy {
 				c.log.Debug("continuing a VLV walk failed, sorting again", "error", err)
+				c.contextRefused(err)
 				return nil, errVLVContextLost
 			}
 		}
@@ -498,10 +499,17 @@ func (c *Conn) searchVLV(pc *pconn, q *query, offset, count int) (*bridge.Search
 		return nil, derr
 	}
 	if !found {
+		if held != nil {
+			// Samba 4.17 answers a contextID it does not hold as a plain
+			// search: every match, no VLV response.
+			c.contextRefused(errors.New("a VLV search sent with a contextID was answered without a VLV response control"))
+			return nil, errVLVContextLost
+		}
 		return nil, errors.New("the server answered a VLV search without a VLV response control")
 	}
 	if resp.Result != 0 {
 		if held != nil {
+			c.contextRefused(fmt.Errorf("VLV response result %d", resp.Result))
 			return nil, errVLVContextLost
 		}
 		return nil, fmt.Errorf("VLV response result %d", resp.Result)
@@ -546,7 +554,27 @@ func (c *Conn) searchVLV(pc *pconn, q *query, offset, count int) (*bridge.Search
 // Samba's ring, a restarted DC, a Windows DC that does not keep it) fails
 // the critical VLV control, and the walk sorts again once
 // (errVLVContextLost).
-func (c *Conn) keepsVLVContext() bool { return true }
+func (c *Conn) keepsVLVContext() bool {
+	_, ad := c.d.(activeDirectory)
+	return !ad || !c.vlvContextRefused.Load()
+}
+
+// contextRefused records that continuing a kept sort context failed. On
+// AD that is the DC's doing, not an eviction of ours (the gateway forgets a
+// connection's context as soon as it runs another VLV search on it, and
+// Samba keeps five): a DC that does not continue contexts would otherwise
+// cost every page of every walk a refused search before the sort, so AD
+// walks stop keeping them, once, with a line that says so. OpenLDAP's
+// refusals (sssvlv's limits) are momentary and keep the behaviour.
+func (c *Conn) contextRefused(err error) {
+	if _, ad := c.d.(activeDirectory); !ad {
+		return
+	}
+	if c.vlvContextRefused.CompareAndSwap(false, true) {
+		c.log.Warn("the directory did not continue a VLV walk's sort context: list walks now sort every page, which is slower on large containers",
+			"error", err)
+	}
+}
 
 // smallFirst reports whether a first page is tried as a small result
 // without VLV (searchSmall): OpenLDAP only, whose sssvlv holds every sort
