@@ -16,12 +16,14 @@ type recordingDir struct {
 	slow                  time.Duration // each search takes at least this
 	mu                    sync.Mutex
 	offsets               []int
+	attrs                 [][]string
 	inFlight, maxInFlight int
 }
 
 func (d *recordingDir) Search(ctx context.Context, req bridge.SearchRequest) (*bridge.SearchResult, error) {
 	d.mu.Lock()
 	d.offsets = append(d.offsets, req.Offset)
+	d.attrs = append(d.attrs, req.Attrs)
 	d.inFlight++
 	d.maxInFlight = max(d.maxInFlight, d.inFlight)
 	d.mu.Unlock()
@@ -231,5 +233,45 @@ func TestReadAheadTwoPagesOneAtATime(t *testing.T) {
 	}
 	if st := ra.Stats(); st.Misses != 2 || st.Dropped != 0 {
 		t.Errorf("stats %+v: want the two walks' second pages as the only misses, nothing dropped", st)
+	}
+}
+
+// A list without a filter (an import walk) asks the directory for the
+// mapper's ListAttrs, without objectClass; a filtered one (a lookup) for
+// DirectoryAttrs, so that the one entry it finds can be remembered whole.
+func TestListAsksListAttrs(t *testing.T) {
+	e, m := embeddedUsers(t)
+	d := &recordingDir{Directory: e}
+	r := bridge.NewResolver(d, 0)
+	r.Register(m)
+	s := bridge.NewService(d, m, r, bridge.ServiceConfig{Lifecycle: true, HardDelete: true})
+	ctx := context.Background()
+	if _, err := s.Create(ctx, user("la001", "t")); err != nil {
+		t.Fatal(err)
+	}
+	lm, ok := m.(bridge.ListMapper)
+	if !ok {
+		t.Fatal("the users table is no ListMapper")
+	}
+	asked := func(q bridge.Query) []string {
+		d.mu.Lock()
+		d.attrs = nil
+		d.mu.Unlock()
+		if _, err := s.List(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		if len(d.attrs) == 0 {
+			t.Fatal("the list searched nothing")
+		}
+		return d.attrs[len(d.attrs)-1]
+	}
+	if got := asked(bridge.Query{StartIndex: 1, Count: 10}); fmt.Sprint(got) != fmt.Sprint(lm.ListAttrs()) {
+		t.Errorf("an unfiltered list asked %v, want ListAttrs %v", got, lm.ListAttrs())
+	}
+	f := &bridge.CompareExpr{Op: bridge.OpEq, Path: bridge.AttrPath{Attr: "userName"}, Value: "la001"}
+	if got := asked(bridge.Query{StartIndex: 1, Count: 10, Filter: f}); fmt.Sprint(got) != fmt.Sprint(m.DirectoryAttrs()) {
+		t.Errorf("a filtered list asked %v, want DirectoryAttrs %v", got, m.DirectoryAttrs())
 	}
 }

@@ -238,11 +238,15 @@ func (s *Service) List(ctx context.Context, q Query) (Page, error) {
 		}
 		f = And(f, tf)
 	}
+	attrs := s.m.DirectoryAttrs()
+	if lm, ok := s.m.(ListMapper); ok && q.Filter == nil {
+		attrs = lm.ListAttrs()
+	}
 	req := SearchRequest{
 		Base:   s.m.Container(),
 		Scope:  s.scope(),
 		Filter: f,
-		Attrs:  s.m.DirectoryAttrs(),
+		Attrs:  attrs,
 		SortBy: s.m.SortAttr(),
 		Offset: start - 1,
 		Count:  count,

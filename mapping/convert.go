@@ -38,6 +38,33 @@ func (t *Table) ObjectFilter() *bridge.Filter {
 // one-way rows: Changes compares them with what they should be.
 func (t *Table) DirectoryAttrs() []string { return append([]string(nil), t.dirAttrs...) }
 
+// ListAttrs implements bridge.ListMapper: DirectoryAttrs without
+// objectClass, which only writes plan with, unless a row maps it.
+func (t *Table) ListAttrs() []string {
+	out := make([]string, 0, len(t.dirAttrs))
+	for _, a := range t.dirAttrs {
+		if strings.EqualFold(a, "objectClass") && !t.rowReads(a) {
+			continue
+		}
+		out = append(out, a)
+	}
+	return out
+}
+
+// rowReads reports whether a row, the RDN or the sort order reads the
+// directory attribute a.
+func (t *Table) rowReads(a string) bool {
+	if strings.EqualFold(t.rdnAttr, a) || strings.EqualFold(t.sortAttr, a) {
+		return true
+	}
+	for _, r := range t.rows {
+		if strings.EqualFold(r.ldap, a) {
+			return true
+		}
+	}
+	return false
+}
+
 // SortAttr implements bridge.Mapper.
 func (t *Table) SortAttr() string { return t.sortAttr }
 

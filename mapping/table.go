@@ -72,7 +72,10 @@ type Table struct {
 	readIdx       *readIndex  // dirAttrs by name, for reading entries (entryValues)
 }
 
-var _ bridge.Mapper = (*Table)(nil)
+var (
+	_ bridge.Mapper     = (*Table)(nil)
+	_ bridge.ListMapper = (*Table)(nil)
+)
 
 type extension struct {
 	urn, name, description string
