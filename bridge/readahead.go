@@ -2,25 +2,22 @@ package bridge
 
 import (
 	"context"
-	"errors"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 )
 
-// ReadAhead fetches the next pages of a walk while the client is still
+// ReadAhead fetches the next page of a walk while the client is still
 // reading the current one. Identity providers import page after page,
 // one request at a time; without it the directory, the gateway and the
 // client take turns and each waits for the others. With it the directory
 // read and the mapping of page k+1 overlap the encoding of page k and the
 // client's parsing of it.
 //
-// Two pages are fetched ahead, one after the other: with one, the directory
-// waited for the client to ask before it read the page after the next, and
-// on a machine the directory shares, the walk ran at the speed of the
-// three parts taking turns (make bench: ~4.3 ms a page of 100 where the
-// processors had ~3 ms of work).
+// One page ahead: fetching a second one after it (tried in stop 22) made
+// no import faster, on OpenLDAP (100,000 users) or Samba (10,000), where
+// the gateway's own processor time per page is the limit.
 //
 // A page is fetched ahead only for a walk: a request that starts where a
 // page served before ended, for the same search. A prefetched page is used
@@ -191,27 +188,11 @@ func (ra *ReadAhead) served(key string, offset, next int) bool {
 // start fetches the page of key at offset in the background, unless it is
 // already held or there is no room.
 func (ra *ReadAhead) start(ctx context.Context, key string, offset int, fetch func(context.Context) (Page, error)) {
-	ra.startAfter(ctx, key, -1, offset, 0, fetch)
-}
-
-// startAfter is start for the page after the one of key at prev (-1: none):
-// its fetch waits for that page and is skipped unless it came back with
-// count resources, so that one walk never has two of its searches at the
-// directory at once (a sorted walk's next page continues the previous
-// page's server-side context) and nothing is read past a walk's end.
-func (ra *ReadAhead) startAfter(ctx context.Context, key string, prev, offset, count int, fetch func(context.Context) (Page, error)) {
 	k := pageKey(key, offset)
 	ra.mu.Lock()
 	if _, ok := ra.pages[k]; ok {
 		ra.mu.Unlock()
 		return
-	}
-	var before *aheadPage
-	if prev >= 0 {
-		if before = ra.pages[pageKey(key, prev)]; before == nil {
-			ra.mu.Unlock()
-			return // taken or dropped already: the next request starts it
-		}
 	}
 	if len(ra.pages) >= ra.maxPages {
 		oldest := ""
@@ -242,25 +223,6 @@ func (ra *ReadAhead) startAfter(ctx context.Context, key string, prev, offset, c
 		// id for logs) stay, its cancellation does not.
 		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), ra.maxAge)
 		defer cancel()
-		if before != nil {
-			select {
-			case <-before.done:
-			case <-fctx.Done():
-				p.err = fctx.Err()
-				return
-			}
-			if before.err != nil || len(before.page.Resources) != count {
-				p.err = errWalkEnded
-				ra.mu.Lock()
-				ra.fetched--
-				ra.mu.Unlock()
-				return
-			}
-		}
 		p.page, p.err = fetch(fctx)
 	}()
 }
-
-// errWalkEnded marks a page not fetched: the page before it ended the walk
-// or failed.
-var errWalkEnded = errors.New("bridge: read-ahead: the walk ended before this page")

@@ -276,17 +276,11 @@ func (s *Service) List(ctx context.Context, q Query) (Page, error) {
 		key = searchKey(s.m.ResourceType().Name, req)
 	}
 	if next := req.Offset + len(page.Resources); full && ra.served(key, req.Offset, next) && next < page.TotalResults {
-		at := func(offset int) func(context.Context) (Page, error) {
-			return func(ctx context.Context) (Page, error) {
-				r := req
-				r.Offset = offset
-				return s.listPage(ctx, r)
-			}
-		}
-		ra.start(ctx, key, next, at(next))
-		if after := next + count; after < page.TotalResults {
-			ra.startAfter(ctx, key, next, after, count, at(after))
-		}
+		ra.start(ctx, key, next, func(ctx context.Context) (Page, error) {
+			r := req
+			r.Offset = next
+			return s.listPage(ctx, r)
+		})
 	}
 	return page, nil
 }
