@@ -5,6 +5,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/dirbridge/dirbridge/bridge"
 	"github.com/go-ldap/ldap/v3"
@@ -155,7 +156,7 @@ func TestADVLVContextRefused(t *testing.T) {
 	if len(cns) != n {
 		t.Fatalf("the walk read %d entries, want %d", len(cns), n)
 	}
-	if !c.vlvContextRefused.Load() || c.keepsVLVContext() {
+	if c.vlvContextRefusedAt.Load() == 0 || c.keepsVLVContext() {
 		t.Errorf("after a refused context the walks still keep contexts")
 	}
 	c.pool.mu.Lock()
@@ -165,4 +166,9 @@ func TestADVLVContextRefused(t *testing.T) {
 		}
 	}
 	c.pool.mu.Unlock()
+	// After the pause, walks try contexts again.
+	c.vlvContextRefusedAt.Store(time.Now().Add(-vlvRefusalPause - time.Second).UnixNano())
+	if !c.keepsVLVContext() {
+		t.Errorf("after %s the walks still sort every page", vlvRefusalPause)
+	}
 }

@@ -40,9 +40,10 @@ type Conn struct {
 	// busyRetries counts sorted searches the server refused as busy, for
 	// tests: the gateway's own sort contexts must never cause one.
 	busyRetries atomic.Int64
-	// vlvContextRefused: an AD DC would not continue a walk's VLV sort
-	// context; its walks sort every page from then on (keepsVLVContext).
-	vlvContextRefused atomic.Bool
+	// vlvContextRefusedAt: when (unix ns) an AD DC last would not continue
+	// a walk's VLV sort context; 0: never. Walks sort every page for
+	// vlvRefusalPause after it (keepsVLVContext).
+	vlvContextRefusedAt atomic.Int64
 	// valuesMatched counts the values Modify read with Matched Values
 	// instead of whole attributes, for tests.
 	valuesMatched atomic.Int64

@@ -556,23 +556,34 @@ func (c *Conn) searchVLV(pc *pconn, q *query, offset, count int) (*bridge.Search
 // (errVLVContextLost).
 func (c *Conn) keepsVLVContext() bool {
 	_, ad := c.d.(activeDirectory)
-	return !ad || !c.vlvContextRefused.Load()
+	at := c.vlvContextRefusedAt.Load()
+	return !ad || at == 0 || time.Since(time.Unix(0, at)) > vlvRefusalPause
 }
+
+// vlvRefusalPause is how long AD walks sort every page after a DC refused
+// to continue a context: a DC that never continues them costs one refused
+// search per pause, and one refusal for a passing reason (a time limit,
+// a DC restarted behind the same address) does not slow walks for the
+// rest of the process's life.
+const vlvRefusalPause = 15 * time.Minute
 
 // contextRefused records that continuing a kept sort context failed. On
 // AD that is the DC's doing, not an eviction of ours (the gateway forgets a
 // connection's context as soon as it runs another VLV search on it, and
 // Samba keeps five): a DC that does not continue contexts would otherwise
 // cost every page of every walk a refused search before the sort, so AD
-// walks stop keeping them, once, with a line that says so. OpenLDAP's
-// refusals (sssvlv's limits) are momentary and keep the behaviour.
+// walks stop keeping them for vlvRefusalPause, with a line that says so.
+// OpenLDAP's refusals (sssvlv's limits) are momentary and keep the
+// behaviour.
 func (c *Conn) contextRefused(err error) {
 	if _, ad := c.d.(activeDirectory); !ad {
 		return
 	}
-	if c.vlvContextRefused.CompareAndSwap(false, true) {
-		c.log.Warn("the directory did not continue a VLV walk's sort context: list walks now sort every page, which is slower on large containers",
-			"error", err)
+	now := time.Now()
+	prev := c.vlvContextRefusedAt.Swap(now.UnixNano())
+	if prev == 0 || now.Sub(time.Unix(0, prev)) > vlvRefusalPause {
+		c.log.Warn("the directory did not continue a VLV walk's sort context: list walks sort every page for a while, which is slower on large containers",
+			"error", err, "pause", vlvRefusalPause)
 	}
 }
 
