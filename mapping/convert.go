@@ -40,7 +40,11 @@ func (t *Table) DirectoryAttrs() []string { return append([]string(nil), t.dirAt
 
 // ListAttrs implements bridge.ListMapper: DirectoryAttrs without
 // objectClass, which only writes plan with, unless a row maps it.
-func (t *Table) ListAttrs() []string {
+func (t *Table) ListAttrs() []string { return append([]string(nil), t.listAttrs...) }
+
+// buildListAttrs is ListAttrs, computed once with the table: every list
+// page asks for it.
+func (t *Table) buildListAttrs() []string {
 	out := make([]string, 0, len(t.dirAttrs))
 	for _, a := range t.dirAttrs {
 		if strings.EqualFold(a, "objectClass") && !t.rowReads(a) {

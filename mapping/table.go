@@ -57,6 +57,7 @@ type Table struct {
 	rows          []*row
 	rt            *bridge.ResourceType
 	dirAttrs      []string
+	listAttrs     []string    // dirAttrs a resource is read from (ListAttrs)
 	baseDN        string      // Options.BaseDN: the scope of unique = "base"
 	placements    []placement // [[placement]]: containers chosen by attributes
 	createMissing bool        // create_missing_containers
@@ -539,6 +540,7 @@ func compile(name string, data []byte, opts Options) (*Table, error) {
 	}
 	t.rt = t.buildResourceType()
 	t.dirAttrs = t.buildDirAttrs()
+	t.listAttrs = t.buildListAttrs()
 	t.readIdx = t.buildReadIndex()
 	return t, nil
 }
