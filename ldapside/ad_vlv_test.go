@@ -118,7 +118,8 @@ func TestADVLVWalkContinuesContext(t *testing.T) {
 // TestADVLVContextRefused: a DC that does not know the contextID a walk
 // sends back (here a forged one) fails the critical VLV control; the page
 // is sorted again and comes out right, and the walks that follow stop
-// sending contexts rather than pay a refused search on every page.
+// sending contexts for vlvRefusalPause rather than pay a refused search on
+// every page, then try again.
 func TestADVLVContextRefused(t *testing.T) {
 	s, c, people, _ := startAD(t, func(cfg *Config) { cfg.PoolSize = 1 })
 	const n = 15

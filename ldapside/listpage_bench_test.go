@@ -73,6 +73,11 @@ func cpuTime(b *testing.B) time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
+// reportCPU reports the processor time since cpu (cpuTime) per op of n.
+func reportCPU(b *testing.B, cpu time.Duration, n int, unit string) {
+	b.ReportMetric(float64(cpuTime(b)-cpu)/float64(time.Millisecond)/float64(max(n, 1)), unit)
+}
+
 // gatewayGC is the collector setting of cmd/dirbridge with its default
 // budget (applyMemoryLimit: GOGC off, a 42.5 MiB soft limit), for the
 // benchmark's duration: allocations cost what they cost in the gateway.
@@ -84,29 +89,15 @@ func gatewayGC(b *testing.B) {
 
 // BenchmarkListPage is one page of 100 users of a walk over the whole
 // gateway in process: GET /v2/Users?startIndex=…&count=100 through the
-// scimside handler, bridge.Service with read-ahead and the entry cache, the
-// shipped openldap-users.toml and ldapside against a real slapd. An op is
+// scimside handler, bridge.Service with the gateway's default read-ahead
+// and caches (benchGateway), the shipped openldap-users.toml and ldapside
+// against a real slapd. An op is
 // one page; cpu-ms/page is this process's processor time per page (what
 // make bench's "gateway" column shows, without the HTTP socket).
 func BenchmarkListPage(b *testing.B) {
 	o, c := listBenchEnv(b)
 	gatewayGC(b)
-	users, err := mapping.Load("../conf/examples/openldap-users.toml",
-		mapping.Options{BaseDN: o.BaseDN, Container: o.PeopleDN, Standard: scimside.StandardSchemas()})
-	if err != nil {
-		b.Fatal(err)
-	}
-	res := bridge.NewResolver(c, 0)
-	res.Register(users)
-	svc := bridge.NewService(c, users, res, bridge.ServiceConfig{Lifecycle: true, EntryCache: 5000,
-		ReadAhead: bridge.NewReadAhead(10*time.Second, 8, time.Now)})
-	const token = "Bearer list-bench"
-	srv, err := scimside.New(scimside.Config{Auth: scimside.AuthConfig{HeaderName: "Authorization", HeaderValue: token}},
-		scimside.Services{Users: svc}, hclog.New(&hclog.LoggerOptions{Output: io.Discard, Level: hclog.Warn}))
-	if err != nil {
-		b.Fatal(err)
-	}
-	h := srv.Handler()
+	h, token := benchGateway(b, o, c)
 	page := func(start int) {
 		req := httptest.NewRequest(http.MethodGet, "/v2/Users?startIndex="+strconv.Itoa(start)+"&count=100", nil)
 		req.Header.Set("Authorization", token)
@@ -127,7 +118,7 @@ func BenchmarkListPage(b *testing.B) {
 		page(1 + 100*(n%(listBenchUsers/100)))
 		n++
 	}
-	b.ReportMetric(float64(cpuTime(b)-cpu)/float64(time.Millisecond)/float64(n), "cpu-ms/page")
+	reportCPU(b, cpu, n, "cpu-ms/page")
 }
 
 // benchGateway is the gateway's SCIM handler in process with its default
@@ -159,7 +150,7 @@ func BenchmarkLookupUserName(b *testing.B) {
 	o, c := listBenchEnv(b)
 	gatewayGC(b)
 	h, token := benchGateway(b, o, c)
-	lookup := func(i int) string {
+	lookup := func(i int) {
 		uid := fmt.Sprintf("lb%05d", i%listBenchUsers)
 		req := httptest.NewRequest(http.MethodGet, "/v2/Users?filter=userName%20eq%20%22"+uid+"%22", nil)
 		req.Header.Set("Authorization", token)
@@ -168,7 +159,6 @@ func BenchmarkLookupUserName(b *testing.B) {
 		if rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), `"totalResults":1`) {
 			b.Fatalf("lookup %s: %d %.300s", uid, rec.Code, rec.Body)
 		}
-		return rec.Body.String()
 	}
 	for i := range listBenchUsers {
 		lookup(i) // slapd's caches warm, as in make bench
@@ -181,7 +171,7 @@ func BenchmarkLookupUserName(b *testing.B) {
 		lookup(n)
 		n++
 	}
-	b.ReportMetric(float64(cpuTime(b)-cpu)/float64(time.Millisecond)/float64(n), "cpu-ms/op")
+	reportCPU(b, cpu, n, "cpu-ms/op")
 }
 
 // BenchmarkWrite is make bench's PATCH active=false and PUT (a new title)
@@ -232,7 +222,7 @@ func BenchmarkWrite(b *testing.B) {
 			do(http.MethodPatch, "/v2/Users/"+id, `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"replace","path":"active","value":`+strconv.FormatBool(n/listBenchUsers%2 == 1)+`}]}`, http.StatusOK)
 			n++
 		}
-		b.ReportMetric(float64(cpuTime(b)-cpu)/float64(time.Millisecond)/float64(n), "cpu-ms/op")
+		reportCPU(b, cpu, n, "cpu-ms/op")
 	})
 	b.Run("put-title", func(b *testing.B) {
 		b.ReportAllocs()
@@ -245,6 +235,6 @@ func BenchmarkWrite(b *testing.B) {
 			do(http.MethodPut, "/v2/Users/"+id, `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"`+uid+`","name":{"givenName":"`+given+`","familyName":"`+family+`"},"emails":[{"value":"`+uid+`@example.com","type":"work","primary":true}],"title":"Title `+strconv.Itoa(n)+`","active":true}`, http.StatusOK)
 			n++
 		}
-		b.ReportMetric(float64(cpuTime(b)-cpu)/float64(time.Millisecond)/float64(n), "cpu-ms/op")
+		reportCPU(b, cpu, n, "cpu-ms/op")
 	})
 }

@@ -67,9 +67,9 @@ func memoryLimit(entryCache, dnIndex int) int64 {
 // (unless GOGC is set), and returns the limit in force (math.MaxInt64:
 // none).
 func applyMemoryLimit(entryCache, dnIndex int) int64 {
-	limit := int64(math.MaxInt64)
+	var limit int64
 	if _, set := os.LookupEnv("GOMEMLIMIT"); set {
-		limit = debug.SetMemoryLimit(-1)
+		limit = debug.SetMemoryLimit(-1) // the runtime's, from the variable
 	} else {
 		limit = memoryLimit(entryCache, dnIndex)
 		debug.SetMemoryLimit(limit)
