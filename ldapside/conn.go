@@ -40,6 +40,10 @@ type Conn struct {
 	// busyRetries counts sorted searches the server refused as busy, for
 	// tests: the gateway's own sort contexts must never cause one.
 	busyRetries atomic.Int64
+	// continueRetries counts next pages of a kept sort context that were
+	// refused as busy and sent again on the same connection
+	// (continueSorted), for tests.
+	continueRetries atomic.Int64
 	// vlvContextRefusedAt: when (unix ns) an AD DC last would not continue
 	// a walk's VLV sort context; 0: never. Walks sort every page for
 	// vlvRefusalPause after it (keepsVLVContext).

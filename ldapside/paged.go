@@ -105,11 +105,25 @@ func (c *Conn) pagedPage(pc *pconn, st *pagedState, ctrls []ldap.Control, size i
 	paging := ldap.NewControlPaging(uint32(size))
 	paging.SetCookie(st.cookie)
 	st.req.Controls = append(append([]ldap.Control(nil), ctrls...), paging)
-	res, err := pc.l.Search(st.req)
+	sorted := len(ctrls) > 0
+	var res *ldap.SearchResult
+	var err error
+	if sorted && len(st.cookie) > 0 {
+		res, err = c.continueSorted(pc.l, st.req)
+	} else {
+		res, err = pc.l.Search(st.req)
+	}
 	if res != nil {
 		c.entriesRead.Add(int64(len(res.Entries)))
 	}
 	if err != nil {
+		if sorted {
+			// sssvlv may still hold the walk's sorted list for this
+			// connection, and frees it only when the walk ends or the
+			// connection closes: a walk that failed part way is not
+			// continued, so end the connection.
+			pc.retire = true
+		}
 		st.cookie = nil
 		return nil, err
 	}

@@ -264,15 +264,15 @@ func (p *pool) reap() {
 	}
 }
 
-// dropSortContexts closes the idle connections that hold a sort context,
-// so that the server frees them: used when the server refuses a sort as
-// busy.
+// dropSortContexts closes the idle connections that hold a sort context
+// (a kept VLV context, or an open paged walk that the server sorts), so
+// that the server frees them: used when the server refuses a sort as busy.
 func (p *pool) dropSortContexts() int {
 	p.mu.Lock()
 	var drop []*pconn
 	keep := p.idle[:0]
 	for _, pc := range p.idle {
-		if pc.vlv != nil {
+		if pc.vlv != nil || (pc.paged != nil && pc.caps.sort) {
 			drop = append(drop, pc)
 			continue
 		}

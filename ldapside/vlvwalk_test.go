@@ -1,12 +1,14 @@
 package ldapside
 
 import (
+	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
 	"testing"
 
 	"github.com/dirbridge/dirbridge/bridge"
+	"github.com/go-ldap/ldap/v3"
 )
 
 // walk reads every page of req's query, count entries a page, and returns
@@ -138,4 +140,69 @@ func TestVLVContextsDoNotLeak(t *testing.T) {
 	}
 	wg.Wait()
 	t.Logf("concurrent walks: %d busy retries", c.busyRetries.Load())
+}
+
+// busyThen answers its first n searches busy, as sssvlv does to the next
+// page of a context whose previous page it has not yet marked idle.
+type busyThen struct {
+	ldapConn
+	n, calls int
+}
+
+func (b *busyThen) Search(*ldap.SearchRequest) (*ldap.SearchResult, error) {
+	b.calls++
+	if b.calls <= b.n {
+		return nil, ldap.NewError(ldap.LDAPResultBusy, errors.New("Other sort requests already in progress"))
+	}
+	return &ldap.SearchResult{}, nil
+}
+
+// TestContinueSortedResends: a next page refused as busy is sent again on
+// the same connection, a bounded number of times.
+func TestContinueSortedResends(t *testing.T) {
+	c := &Conn{}
+	b := &busyThen{n: 2}
+	if _, err := c.continueSorted(b, &ldap.SearchRequest{}); err != nil || b.calls != 3 {
+		t.Errorf("two busy answers: err %v after %d sends, want success on the 3rd", err, b.calls)
+	}
+	b = &busyThen{n: 1000}
+	_, err := c.continueSorted(b, &ldap.SearchRequest{})
+	var le *ldap.Error
+	if !errors.As(err, &le) || le.ResultCode != ldap.LDAPResultBusy || b.calls != continueBusyRetries+1 {
+		t.Errorf("always busy: err %v after %d sends, want busy after %d", err, b.calls, continueBusyRetries+1)
+	}
+}
+
+// TestSortedContinuationBusy: slapd 2.5's sssvlv refuses as busy a next
+// page that reaches it before it has marked the walk's context idle (the
+// flake seen in CI: "Other sort requests already in progress" in
+// TestConformancePaged). A window deep in a sorted paged walk sends ~120
+// pages back to back, so 20 of them met it about 17 times before
+// continueSorted: every window must now succeed with no search restarted.
+// The VLV walk of 2-entry pages continues its context 124 times.
+func TestSortedContinuationBusy(t *testing.T) {
+	o, c := startDirectory(t, func(cfg *Config) { cfg.PoolSize = 2 })
+	ou := fillPeople(t, c, o, 250)
+	req := bridge.SearchRequest{Base: ou, Filter: bridge.Eq("objectClass", "inetOrgPerson"), SortBy: "uid", Offset: 240, Count: 2}
+	c.noVLV = true
+	for i := range 20 {
+		res, err := c.Search(tctx(t), req)
+		if err != nil {
+			t.Fatalf("paged window %d: %v", i, err)
+		}
+		if res.Total != 250 || len(res.Entries) != 2 || res.Entries[0].First("uid") != "v240" {
+			t.Fatalf("paged window %d: Total %d, %d entries", i, res.Total, len(res.Entries))
+		}
+	}
+	c.noVLV = false
+	for range 2 {
+		uids, _ := walk(t, c, bridge.SearchRequest{Base: ou, Filter: req.Filter, SortBy: "uid"}, 2)
+		if len(uids) != 250 {
+			t.Fatalf("VLV walk read %d entries, want 250", len(uids))
+		}
+	}
+	if n := c.busyRetries.Load(); n != 0 {
+		t.Errorf("%d searches were started again after a busy answer", n)
+	}
+	t.Logf("next pages sent again after a busy answer: %d", c.continueRetries.Load())
 }
