@@ -134,7 +134,7 @@ func decodeSearchEntry(v string) *ldap.Entry {
 		return nil
 	}
 	var raw []byte
-	e := &ldap.Entry{DN: v[dnFrom:dnTo]}
+	e := &ldap.Entry{DN: v[dnFrom:dnTo], Attributes: []*ldap.EntryAttribute{}} // empty, not nil, as go-ldap
 	for at < listEnd {
 		tag, aFrom, aTo, ok := berNext(v, at, listEnd)
 		if !ok || tag != berSequence {

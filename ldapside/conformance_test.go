@@ -7,6 +7,7 @@ import (
 
 	"github.com/dirbridge/dirbridge/bridge/conformance"
 	"github.com/dirbridge/dirbridge/testenv"
+	"github.com/go-ldap/ldap/v3"
 	"github.com/hashicorp/go-hclog"
 )
 
@@ -61,6 +62,26 @@ func TestConformance(t *testing.T) {
 
 // TestConformancePaged runs it again on the Simple Paged Results path that
 // servers without VLV get.
+// TestConformanceGoLDAPTransport runs it with go-ldap's connections in the
+// pool, as the gateway does on Windows.
+func TestConformanceGoLDAPTransport(t *testing.T) {
+	o, c := startDirectory(t, nil)
+	c.goLDAPPool = true
+	c.pool.close()
+	c.pool = newPool(c.cfg.PoolSize, c.dial)
+	c.pool.usable = func(pc *pconn) bool { return pc.url == c.activeURL() }
+	conformance.Run(t, func(t *testing.T) conformance.Env { return envOf(o, c) })
+	err := c.with(tctx(t), nil, func(pc *pconn) error {
+		if _, ok := pc.l.(*ldap.Conn); !ok {
+			t.Errorf("the pool holds a %T, want go-ldap's *ldap.Conn", pc.l)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
 func TestConformancePaged(t *testing.T) {
 	o, c := startDirectory(t, nil)
 	c.noVLV = true

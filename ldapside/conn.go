@@ -29,6 +29,9 @@ type Conn struct {
 	pool   *pool
 	baseDN *ldap.DN
 	noVLV  bool // tests force the Simple Paged Results path with it
+	// goLDAPPool, set by tests, pools go-ldap connections as on Windows
+	// (wireTransport), so that this path runs the conformance suite too.
+	goLDAPPool bool
 	// rangeStep, when set by tests, asks for member and memberOf in
 	// explicit ranges of this many values, so that Samba (which returns
 	// every value at once) answers in steps as AD does past MaxValRange.
@@ -168,14 +171,38 @@ func (c *Conn) tlsConfig(u *url.URL) *tls.Config {
 // in configured order (failover), and secures the connection; it does not
 // bind. Landing on another server makes it the active one.
 func (c *Conn) connect(ctx context.Context) (*ldap.Conn, string, error) {
+	return connectFirst(c, ctx, c.connectURL)
+}
+
+// pooledConn is what a pooled connection is dialed as.
+type pooledConn interface {
+	ldapConn
+	Bind(dn, password string) error
+	SetTimeout(time.Duration)
+}
+
+// connectPooled is connect for a pooled connection: a wireConn, or where
+// it cannot tell that a server closed an idle connection (wireTransport)
+// go-ldap's Conn.
+func (c *Conn) connectPooled(ctx context.Context) (pooledConn, string, error) {
+	if !wireTransport || c.goLDAPPool {
+		return connectFirst(c, ctx, func(ctx context.Context, raw string) (pooledConn, error) { return c.connectURL(ctx, raw) })
+	}
+	return connectFirst(c, ctx, func(ctx context.Context, raw string) (pooledConn, error) { return c.connectURLWire(ctx, raw) })
+}
+
+// connectFirst dials the servers in failover order with dial until one
+// answers, and makes that one the active server.
+func connectFirst[T any](c *Conn, ctx context.Context, dial func(context.Context, string) (T, error)) (T, string, error) {
+	var zero T
 	var errs []error
 	order := c.dialOrder()
 	for _, i := range order {
 		if err := ctx.Err(); err != nil {
-			return nil, "", err
+			return zero, "", err
 		}
 		raw := c.cfg.URLs[i]
-		l, err := c.connectURL(ctx, raw)
+		l, err := dial(ctx, raw)
 		if err != nil {
 			errs = append(errs, err)
 			continue
@@ -183,10 +210,21 @@ func (c *Conn) connect(ctx context.Context) (*ldap.Conn, string, error) {
 		c.setActive(order[0], i, "the active server does not answer")
 		return l, raw, nil
 	}
-	return nil, "", errors.Join(errs...)
+	return zero, "", errors.Join(errs...)
 }
 
-// connectURL dials raw and secures the connection.
+// dialer returns the dialer for one connection attempt: DialTimeout, or
+// less when the request's context ends first.
+func (c *Conn) dialer(ctx context.Context) *net.Dialer {
+	dialer := &net.Dialer{Timeout: c.cfg.DialTimeout}
+	if dl, ok := ctx.Deadline(); ok && time.Until(dl) < c.cfg.DialTimeout {
+		dialer.Timeout = time.Until(dl)
+	}
+	return dialer
+}
+
+// connectURL dials raw with go-ldap and secures the connection: for the
+// connections that are not pooled (probes, preflight, Authenticate).
 func (c *Conn) connectURL(ctx context.Context, raw string) (*ldap.Conn, error) {
 	if c.dialHook != nil {
 		c.dialHook(raw)
@@ -195,11 +233,7 @@ func (c *Conn) connectURL(ctx context.Context, raw string) (*ldap.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	dialer := &net.Dialer{Timeout: c.cfg.DialTimeout}
-	if dl, ok := ctx.Deadline(); ok && time.Until(dl) < c.cfg.DialTimeout {
-		dialer.Timeout = time.Until(dl)
-	}
-	l, err := ldap.DialURL(raw, ldap.DialWithDialer(dialer), ldap.DialWithTLSConfig(c.tlsConfig(u)))
+	l, err := ldap.DialURL(raw, ldap.DialWithDialer(c.dialer(ctx)), ldap.DialWithTLSConfig(c.tlsConfig(u)))
 	if err != nil {
 		c.up.Store(raw, false)
 		c.log.Warn("cannot reach directory server", "url", raw, "error", err)
@@ -217,11 +251,38 @@ func (c *Conn) connectURL(ctx context.Context, raw string) (*ldap.Conn, error) {
 	return l, nil
 }
 
+// connectURLWire is connectURL for a pooled connection.
+func (c *Conn) connectURLWire(ctx context.Context, raw string) (*wireConn, error) {
+	if c.dialHook != nil {
+		c.dialHook(raw)
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return nil, err
+	}
+	w, err := dialWire(ctx, u, c.dialer(ctx), c.tlsConfig(u))
+	if err != nil {
+		c.up.Store(raw, false)
+		c.log.Warn("cannot reach directory server", "url", raw, "error", err)
+		return nil, err
+	}
+	w.SetTimeout(c.cfg.DialTimeout)
+	if c.cfg.StartTLS && u.Scheme == "ldap" {
+		if err := w.startTLS(ctx, c.tlsConfig(u)); err != nil {
+			_ = w.Close()
+			c.up.Store(raw, false)
+			c.log.Warn("StartTLS failed", "url", raw, "error", err)
+			return nil, err
+		}
+	}
+	return w, nil
+}
+
 // dial makes a new pooled connection: connect, service bind, read the root
 // DSE for the server's capabilities.
 func (c *Conn) dial(ctx context.Context) (*pconn, error) {
 	const op = "ldapside.(*Conn).dial"
-	l, u, err := c.connect(ctx)
+	l, u, err := c.connectPooled(ctx)
 	if err != nil {
 		return nil, bridge.E(op, bridge.KindUnavailable, "", err)
 	}
@@ -264,7 +325,7 @@ func dialFailure(op string, err error) error {
 	return t
 }
 
-func readCaps(l *ldap.Conn) (caps, error) {
+func readCaps(l ldapConn) (caps, error) {
 	res, err := l.Search(ldap.NewSearchRequest("", ldap.ScopeBaseObject, ldap.NeverDerefAliases, 1, 0, false,
 		filterAll, []string{"supportedControl"}, nil))
 	if err != nil {

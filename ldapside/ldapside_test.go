@@ -200,7 +200,7 @@ func TestLDAPS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, ok := pc.l.(*ldap.Conn).TLSConnectionState(); !ok {
+	if st, ok := pc.l.(*wireConn).TLSConnectionState(); !ok || !st.HandshakeComplete {
 		t.Errorf("StartTLS: the pooled connection is not encrypted")
 	}
 	st.pool.put(pc, nil)
