@@ -156,7 +156,10 @@ func TestReplicationFailover(t *testing.T) {
 			t.Errorf("%s: 503 without Retry-After", what)
 		}
 	}
-	const workers, perWorker = 8, 250 // bounded: at most 2000 creates, the phases below end it sooner
+	// Bounded (at most 8,000 creates), and large enough that the phases
+	// below end it: at 2,000 the load ran out before the fail-back once
+	// the gateway got faster (stop 23, under -race).
+	const workers, perWorker = 8, 1000
 	for w := 0; w < workers; w++ {
 		wg.Add(1)
 		go func(w int) {
