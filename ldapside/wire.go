@@ -152,12 +152,45 @@ func (w *wireConn) IsClosing() bool {
 	if w.closing.Load() {
 		return true
 	}
-	if w.r.Buffered() > 0 || peerGone(w.nc) {
+	state := idleState(w.nc)
+	if w.r.Buffered() > 0 {
+		state = idleClosed // an LDAP message nobody asked for
+	}
+	if state == idlePending {
+		if _, isTLS := w.nc.(*tls.Conn); isTLS && w.quietTLS() {
+			return false
+		}
+		state = idleClosed
+	}
+	if state == idleClosed {
 		_ = w.Close()
 		return true
 	}
 	return false
 }
+
+// quietTLS reads what a TLS server sent on an idle connection, for at most
+// a millisecond: TLS 1.3 servers send records of their own after the
+// handshake (session tickets), which crypto/tls consumes without returning
+// data. True when that was all (the read timed out, which crypto/tls and
+// bufio recover from); false for an LDAP message, a close_notify or an
+// error.
+func (w *wireConn) quietTLS() bool {
+	_ = w.nc.SetReadDeadline(time.Now().Add(time.Millisecond))
+	_, err := w.r.Peek(1)
+	_ = w.nc.SetReadDeadline(time.Time{})
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout() && w.r.Buffered() == 0
+}
+
+// idle is what an idle connection's socket holds (idleState).
+type idle int
+
+const (
+	idleQuiet   idle = iota // nothing: the connection is usable
+	idlePending             // bytes nobody asked for
+	idleClosed              // the server closed it, or it failed
+)
 
 // Search runs req and reads every answer. As with go-ldap, a non-zero
 // result is an *ldap.Error (its Packet holds the response, controls

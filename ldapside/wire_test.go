@@ -3,12 +3,24 @@ package ldapside
 import (
 	"bufio"
 	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
+	"math/big"
 	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"reflect"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -534,4 +546,134 @@ func FuzzWireResponse(f *testing.F) {
 			w.Close()
 		}
 	})
+}
+
+// TestTLSConnectionsAreKept: a pooled TLS connection (ldaps:// and
+// StartTLS) stays in use across requests with pauses between them. TLS
+// 1.3 servers send records of their own after the handshake (session
+// tickets), which the idle check must not take for a closed connection.
+func TestTLSConnectionsAreKept(t *testing.T) {
+	o, _ := startDirectory(t, nil)
+	for _, tc := range []struct {
+		url      string
+		startTLS bool
+	}{{o.LDAPSURL, false}, {o.URL, true}} {
+		c, err := Open(Config{URLs: []string{tc.url}, BindDN: o.AdminDN, BindPassword: o.AdminPassword, BaseDN: o.BaseDN,
+			CAFile: o.CAFile, StartTLS: tc.startTLS, PoolSize: 1}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var dials atomic.Int64
+		c.dialHook = func(string) { dials.Add(1) }
+		for i := range 20 {
+			if err := c.Ping(tctx(t)); err != nil {
+				t.Fatalf("%s start_tls=%t: Ping %d: %v", tc.url, tc.startTLS, i, err)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		if n := dials.Load(); n != 1 {
+			t.Errorf("%s start_tls=%t: 20 requests dialed %d connections, want 1", tc.url, tc.startTLS, n)
+		}
+		c.Close()
+	}
+}
+
+// TestWireIdleTLSRecords: the records a TLS 1.3 server sends on its own
+// after the handshake (OpenSSL's s_server, like slapd built with OpenSSL,
+// sends two session tickets once the handshake is done, which reach the
+// client after its handshake returned) leave an idle connection usable;
+// the server going away ends it.
+func TestWireIdleTLSRecords(t *testing.T) {
+	if !wireTransport {
+		t.Skip("the pool uses go-ldap here")
+	}
+	bin, err := exec.LookPath("openssl")
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("openssl is needed for this test")
+		}
+		t.Skip("no openssl")
+	}
+	dir := t.TempDir()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "localhost"}, DNSNames: []string{"localhost"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kb, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kb}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "s_server", "-accept", "127.0.0.1:0", "-cert", certFile, "-key", keyFile, "-tls1_3", "-naccept", "1")
+	stdin, err := cmd.StdinPipe() // kept open: s_server ends the session at its end
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stdin.Close()
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	addr := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			if a, ok := strings.CutPrefix(sc.Text(), "ACCEPT "); ok {
+				addr <- a
+			}
+		}
+	}()
+	var hostPort string
+	select {
+	case hostPort = <-addr:
+	case <-time.After(10 * time.Second):
+		t.Fatal("openssl s_server did not say where it listens")
+	}
+	nc, err := net.Dial("tcp", hostPort)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := &wireConn{nc: nc, r: bufio.NewReader(nc), timeout: 5 * time.Second}
+	defer w.Close()
+	roots := x509.NewCertPool()
+	roots.AppendCertsFromPEM(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))
+	if err := w.handshake(tctx(t), &tls.Config{RootCAs: roots, ServerName: "localhost", MinVersion: tls.VersionTLS13}); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for idleState(w.nc) != idlePending && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if idleState(w.nc) != idlePending {
+		t.Fatalf("s_server sent no session tickets after the handshake: the test cannot check what it is for")
+	}
+	if w.IsClosing() {
+		t.Fatalf("session tickets on an idle TLS connection were taken for a closed connection")
+	}
+	if s := idleState(w.nc); s != idleQuiet {
+		t.Errorf("after the check the socket holds %d, want nothing", s)
+	}
+	_ = cmd.Process.Kill()
+	for !w.IsClosing() && time.Now().Before(deadline.Add(5*time.Second)) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if !w.IsClosing() {
+		t.Errorf("a TLS connection whose server went away is not closing")
+	}
 }
