@@ -356,7 +356,7 @@ func readCaps(l ldapConn) (caps, error) {
 }
 
 // with runs fn on a pooled connection. The request's context can end the
-// operation at any time: go-ldap's calls take no context, so cancellation
+// operation at any time: the LDAP calls take no context, so cancellation
 // closes the connection under the call, which then fails and is discarded.
 func (c *Conn) with(ctx context.Context, prefer func(*pconn) bool, fn func(pc *pconn) error) error {
 	var score func(*pconn) int
@@ -380,9 +380,10 @@ func (c *Conn) withScored(ctx context.Context, score func(*pconn) int, fn func(p
 	stop := context.AfterFunc(ctx, func() { _ = pc.l.Close() })
 	err = fn(pc)
 	if err != nil && pc.l.IsClosing() && bridge.KindOf(translate("", err)) == bridge.KindInternal {
-		// go-ldap reports a connection that broke under a request as a
-		// plain error ("unable to read LDAP response packet: EOF"): the
-		// closed connection is what tells it apart.
+		// go-ldap (the pool's client on Windows) reports a connection
+		// that broke under a request as a plain error ("unable to read
+		// LDAP response packet: EOF"): the closed connection is what
+		// tells it apart.
 		err = bridge.E("ldapside.(*Conn).with", bridge.KindUnavailable, "", err)
 	}
 	if !stop() {

@@ -183,9 +183,10 @@ func findVLVResponse(ctrls []ldap.Control) (resp *vlvResponse, ok bool, err erro
 }
 
 // controlsOfError digs the response controls out of a failed result: go-ldap
-// returns an *ldap.Error and drops the controls when the result code is not
-// success, but sssvlv reports offsetRangeError with the VLV response control
-// (and its contentCount) attached to exactly such a result.
+// (and wireConn, which keeps its errors) returns an *ldap.Error and drops the
+// controls when the result code is not success, but sssvlv reports
+// offsetRangeError with the VLV response control (and its contentCount)
+// attached to exactly such a result. The error's Packet still holds them.
 func controlsOfError(err error) []ldap.Control {
 	var le *ldap.Error
 	if !errors.As(err, &le) || le.Packet == nil || len(le.Packet.Children) < 3 {
