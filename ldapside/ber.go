@@ -134,7 +134,9 @@ func decodeSearchEntry(v string) *ldap.Entry {
 		return nil
 	}
 	var raw []byte
-	e := &ldap.Entry{DN: v[dnFrom:dnTo], Attributes: []*ldap.EntryAttribute{}} // empty, not nil, as go-ldap
+	// Slices empty rather than nil where nothing is in them, as go-ldap's
+	// (zero-length literals allocate nothing).
+	e := &ldap.Entry{DN: v[dnFrom:dnTo], Attributes: []*ldap.EntryAttribute{}}
 	for at < listEnd {
 		tag, aFrom, aTo, ok := berNext(v, at, listEnd)
 		if !ok || tag != berSequence {
@@ -149,7 +151,7 @@ func decodeSearchEntry(v string) *ldap.Entry {
 		if !ok || tag != berSet || vEnd != aTo {
 			return nil
 		}
-		a := &ldap.EntryAttribute{Name: v[nFrom:nTo]}
+		a := &ldap.EntryAttribute{Name: v[nFrom:nTo], Values: []string{}, ByteValues: [][]byte{}}
 		for vAt < vEnd {
 			tag, from, to, ok := berNext(v, vAt, vEnd)
 			if !ok || tag != berOctetString {

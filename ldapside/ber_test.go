@@ -30,7 +30,7 @@ func asn1SearchEntry(v string) *ldap.Entry {
 	if !ok {
 		return nil
 	}
-	e := &ldap.Entry{DN: dn}
+	e := &ldap.Entry{DN: dn, Attributes: []*ldap.EntryAttribute{}} // empty slices, as go-ldap's
 	for _, a := range p.Children[1].Children {
 		if len(a.Children) != 2 {
 			return nil
@@ -39,7 +39,7 @@ func asn1SearchEntry(v string) *ldap.Entry {
 		if !ok {
 			return nil
 		}
-		attr := &ldap.EntryAttribute{Name: name}
+		attr := &ldap.EntryAttribute{Name: name, Values: []string{}, ByteValues: [][]byte{}}
 		for _, v := range a.Children[1].Children {
 			attr.Values = append(attr.Values, string(v.ByteValue))
 			attr.ByteValues = append(attr.ByteValues, v.ByteValue)
