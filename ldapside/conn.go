@@ -181,6 +181,11 @@ type pooledConn interface {
 	SetTimeout(time.Duration)
 }
 
+var (
+	_ pooledConn = (*wireConn)(nil)
+	_ pooledConn = (*ldap.Conn)(nil)
+)
+
 // connectPooled is connect for a pooled connection: a wireConn, or where
 // it cannot tell that a server closed an idle connection (wireTransport)
 // go-ldap's Conn.

@@ -427,7 +427,7 @@ func (w *wireConn) result(e *berBuf, ctrls []ldap.Control, want byte) (ldapResul
 
 // message is one response, read whole: s is the LDAPMessage, [opAt, opEnd)
 // its protocolOp element, [from, opEnd) that element's contents, and
-// [ctrlAt, len(s)) the controls, if any.
+// [ctrls, len(s)) the controls element (empty when there is none).
 type message struct {
 	s                        string
 	op                       byte
