@@ -206,3 +206,30 @@ func TestSortedContinuationBusy(t *testing.T) {
 	}
 	t.Logf("next pages sent again after a busy answer: %d", c.continueRetries.Load())
 }
+
+// TestBusyDropsOpenSortedPagedWalks: an open sorted paged walk holds a
+// sssvlv sort context for its connection as a kept VLV context does, so a
+// busy server makes the pool close idle connections holding either.
+func TestBusyDropsOpenSortedPagedWalks(t *testing.T) {
+	o, c := startDirectory(t, func(cfg *Config) { cfg.PoolSize = 2 })
+	ou := fillPeople(t, c, o, 10)
+	c.noVLV = true
+	res, err := c.Search(tctx(t), bridge.SearchRequest{Base: ou, Filter: bridge.Eq("objectClass", "inetOrgPerson"), SortBy: "uid", Count: 3})
+	if err != nil || len(res.Entries) != 3 {
+		t.Fatalf("first page: %v, %+v", err, res)
+	}
+	open := 0
+	c.pool.mu.Lock()
+	for _, pc := range c.pool.idle {
+		if pc.paged != nil {
+			open++
+		}
+	}
+	c.pool.mu.Unlock()
+	if open != 1 {
+		t.Fatalf("%d idle connections hold the open walk, want 1", open)
+	}
+	if n := c.pool.dropSortContexts(); n != 1 {
+		t.Errorf("dropSortContexts closed %d connections, want the one with the open sorted walk", n)
+	}
+}
