@@ -253,6 +253,7 @@ func TestWireResponsesAsGoLDAP(t *testing.T) {
 	postRead.AppendChild(ber.NewString(ber.ClassUniversal, ber.TypePrimitive, ber.TagOctetString, oidPostRead, ""))
 	postRead.AppendChild(ber.NewString(ber.ClassUniversal, ber.TypePrimitive, ber.TagOctetString, string(searchEntry(0, "uid=a,dc=x", []string{"uid", "a"})[5:]), ""))
 	big := strings.Repeat("v", 300)
+	huge := strings.Repeat("\x00\xff", 70000)
 	cases := []struct {
 		name    string
 		reply   func(id int64, op byte, raw []byte) [][]byte
@@ -263,6 +264,7 @@ func TestWireResponsesAsGoLDAP(t *testing.T) {
 				searchEntry(id, "uid=a,dc=x", []string{"uid", "a"}, []string{"objectClass", "top", "person"}, []string{"description", big, ""}),
 				searchEntry(id, "uid=b,dc=x"),
 				searchEntry(id, "uid=c,dc=x", []string{"userPassword"}), // a type without values (no read right)
+				searchEntry(id, "cn=big,dc=x", []string{"jpegPhoto", huge}), // larger than the read buffer
 				func() []byte {
 					var e berBuf
 					env := e.open(berSequence)
