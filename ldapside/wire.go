@@ -259,14 +259,7 @@ func (w *wireConn) Add(req *ldap.AddRequest) error {
 	e.str(0x04, req.DN)
 	list := e.open(berSequence)
 	for _, a := range req.Attributes {
-		attr := e.open(berSequence)
-		e.str(0x04, a.Type)
-		set := e.open(berSet)
-		for _, v := range a.Vals {
-			e.str(0x04, v)
-		}
-		e.close(set)
-		e.close(attr)
+		e.attribute(a.Type, a.Vals)
 	}
 	e.close(list)
 	e.close(op)
@@ -297,14 +290,7 @@ func (w *wireConn) ModifyWithResult(req *ldap.ModifyRequest) (*ldap.ModifyResult
 	for _, c := range req.Changes {
 		ch := e.open(berSequence)
 		e.int(0x0a, int64(c.Operation))
-		attr := e.open(berSequence)
-		e.str(0x04, c.Modification.Type)
-		set := e.open(berSet)
-		for _, v := range c.Modification.Vals {
-			e.str(0x04, v)
-		}
-		e.close(set)
-		e.close(attr)
+		e.attribute(c.Modification.Type, c.Modification.Vals)
 		e.close(ch)
 	}
 	e.close(changes)
@@ -715,6 +701,19 @@ func (e *berBuf) close(start int) {
 		e.b[start+i] = byte(n)
 		n >>= 8
 	}
+}
+
+// attribute writes an Attribute or PartialAttribute:
+// SEQUENCE { type AttributeDescription, vals SET OF AttributeValue }.
+func (e *berBuf) attribute(typ string, vals []string) {
+	attr := e.open(berSequence)
+	e.str(berOctetString, typ)
+	set := e.open(berSet)
+	for _, v := range vals {
+		e.str(berOctetString, v)
+	}
+	e.close(set)
+	e.close(attr)
 }
 
 // str writes a primitive element with the bytes of s.
