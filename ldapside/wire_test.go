@@ -263,7 +263,7 @@ func TestWireResponsesAsGoLDAP(t *testing.T) {
 			return [][]byte{
 				searchEntry(id, "uid=a,dc=x", []string{"uid", "a"}, []string{"objectClass", "top", "person"}, []string{"description", big, ""}),
 				searchEntry(id, "uid=b,dc=x"),
-				searchEntry(id, "uid=c,dc=x", []string{"userPassword"}), // a type without values (no read right)
+				searchEntry(id, "uid=c,dc=x", []string{"userPassword"}),     // a type without values (no read right)
 				searchEntry(id, "cn=big,dc=x", []string{"jpegPhoto", huge}), // larger than the read buffer
 				func() []byte {
 					var e berBuf
