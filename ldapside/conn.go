@@ -45,7 +45,7 @@ type Conn struct {
 	busyRetries atomic.Int64
 	// continueRetries counts next pages of a kept sort context that were
 	// refused as busy and sent again on the same connection
-	// (continueSorted), for tests.
+	// (searchPage), for tests.
 	continueRetries atomic.Int64
 	// vlvContextRefusedAt: when (unix ns) an AD DC last would not continue
 	// a walk's VLV sort context; 0: never. Walks sort every page for
@@ -240,20 +240,24 @@ func (c *Conn) connectURL(ctx context.Context, raw string) (*ldap.Conn, error) {
 	}
 	l, err := ldap.DialURL(raw, ldap.DialWithDialer(c.dialer(ctx)), ldap.DialWithTLSConfig(c.tlsConfig(u)))
 	if err != nil {
-		c.up.Store(raw, false)
-		c.log.Warn("cannot reach directory server", "url", raw, "error", err)
-		return nil, err
+		return nil, c.dialFailed(raw, "cannot reach directory server", err)
 	}
 	l.SetTimeout(c.cfg.DialTimeout)
 	if c.cfg.StartTLS && u.Scheme == "ldap" {
 		if err := l.StartTLS(c.tlsConfig(u)); err != nil {
 			_ = l.Close()
-			c.up.Store(raw, false)
-			c.log.Warn("StartTLS failed", "url", raw, "error", err)
-			return nil, err
+			return nil, c.dialFailed(raw, "StartTLS failed", err)
 		}
 	}
 	return l, nil
+}
+
+// dialFailed records that raw could not be connected to (metrics:
+// dirbridge_directory_up) and says so, once, where it happens.
+func (c *Conn) dialFailed(raw, what string, err error) error {
+	c.up.Store(raw, false)
+	c.log.Warn(what, "url", raw, "error", err)
+	return err
 }
 
 // connectURLWire is connectURL for a pooled connection.
@@ -267,17 +271,13 @@ func (c *Conn) connectURLWire(ctx context.Context, raw string) (*wireConn, error
 	}
 	w, err := dialWire(ctx, u, c.dialer(ctx), c.tlsConfig(u))
 	if err != nil {
-		c.up.Store(raw, false)
-		c.log.Warn("cannot reach directory server", "url", raw, "error", err)
-		return nil, err
+		return nil, c.dialFailed(raw, "cannot reach directory server", err)
 	}
 	w.SetTimeout(c.cfg.DialTimeout)
 	if c.cfg.StartTLS && u.Scheme == "ldap" {
 		if err := w.startTLS(ctx, c.tlsConfig(u)); err != nil {
 			_ = w.Close()
-			c.up.Store(raw, false)
-			c.log.Warn("StartTLS failed", "url", raw, "error", err)
-			return nil, err
+			return nil, c.dialFailed(raw, "StartTLS failed", err)
 		}
 	}
 	return w, nil

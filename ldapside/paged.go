@@ -106,13 +106,7 @@ func (c *Conn) pagedPage(pc *pconn, st *pagedState, ctrls []ldap.Control, size i
 	paging.SetCookie(st.cookie)
 	st.req.Controls = append(append([]ldap.Control(nil), ctrls...), paging)
 	sorted := len(ctrls) > 0
-	var res *ldap.SearchResult
-	var err error
-	if sorted && len(st.cookie) > 0 {
-		res, err = c.continueSorted(pc.l, st.req)
-	} else {
-		res, err = pc.l.Search(st.req)
-	}
+	res, err := c.searchPage(pc.l, st.req, sorted && len(st.cookie) > 0)
 	if res != nil {
 		c.entriesRead.Add(int64(len(res.Entries)))
 	}

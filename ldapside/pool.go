@@ -138,7 +138,7 @@ func (p *pool) getScored(ctx context.Context, score func(*pconn) int) (*pconn, e
 		}
 		pc = p.idle[best]
 		p.idle = append(p.idle[:best], p.idle[best+1:]...)
-		if pc.l.IsClosing() {
+		if !lendable(pc) {
 			stale = append(stale, pc)
 			pc = nil
 		}
@@ -146,7 +146,7 @@ func (p *pool) getScored(ctx context.Context, score func(*pconn) int) (*pconn, e
 	for pc == nil && len(p.idle) > 0 {
 		pc = p.idle[len(p.idle)-1]
 		p.idle = p.idle[:len(p.idle)-1]
-		if pc.l.IsClosing() { // the server or a cancelled request closed it
+		if !lendable(pc) { // the server or a cancelled request closed it
 			_ = pc.l.Close()
 			pc = nil
 		}
@@ -164,6 +164,21 @@ func (p *pool) getScored(ctx context.Context, score func(*pconn) int) (*pconn, e
 		return nil, err
 	}
 	return pc, nil
+}
+
+// idleChecker is implemented by clients that can tell without a request
+// that the server closed an idle connection (wireConn; go-ldap's Conn
+// notices it in its reader goroutine and says so in IsClosing).
+type idleChecker interface{ idleGone() bool }
+
+// lendable reports whether an idle connection may be lent: asked only
+// there, since a connection just put back has just been answered on.
+func lendable(pc *pconn) bool {
+	if pc.l.IsClosing() {
+		return false
+	}
+	ic, ok := pc.l.(idleChecker)
+	return !ok || !ic.idleGone()
 }
 
 // put gives a connection back. err is the outcome of the last operation on

@@ -330,23 +330,26 @@ func (c *Conn) Search(ctx context.Context, req bridge.SearchRequest) (*bridge.Se
 }
 
 // continueBusyRetries bounds the resends of a next page that the server
-// refused as busy (continueSorted).
+// refused as busy (searchPage).
 const continueBusyRetries = 5
 
-// continueSorted sends req, the next page of a sort context the server
-// keeps for this connection (a paged-results cookie or a VLV contextID of a
-// sorted walk). sssvlv marks such a context idle only after it has sent the
+// searchPage sends req, one page of a search; continuing says that it is
+// the next page of a sort context the server keeps for this connection (a
+// paged-results cookie or a VLV contextID). Only then is a busy answer sent
+// again here (a new sort refused as busy meets sssvlv's limits, which
+// Search answers by dropping contexts). sssvlv marks a context idle only
+// after it has sent the
 // previous page's result, so a next page that arrives first is refused as
 // busy ("Other sort requests already in progress") although nothing else
 // runs on the connection: slapd 2.5 did so for about 0.7% of back-to-back
 // pages (TestSortedContinuationBusy). The same request a moment later
 // continues the context, where giving up would cost the walk a new sort of
 // every match and leave the old context held.
-func (c *Conn) continueSorted(l ldapConn, req *ldap.SearchRequest) (*ldap.SearchResult, error) {
+func (c *Conn) searchPage(l ldapConn, req *ldap.SearchRequest, continuing bool) (*ldap.SearchResult, error) {
 	for attempt := 0; ; attempt++ {
 		res, err := l.Search(req)
 		var le *ldap.Error
-		if err == nil || attempt >= continueBusyRetries || !errors.As(err, &le) || le.ResultCode != ldap.LDAPResultBusy {
+		if err == nil || !continuing || attempt >= continueBusyRetries || !errors.As(err, &le) || le.ResultCode != ldap.LDAPResultBusy {
 			return res, err
 		}
 		c.continueRetries.Add(1)
@@ -487,13 +490,7 @@ func (c *Conn) searchVLV(pc *pconn, q *query, offset, count int) (*bridge.Search
 	}
 	sss := sortControl{ldap.NewControlServerSideSortingWithSortKeys(q.keys)}
 	sreq := ldap.NewSearchRequest(q.base, q.scope, ldap.NeverDerefAliases, 0, 0, false, q.filter, q.attrs, []ldap.Control{sss, vlv})
-	var res *ldap.SearchResult
-	var err error
-	if held != nil {
-		res, err = c.continueSorted(pc.l, sreq)
-	} else {
-		res, err = pc.l.Search(sreq)
-	}
+	res, err := c.searchPage(pc.l, sreq, held != nil)
 	var ctrls []ldap.Control
 	if err != nil {
 		ctrls = controlsOfError(err)

@@ -157,19 +157,24 @@ func (b *busyThen) Search(*ldap.SearchRequest) (*ldap.SearchResult, error) {
 	return &ldap.SearchResult{}, nil
 }
 
-// TestContinueSortedResends: a next page refused as busy is sent again on
-// the same connection, a bounded number of times.
-func TestContinueSortedResends(t *testing.T) {
+// TestSearchPageResendsContinuations: a next page refused as busy is sent
+// again on the same connection, a bounded number of times; a new sort
+// refused as busy is not (Search handles sssvlv's limits).
+func TestSearchPageResendsContinuations(t *testing.T) {
 	c := &Conn{}
 	b := &busyThen{n: 2}
-	if _, err := c.continueSorted(b, &ldap.SearchRequest{}); err != nil || b.calls != 3 {
+	if _, err := c.searchPage(b, &ldap.SearchRequest{}, true); err != nil || b.calls != 3 {
 		t.Errorf("two busy answers: err %v after %d sends, want success on the 3rd", err, b.calls)
 	}
 	b = &busyThen{n: 1000}
-	_, err := c.continueSorted(b, &ldap.SearchRequest{})
+	_, err := c.searchPage(b, &ldap.SearchRequest{}, true)
 	var le *ldap.Error
 	if !errors.As(err, &le) || le.ResultCode != ldap.LDAPResultBusy || b.calls != continueBusyRetries+1 {
 		t.Errorf("always busy: err %v after %d sends, want busy after %d", err, b.calls, continueBusyRetries+1)
+	}
+	b = &busyThen{n: 1}
+	if _, err := c.searchPage(b, &ldap.SearchRequest{}, false); !errors.As(err, &le) || b.calls != 1 {
+		t.Errorf("a new sort answered busy: err %v after %d sends, want busy after 1", err, b.calls)
 	}
 }
 
@@ -178,7 +183,7 @@ func TestContinueSortedResends(t *testing.T) {
 // flake seen in CI: "Other sort requests already in progress" in
 // TestConformancePaged). A window deep in a sorted paged walk sends ~120
 // pages back to back, so 20 of them met it about 17 times before
-// continueSorted: every window must now succeed with no search restarted.
+// searchPage: every window must now succeed with no search restarted.
 // The VLV walk of 2-entry pages continues its context 124 times.
 func TestSortedContinuationBusy(t *testing.T) {
 	o, c := startDirectory(t, func(cfg *Config) { cfg.PoolSize = 2 })

@@ -146,9 +146,15 @@ func (w *wireConn) TLSConnectionState() (tls.ConnectionState, bool) {
 	return tls.ConnectionState{}, false
 }
 
-// IsClosing reports whether the connection was closed or broke, or (it is
-// asked of idle connections) the server has closed it since its last use.
-func (w *wireConn) IsClosing() bool {
+// IsClosing reports whether the connection was closed or broke.
+func (w *wireConn) IsClosing() bool { return w.closing.Load() }
+
+var _ idleChecker = (*wireConn)(nil)
+
+// idleGone reports, for an idle connection about to be lent, whether the
+// server has closed it (or sent on it) since its last use, and closes it
+// then. go-ldap's reader goroutine noticed that in the background.
+func (w *wireConn) idleGone() bool {
 	if w.closing.Load() {
 		return true
 	}
@@ -525,7 +531,6 @@ func parseEnvelope(s string) (m message, id int64, ok bool) {
 // ldapResult is the LDAPResult of a response and what follows it.
 type ldapResult struct {
 	code     uint16
-	matched  string
 	diag     string
 	referral string // the first URI, for a referral
 	value    string // an ExtendedResponse's responseValue
@@ -548,11 +553,11 @@ func parseResult(m message) (ldapResult, bool) {
 		code = code<<8 | int64(c)
 	}
 	r.code = uint16(code)
-	tag, from, to, ok = berNext(s, to, m.opEnd)
+	// matchedDN: an error's, read by ldap.GetLDAPError (done).
+	tag, _, to, ok = berNext(s, to, m.opEnd)
 	if !ok || tag != berOctetString {
 		return r, false
 	}
-	r.matched = s[from:to]
 	tag, from, to, ok = berNext(s, to, m.opEnd)
 	if !ok || tag != berOctetString {
 		return r, false

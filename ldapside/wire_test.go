@@ -433,8 +433,8 @@ func TestWireConnectionEnds(t *testing.T) {
 }
 
 // TestWireIdleConnectionClosedByServer: an idle connection the server has
-// closed reports IsClosing without a request (go-ldap's reader noticed it;
-// the pool must not lend it), and one the server keeps does not.
+// closed is found gone without a request (go-ldap's reader noticed it; the
+// pool must not lend it), and one the server keeps is not.
 func TestWireIdleConnectionClosedByServer(t *testing.T) {
 	if !wireTransport {
 		t.Skip("the pool uses go-ldap here")
@@ -468,13 +468,13 @@ func TestWireIdleConnectionClosedByServer(t *testing.T) {
 	defer closed.Close()
 	closedSrv.Close()
 	deadline := time.Now().Add(5 * time.Second)
-	for !closed.IsClosing() && time.Now().Before(deadline) {
+	for !closed.idleGone() && time.Now().Before(deadline) {
 		time.Sleep(5 * time.Millisecond)
 	}
-	if !closed.IsClosing() {
+	if !closed.idleGone() {
 		t.Errorf("a connection the server closed is not closing")
 	}
-	if kept.IsClosing() {
+	if kept.idleGone() {
 		t.Errorf("a live idle connection reports closing")
 	}
 	// Bytes nobody asked for (a notice of disconnection) also end it.
@@ -483,10 +483,10 @@ func TestWireIdleConnectionClosedByServer(t *testing.T) {
 	defer noisySrv.Close()
 	noisySrv.Write(response(0, 0x78, 52, "", "bye", nil))
 	deadline = time.Now().Add(5 * time.Second)
-	for !noisy.IsClosing() && time.Now().Before(deadline) {
+	for !noisy.idleGone() && time.Now().Before(deadline) {
 		time.Sleep(5 * time.Millisecond)
 	}
-	if !noisy.IsClosing() {
+	if !noisy.idleGone() {
 		t.Errorf("a connection with an unsolicited message is not closing")
 	}
 }
@@ -666,17 +666,17 @@ func TestWireIdleTLSRecords(t *testing.T) {
 	if idleState(w.nc) != idlePending {
 		t.Fatalf("s_server sent no session tickets after the handshake: the test cannot check what it is for")
 	}
-	if w.IsClosing() {
+	if w.idleGone() {
 		t.Fatalf("session tickets on an idle TLS connection were taken for a closed connection")
 	}
 	if s := idleState(w.nc); s != idleQuiet {
 		t.Errorf("after the check the socket holds %d, want nothing", s)
 	}
 	_ = cmd.Process.Kill()
-	for !w.IsClosing() && time.Now().Before(deadline.Add(5*time.Second)) {
+	for !w.idleGone() && time.Now().Before(deadline.Add(5*time.Second)) {
 		time.Sleep(5 * time.Millisecond)
 	}
-	if !w.IsClosing() {
+	if !w.idleGone() {
 		t.Errorf("a TLS connection whose server went away is not closing")
 	}
 }
