@@ -69,8 +69,9 @@ type Table struct {
 	lifecycleLine int         // the line of [lifecycle] (or of its disable key), for LifecycleFor's messages
 	groupsFrom    string      // groups_from: "auto", "memberof" or "search"
 	groupsLine    int
-	lines         layoutLines // where container, object_classes and rdn are written, for Layout
-	readIdx       *readIndex  // dirAttrs by name, for reading entries (entryValues)
+	lines         layoutLines  // where container, object_classes and rdn are written, for Layout
+	readIdx       *readIndex   // dirAttrs by name, for reading entries (entryValues)
+	rdnBlind      blindSources // the RDN template's sources, for BlindChanges
 }
 
 var (
@@ -124,13 +125,14 @@ type row struct {
 	refTypes    []string
 	itemType    string
 	placeholder string
-	createOnly  bool        // written by NewEntry only, never changed after
-	unique      string      // "", "base" or "container": chosen free among the candidates
-	maxLen      int         // values are cut to this many characters (0: no limit)
-	nested      bool        // a user's groups read through nested groups (bridge.VirtualNestedGroups)
-	txf         []transform // template_transform: applied to what the templates make (nil: xf)
-	upnFB       *row        // the UPN row: the row of its upn_fallback attribute (upn.go)
-	upnOf       *row        // the upn_fallback row: the UPN row it belongs to
+	createOnly  bool         // written by NewEntry only, never changed after
+	unique      string       // "", "base" or "container": chosen free among the candidates
+	maxLen      int          // values are cut to this many characters (0: no limit)
+	nested      bool         // a user's groups read through nested groups (bridge.VirtualNestedGroups)
+	txf         []transform  // template_transform: applied to what the templates make (nil: xf)
+	upnFB       *row         // the UPN row: the row of its upn_fallback attribute (upn.go)
+	upnOf       *row         // the upn_fallback row: the UPN row it belongs to
+	blind       blindSources // what BlindChanges asks of the row, worked out at Load
 }
 
 // scimPath is a row's SCIM attribute, resolved against the schemas.
@@ -542,6 +544,7 @@ func compile(name string, data []byte, opts Options) (*Table, error) {
 	t.dirAttrs = t.buildDirAttrs()
 	t.listAttrs = t.buildListAttrs()
 	t.readIdx = t.buildReadIndex()
+	t.prepareBlind()
 	return t, nil
 }
 
