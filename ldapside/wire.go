@@ -35,9 +35,10 @@ import (
 // rest of the package is unchanged), the rare paths where its decoding is
 // the reference (a non-zero result is decoded by asn1-ber and made an
 // *ldap.Error by ldap.GetLDAPError, exactly as go-ldap did; controls other
-// than Post-Read go through ldap.DecodeControl), filters
-// (ldap.CompileFilter), and the connections that are not pooled (probes,
-// preflight, Authenticate).
+// than Post-Read go through ldap.DecodeControl), the filters appendFilter
+// leaves to ldap.CompileFilter (extensible matches, and anything malformed,
+// so that the errors are go-ldap's), and the connections that are not
+// pooled (probes, preflight, Authenticate).
 type wireConn struct {
 	nc      net.Conn
 	r       *bufio.Reader
@@ -202,10 +203,6 @@ const (
 // result is an *ldap.Error (its Packet holds the response, controls
 // included) returned beside the entries read before it.
 func (w *wireConn) Search(req *ldap.SearchRequest) (*ldap.SearchResult, error) {
-	filter, err := ldap.CompileFilter(req.Filter)
-	if err != nil {
-		return nil, err
-	}
 	e := w.begin()
 	op := e.open(0x63) // SearchRequest
 	e.str(0x04, req.BaseDN)
@@ -214,7 +211,13 @@ func (w *wireConn) Search(req *ldap.SearchRequest) (*ldap.SearchResult, error) {
 	e.int(0x02, int64(req.SizeLimit))
 	e.int(0x02, int64(req.TimeLimit))
 	e.bool(req.TypesOnly)
-	e.raw(filter.Bytes())
+	if !appendFilter(e, req.Filter) {
+		filter, err := ldap.CompileFilter(req.Filter)
+		if err != nil {
+			return nil, err
+		}
+		e.raw(filter.Bytes())
+	}
 	attrs := e.open(berSequence)
 	for _, a := range req.Attributes {
 		e.str(0x04, a)
