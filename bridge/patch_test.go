@@ -252,3 +252,22 @@ func TestFilterStringEscapes(t *testing.T) {
 		t.Fatalf("got %s want %s", got, want)
 	}
 }
+
+func TestSplitURNPath(t *testing.T) {
+	known := []string{UserSchema, EnterpriseSchema}
+	for _, c := range []struct{ in, urn, rest string }{
+		{"userName", "", "userName"},
+		{"name.givenName", "", "name.givenName"},
+		{UserSchema + ":userName", UserSchema, "userName"},
+		{strings.ToUpper(UserSchema) + ":name.familyName", UserSchema, "name.familyName"},
+		{EnterpriseSchema + ":manager.value", EnterpriseSchema, "manager.value"},
+		{"URN:IETF:params:scim:schemas:extension:enterprise:2.0:User:department", EnterpriseSchema, "department"},
+		{UserSchema, "", UserSchema}, // a URN alone names no attribute
+		{UserSchema + "x:a", "", UserSchema + "x:a"},
+		{"urn:example:custom:1.0:title", "", "urn:example:custom:1.0:title"},
+	} {
+		if urn, rest := SplitURNPath(c.in, known); urn != c.urn || rest != c.rest {
+			t.Errorf("SplitURNPath(%q) = %q, %q; want %q, %q", c.in, urn, rest, c.urn, c.rest)
+		}
+	}
+}
