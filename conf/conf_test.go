@@ -54,7 +54,7 @@ func TestLoadResolvesFilesDefaultsAndRelativePaths(t *testing.T) {
 	if c.Mapping.Users != filepath.Join(dir, "users.toml") {
 		t.Fatalf("mapping path not made relative to the config: %q", c.Mapping.Users)
 	}
-	if c.LDAP.Dialect != "openldap" || c.LDAP.PoolSize != 8 || c.Users.LeaversDN != "ou=leavers,dc=example,dc=com" {
+	if c.LDAP.Dialect != "openldap" || c.LDAP.PoolSize != DefaultPoolSize || c.Users.LeaversDN != "ou=leavers,dc=example,dc=com" {
 		t.Fatalf("defaults not applied: %+v %+v", c.LDAP, c.Users)
 	}
 }

@@ -55,7 +55,8 @@ type Config struct {
 	// instead of reading it from the entry: for directories without the
 	// memberof overlay. See groupsof.go.
 	Groups *GroupsLookup
-	// PoolSize is the number of bound connections kept at most (default 8).
+	// PoolSize is the number of bound connections kept at most (default 32,
+	// as conf.DefaultPoolSize), dialled as concurrent requests need them.
 	PoolSize int
 	// DialTimeout bounds dialing, TLS and the service bind (default 10s).
 	DialTimeout time.Duration
@@ -75,7 +76,7 @@ type Config struct {
 }
 
 const (
-	defaultPoolSize    = 8
+	defaultPoolSize    = 32
 	defaultDialTimeout = 10 * time.Second
 	defaultOpTimeout   = 30 * time.Second
 	// defaultFailbackDelay leaves a restarted server time to settle (and
