@@ -56,7 +56,8 @@ type Config struct {
 	// memberof overlay. See groupsof.go.
 	Groups *GroupsLookup
 	// PoolSize is the number of bound connections kept at most (default 32,
-	// as conf.DefaultPoolSize), dialled as concurrent requests need them.
+	// as conf.DefaultPoolSize), dialled as concurrent requests need them
+	// and closed again once unused (poolIdle).
 	PoolSize int
 	// DialTimeout bounds dialing, TLS and the service bind (default 10s).
 	DialTimeout time.Duration

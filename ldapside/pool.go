@@ -43,6 +43,8 @@ type pconn struct {
 	// searchVLV. At most one: a connection that would get a second is
 	// retired instead.
 	vlv *vlvState
+	// idleSince is when the connection was last put back.
+	idleSince time.Time
 }
 
 // vlvState is a sssvlv sort context kept on one connection so that the next
@@ -59,6 +61,17 @@ type vlvState struct {
 // connection is closed so that the server frees it: sssvlv's contexts count
 // against a server-wide limit (olcSssVlvMax) shared with other clients.
 const vlvIdle = 30 * time.Second
+
+// poolIdle and keepIdle shrink the pool after a burst: a connection put
+// back more than poolIdle ago is closed when the pool is next used, as
+// long as more than keepIdle others are idle. The pool holds up to
+// pool_size bound connections (32 by default, so that a burst of that many
+// requests does not queue in the gateway); without this the directory
+// would see all of them for as long as it keeps idle connections open.
+const (
+	poolIdle = 5 * time.Minute
+	keepIdle = 4
+)
 
 // pool is a bounded set of bound connections. At most size connections exist
 // at any time; a caller that finds all of them busy waits for one (or for
@@ -194,8 +207,9 @@ func (p *pool) put(pc *pconn, err error) {
 		// connection (sort contexts, paged cookies) only when it ends.
 		_ = pc.l.Close()
 	} else {
+		pc.idleSince = time.Now()
 		if pc.vlv != nil {
-			pc.vlv.used = time.Now()
+			pc.vlv.used = pc.idleSince
 			if p.reaper == nil {
 				p.reaper = time.AfterFunc(vlvIdle, p.reap)
 			}
@@ -207,13 +221,21 @@ func (p *pool) put(pc *pconn, err error) {
 }
 
 // takeExpiredLocked removes from idle the connections whose sort context
-// has been unused for vlvIdle and returns them, to be closed.
+// has been unused for vlvIdle, and those idle for poolIdle beyond the
+// keepIdle most recently used, and returns them, to be closed.
 func (p *pool) takeExpiredLocked(now time.Time) []*pconn {
 	var out []*pconn
 	keep := p.idle[:0]
+	surplus := len(p.idle) - keepIdle // idle is oldest first
 	for _, pc := range p.idle {
 		if pc.vlv != nil && now.Sub(pc.vlv.used) >= vlvIdle {
 			out = append(out, pc)
+			surplus--
+			continue
+		}
+		if surplus > 0 && !pc.idleSince.IsZero() && now.Sub(pc.idleSince) >= poolIdle {
+			out = append(out, pc)
+			surplus--
 			continue
 		}
 		keep = append(keep, pc)
