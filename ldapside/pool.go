@@ -63,8 +63,8 @@ type vlvState struct {
 const vlvIdle = 30 * time.Second
 
 // poolIdle and keepIdle shrink the pool after a burst: a connection put
-// back more than poolIdle ago is closed when the pool is next used, as
-// long as more than keepIdle others are idle. The pool holds up to
+// back poolIdle ago is closed (by the reaper, or when the pool is next
+// used) as long as more than keepIdle others are idle. The pool holds up to
 // pool_size bound connections (32 by default, so that a burst of that many
 // requests does not queue in the gateway); without this the directory
 // would see all of them for as long as it keeps idle connections open.
@@ -88,7 +88,7 @@ type pool struct {
 	mu     sync.Mutex
 	idle   []*pconn // most recently used last
 	closed bool
-	reaper *time.Timer // closes idle connections whose sort context expired
+	reaper *time.Timer // closes idle connections that expired (scheduleReapLocked)
 }
 
 func newPool(size int, dial func(ctx context.Context) (*pconn, error)) *pool {
@@ -210,11 +210,9 @@ func (p *pool) put(pc *pconn, err error) {
 		pc.idleSince = time.Now()
 		if pc.vlv != nil {
 			pc.vlv.used = pc.idleSince
-			if p.reaper == nil {
-				p.reaper = time.AfterFunc(vlvIdle, p.reap)
-			}
 		}
 		p.idle = append(p.idle, pc)
+		p.scheduleReapLocked(pc.idleSince)
 		p.mu.Unlock()
 	}
 	p.tokens <- struct{}{}
@@ -276,28 +274,45 @@ func (p *pool) dropUnusable() {
 	}
 }
 
-// reap closes the idle connections whose sort context expired, and runs
-// again while some idle connection still holds one: a quiet gateway must
-// not keep the server's sort contexts forever.
+// reap closes the idle connections takeExpiredLocked gives up, and runs
+// again while some idle connection will expire: a quiet gateway must keep
+// neither the server's sort contexts nor a burst's connections forever.
 func (p *pool) reap() {
 	now := time.Now()
 	p.mu.Lock()
 	p.reaper = nil
 	stale := p.takeExpiredLocked(now)
-	if !p.closed {
-		var first time.Time
-		for _, pc := range p.idle {
-			if pc.vlv != nil && (first.IsZero() || pc.vlv.used.Before(first)) {
-				first = pc.vlv.used
-			}
-		}
-		if !first.IsZero() {
-			p.reaper = time.AfterFunc(first.Add(vlvIdle).Sub(now), p.reap)
-		}
-	}
+	p.scheduleReapLocked(now)
 	p.mu.Unlock()
 	for _, pc := range stale {
 		_ = pc.l.Close()
+	}
+}
+
+// scheduleReapLocked starts the reaper, unless it runs already, for the
+// first moment an idle connection expires: a kept sort context vlvIdle
+// after its last use, a connection beyond the keepIdle most recent
+// poolIdle after it was put back.
+func (p *pool) scheduleReapLocked(now time.Time) {
+	if p.reaper != nil || p.closed {
+		return
+	}
+	var first time.Time
+	earliest := func(t time.Time) {
+		if first.IsZero() || t.Before(first) {
+			first = t
+		}
+	}
+	for _, pc := range p.idle {
+		if pc.vlv != nil {
+			earliest(pc.vlv.used.Add(vlvIdle))
+		}
+	}
+	if len(p.idle) > keepIdle && !p.idle[0].idleSince.IsZero() {
+		earliest(p.idle[0].idleSince.Add(poolIdle)) // idle is oldest first
+	}
+	if !first.IsZero() {
+		p.reaper = time.AfterFunc(max(first.Sub(now), time.Millisecond), p.reap)
 	}
 }
 
