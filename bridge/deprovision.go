@@ -133,7 +133,7 @@ func (s *Service) leaveGroup(ctx context.Context, userDN string, g *membership) 
 	const op = "bridge.(*Service).leaveGroup"
 	m := s.cfg.Memberships
 	del := Change{Op: ChangeDelete, Attr: m.Attr, Values: []string{userDN}}
-	req := ModifyRequest{ID: g.id, Base: s.groupBase(*g), Changes: []Change{del}, Return: []string{"objectClass"}}
+	req := ModifyRequest{ID: g.id, Base: s.groupBase(*g), Changes: []Change{del}, Return: []string{}}
 	_, err := s.dir.Modify(ctx, req)
 	if schemaRefused(err) && m.Placeholder != "" {
 		// The user was the last member of a group whose object class
@@ -165,7 +165,7 @@ func (s *Service) rejoinGroup(ctx context.Context, userDN string, g membership) 
 	if g.placeholder {
 		changes = append(changes, Change{Op: ChangeDelete, Attr: m.Attr, Values: []string{m.Placeholder}})
 	}
-	_, err := s.dir.Modify(ctx, ModifyRequest{ID: g.id, Base: s.groupBase(g), Changes: changes, Return: []string{"objectClass"}})
+	_, err := s.dir.Modify(ctx, ModifyRequest{ID: g.id, Base: s.groupBase(g), Changes: changes, Return: []string{}})
 	return Wrap("bridge.(*Service).rejoinGroup", err)
 }
 

@@ -153,7 +153,11 @@ type ModifyRequest struct {
 	NewSuperior string  // new parent DN; "" keeps the parent
 	Password    *string // set only when it differs from the current password
 	Disabled    *bool
-	Return      []string // attributes of the modified entry to return (nil: all)
+	// Return names the attributes of the modified entry to return (nil:
+	// all). Empty but not nil asks for none: the answer then needs only
+	// the entry's ID and DN, and an implementation that would have to read
+	// the entry back for more (a server without Post-Read) need not.
+	Return []string
 	// Current, when set, is the entry as the caller has just read it
 	// through this Directory, with at least the attributes Changes name.
 	// An implementation may plan the changes on it instead of reading the

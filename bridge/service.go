@@ -441,7 +441,9 @@ func (s *Service) patchMembers(ctx context.Context, id string, ops []PatchOp) (b
 	if err != nil || !ok {
 		return false, err
 	}
-	req := ModifyRequest{ID: id, Base: s.m.Container(), Changes: changes, Return: []string{"objectClass"}}
+	// Nothing back: the answer is read afterwards (Patch) or not at all
+	// (PatchQuiet), and a directory without Post-Read then skips a read.
+	req := ModifyRequest{ID: id, Base: s.m.Container(), Changes: changes, Return: []string{}}
 	if attr := s.idAttr(); attr != "" {
 		// id is the attribute's value: the write goes to the entry it
 		// names now, by its immutable id (found in scope, so the check

@@ -139,6 +139,19 @@ func TestADMemberPatchReadsOnlyNamedMembers(t *testing.T) {
 			want = lowerAll(members)
 		}
 	}
+	// Asked for nothing back (a SCIM membership PATCH), the group is not
+	// read again after the modify: one search fewer.
+	p.take()
+	out, err := c.Modify(ctx, bridge.ModifyRequest{ID: g.ID, Base: people, Changes: []bridge.Change{add(outside[2])}, Return: []string{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := fmt.Sprintf("search=%d %s", p.take()[opSearch], ""); got != "search=2 " || out.ID != g.ID || !strings.EqualFold(out.DN, gdn) {
+		t.Errorf("add with nothing to return: %s, answered %q %q; want 2 searches and the group's id and DN", got, out.ID, out.DN)
+	}
+	if got := adminMembers(t, admin, gdn); !slices.Contains(got, strings.ToLower(outside[2])) {
+		t.Errorf("the member added with nothing to return is not in the group")
+	}
 }
 
 // TestADValueLevel: only member adds and deletes of named values are
