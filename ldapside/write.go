@@ -498,7 +498,9 @@ func (c *Conn) Modify(ctx context.Context, req bridge.ModifyRequest) (*bridge.En
 		written = true
 		if got == nil && req.Return != nil && len(req.Return) == 0 {
 			// Nothing asked for (a membership change): on Samba, which
-			// sends no Post-Read, that saves a search per request.
+			// sends no Post-Read, that saves a search per request. No
+			// version is noted for fail-back (noteWrite): only an entry
+			// this gateway created can be missing from a replica.
 			out = &bridge.Entry{ID: req.ID, DN: dn}
 			return nil
 		}
