@@ -34,19 +34,27 @@ func TestAwaitWritesLooksAgainWhenAlreadyThere(t *testing.T) {
 		rywWait: 200 * time.Millisecond, log: hclog.NewNullLogger()}
 	c.noteWriteCSN(t, w)
 	pc := &pconn{url: "ldap://a", l: &csnServer{csns: []string{"20261203133600.000000Z#000000#001#000000", w}}}
-	again, err := c.awaitWrites(pc)
+	again, err := c.awaitWrites(pc, c.pendingWrites(pc.url))
 	if err != nil || !again {
 		t.Fatalf("the server holds the write at the first look: again %v, err %v; want a second lookup", again, err)
 	}
-	// Known to hold it now: no look at the server's state at all.
+	// A lookup sent while it was pending looks again when another lookup
+	// learnt meanwhile that the server holds the write.
+	before := c.pendingWrites("ldap://b")
+	c.verified("ldap://b", map[int]string{2: w})
+	if again, err := c.awaitWrites(&pconn{url: "ldap://b", l: &csnServer{csns: []string{w}}}, before); err != nil || !again {
+		t.Errorf("pending when sent, verified since: again %v, err %v; want a second lookup", again, err)
+	}
+	c.verified("ldap://b", nil)
+	// Known to hold it: no look at the server's state at all.
 	pc.l = &csnServer{}
-	if again, err := c.awaitWrites(pc); err != nil || again {
+	if again, err := c.awaitWrites(pc, c.pendingWrites(pc.url)); err != nil || again {
 		t.Errorf("nothing pending: again %v, err %v; want neither", again, err)
 	}
 	// A server that has not received it.
 	late := &pconn{url: "ldap://b", l: &csnServer{csns: []string{"20261203133500.000000Z#000000#002#000000"}}}
 	start := time.Now()
-	if again, err := c.awaitWrites(late); err == nil || again {
+	if again, err := c.awaitWrites(late, c.pendingWrites(late.url)); err == nil || again {
 		t.Errorf("the write never arrives: again %v, err %v; want unavailable", again, err)
 	}
 	if d := time.Since(start); d < 200*time.Millisecond {

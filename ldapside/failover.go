@@ -334,18 +334,16 @@ func (c *Conn) verified(url string, have map[int]string) {
 	w.verified[url] = have
 }
 
-// awaitWrites is asked when a lookup on pc found nothing: it reports
-// whether pc's server was not known to hold writes of this gateway and
-// holds them now (look again: they may have arrived after the lookup, even
-// before the first look at the server's state), and fails with
-// KindUnavailable when it does not get them within rywWait. Without pending
-// writes it costs nothing.
-func (c *Conn) awaitWrites(pc *pconn) (again bool, err error) {
+// awaitWrites is asked when a lookup on pc found nothing, with want, the
+// writes of this gateway pc's server was not known to hold when the lookup
+// was sent (pendingWrites, taken before it: another lookup may learn
+// meanwhile that the server holds them, which says nothing of when they
+// arrived). It reports whether the server holds them now (look again:
+// they may have arrived after the lookup, even before the first look at
+// the server's state), and fails with KindUnavailable when it does not get
+// them within rywWait. Without pending writes it costs nothing.
+func (c *Conn) awaitWrites(pc *pconn, want map[int]string) (again bool, err error) {
 	const op = "ldapside.(*Conn).awaitWrites"
-	if len(c.cfg.URLs) == 1 {
-		return false, nil // every write went to this one server
-	}
-	want := c.pendingWrites(pc.url)
 	if want == nil {
 		return false, nil
 	}

@@ -114,11 +114,15 @@ func (c *Conn) findByID(pc *pconn, base, id string, attrs []string) (*ldap.Entry
 	} else if _, err := parseDN(base); err != nil {
 		return nil, bridge.E(op, bridge.KindNotFound, "", err)
 	}
+	var pending map[int]string
+	if len(c.cfg.URLs) > 1 { // with one server every write went to it
+		pending = c.pendingWrites(pc.url)
+	}
 	e, err := c.findOne(pc, base, ldap.ScopeWholeSubtree, c.d.idFilter(id), attrs)
 	if bridge.KindOf(err) == bridge.KindNotFound {
 		// Not found may only mean that this replica has not yet received
 		// the entry this gateway wrote through another server.
-		again, werr := c.awaitWrites(pc)
+		again, werr := c.awaitWrites(pc, pending)
 		if werr != nil {
 			return nil, bridge.Wrap(op, werr)
 		}
