@@ -200,7 +200,7 @@ func newOpenLDAP(opts OpenLDAPOptions) (o *OpenLDAP, err error) {
 		return nil, err
 	}
 	certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
-	if err := writeSelfSigned(certFile, keyFile); err != nil {
+	if err := WriteSelfSigned(certFile, keyFile); err != nil {
 		return nil, err
 	}
 	o = &OpenLDAP{
@@ -234,9 +234,9 @@ func freePort() (int, error) {
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
-// writeSelfSigned writes a self-signed certificate for 127.0.0.1 and
+// WriteSelfSigned writes a self-signed certificate for 127.0.0.1 and
 // localhost, which is also the CA a client trusts.
-func writeSelfSigned(certFile, keyFile string) error {
+func WriteSelfSigned(certFile, keyFile string) error {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return err
