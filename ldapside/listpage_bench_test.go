@@ -73,8 +73,17 @@ func cpuTime(b *testing.B) time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
-// reportCPU reports the processor time since cpu (cpuTime) per op of n.
-func reportCPU(b *testing.B, cpu time.Duration, n int, unit string) {
+// loopCPU runs op(n) for the n-th iteration of b's loop, timed from here,
+// and reports this process's processor time per iteration in unit.
+func loopCPU(b *testing.B, unit string, op func(n int)) {
+	b.ReportAllocs()
+	b.ResetTimer()
+	cpu := cpuTime(b)
+	n := 0
+	for b.Loop() {
+		op(n)
+		n++
+	}
 	b.ReportMetric(float64(cpuTime(b)-cpu)/float64(time.Millisecond)/float64(max(n, 1)), unit)
 }
 
@@ -110,15 +119,7 @@ func BenchmarkListPage(b *testing.B) {
 	for start := 1; start <= listBenchUsers; start += 100 {
 		page(start) // a first walk: slapd's caches warm, as in make bench's later runs
 	}
-	b.ReportAllocs()
-	b.ResetTimer()
-	cpu := cpuTime(b)
-	n := 0
-	for b.Loop() {
-		page(1 + 100*(n%(listBenchUsers/100)))
-		n++
-	}
-	reportCPU(b, cpu, n, "cpu-ms/page")
+	loopCPU(b, "cpu-ms/page", func(n int) { page(1 + 100*(n%(listBenchUsers/100))) })
 }
 
 // benchGateway is the gateway's SCIM handler in process with its default
@@ -163,15 +164,7 @@ func BenchmarkLookupUserName(b *testing.B) {
 	for i := range listBenchUsers {
 		lookup(i) // slapd's caches warm, as in make bench
 	}
-	b.ReportAllocs()
-	b.ResetTimer()
-	cpu := cpuTime(b)
-	n := 0
-	for b.Loop() {
-		lookup(n)
-		n++
-	}
-	reportCPU(b, cpu, n, "cpu-ms/op")
+	loopCPU(b, "cpu-ms/op", lookup)
 }
 
 // BenchmarkWrite is make bench's PATCH active=false and PUT (a new title)
@@ -215,16 +208,7 @@ func BenchmarkWrite(b *testing.B) {
 	}
 	// write runs op(n) for the n-th write as one benchmark.
 	write := func(name string, op func(n int)) {
-		b.Run(name, func(b *testing.B) {
-			b.ReportAllocs()
-			cpu := cpuTime(b)
-			n := 0
-			for b.Loop() {
-				op(n)
-				n++
-			}
-			reportCPU(b, cpu, n, "cpu-ms/op")
-		})
+		b.Run(name, func(b *testing.B) { loopCPU(b, "cpu-ms/op", op) })
 	}
 	write("patch-active", func(n int) {
 		_, id := user(n)
