@@ -1,6 +1,7 @@
 package ldapside
 
 import (
+	"encoding/hex"
 	"strings"
 	"unicode/utf8"
 )
@@ -157,25 +158,12 @@ func unescapeFilterValue(s string) (string, bool) {
 		if i+2 >= len(s) {
 			return "", false
 		}
-		hi, ok1 := unhex(s[i+1])
-		lo, ok2 := unhex(s[i+2])
-		if !ok1 || !ok2 {
+		v, err := hex.DecodeString(s[i+1 : i+3])
+		if err != nil {
 			return "", false
 		}
-		b = append(b, hi<<4|lo)
+		b = append(b, v[0])
 		i += 2
 	}
 	return string(b), true
-}
-
-func unhex(c byte) (byte, bool) {
-	switch {
-	case '0' <= c && c <= '9':
-		return c - '0', true
-	case 'a' <= c && c <= 'f':
-		return c - 'a' + 10, true
-	case 'A' <= c && c <= 'F':
-		return c - 'A' + 10, true
-	}
-	return 0, false
 }
