@@ -154,7 +154,7 @@ func SplitURNPath(name string, known []string) (urn, rest string) {
 	}
 	best := ""
 	for _, u := range known {
-		if len(u) > len(best) && len(name) > len(u) && name[len(u)] == ':' && asciiEqualFold(name[:len(u)], u) {
+		if len(u) > len(best) && len(name) > len(u) && name[len(u)] == ':' && strings.EqualFold(name[:len(u)], u) {
 			best = u
 		}
 	}
@@ -162,26 +162,4 @@ func SplitURNPath(name string, known []string) (urn, rest string) {
 		return "", name
 	}
 	return best, name[len(best)+1:]
-}
-
-// asciiEqualFold is strings.EqualFold for ASCII folding only: a schema URN
-// is ASCII, and a name that matches one only under Unicode folding (the
-// Kelvin sign for "k") names no schema.
-func asciiEqualFold(a, b string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := 0; i < len(a); i++ {
-		x, y := a[i], b[i]
-		if 'A' <= x && x <= 'Z' {
-			x += 'a' - 'A'
-		}
-		if 'A' <= y && y <= 'Z' {
-			y += 'a' - 'A'
-		}
-		if x != y {
-			return false
-		}
-	}
-	return true
 }
