@@ -127,18 +127,9 @@ func (t *Table) prepareBlind() {
 		t.rdnBlind = t.rdnRow.blind
 		return
 	}
-	if t.rdnTmpl == nil {
-		return
+	if t.rdnTmpl != nil {
+		t.rdnBlind = t.blindOf(t.tmplSources(nil, t.rdnTmpl))
 	}
-	var srcs []scimPath
-	for _, a := range t.rdnTmpl.attrs {
-		p, err := t.resolvePath(a)
-		if err != nil {
-			return
-		}
-		srcs = append(srcs, p)
-	}
-	t.rdnBlind = t.blindOf(srcs, true)
 }
 
 func (t *Table) blindOf(srcs []scimPath, ok bool) blindSources {
@@ -190,14 +181,24 @@ func (t *Table) rowSources(r *row) ([]scimPath, bool) {
 	if r.scim != "" {
 		out = append(out, r.path)
 	}
+	ok := true
 	for _, tm := range r.tmpls {
-		for _, a := range tm.attrs {
-			p, err := t.resolvePath(a)
-			if err != nil {
-				return nil, false
-			}
-			out = append(out, p)
+		if out, ok = t.tmplSources(out, tm); !ok {
+			return nil, false
 		}
+	}
+	return out, true
+}
+
+// tmplSources appends the SCIM attributes template tm reads to out; ok is
+// false when one cannot be named.
+func (t *Table) tmplSources(out []scimPath, tm *tmpl) ([]scimPath, bool) {
+	for _, a := range tm.attrs {
+		p, err := t.resolvePath(a)
+		if err != nil {
+			return nil, false
+		}
+		out = append(out, p)
 	}
 	return out, true
 }
