@@ -31,10 +31,11 @@ import (
 
 // DefaultPoolSize is ldap.pool_size when it is not set. A connection is
 // dialled only when every open one is busy (and closed again once unused
-// for a while, ldapside's poolIdle); a pool smaller than the identity provider's concurrency makes requests wait
-// in the gateway, where the directory would have applied them back to back:
-// at 32 concurrent PUTs, 8 connections gave 0.60× the throughput of raw
-// LDAP at 32 connections and 32 gave 0.81× (docs/performance.md).
+// for a while, ldapside's poolIdle); a pool smaller than the identity
+// provider's concurrency makes requests wait in the gateway, where the
+// directory would have applied them back to back: at 32 concurrent PUTs, 8
+// connections gave 0.60× the throughput of raw LDAP at 32 connections and
+// 32 gave 0.81× (docs/performance.md).
 const DefaultPoolSize = 32
 
 // Config is the whole configuration file.
