@@ -3,6 +3,7 @@ package main
 import (
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -373,4 +374,91 @@ func TestADCutDelete(t *testing.T) {
 			t.Errorf("answered %d but nothing applied", r.Status)
 		}
 	})
+}
+
+// A group PATCH on AD that adds one member and removes another: the
+// group's find, the search for the named members' presence and one modify
+// that asks nothing back (Samba sends no Post-Read, so the gateway answers
+// 204 without reading the group again). Cut after each of them, the group
+// has both changes or neither, a 2xx means both, and the client's retry of
+// the same PATCH then leaves both in place.
+func TestADCutGroupMemberPatch(t *testing.T) {
+	sa := testenv.SharedSambaAD(t)
+	p, err := testenv.StartFaultProxy(t, strings.TrimPrefix(sa.URL, "ldap://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := startWithADGroups(t, "DIRBRIDGE_LDAP_URLS="+p.URL(), "DIRBRIDGE_LDAP_OP_TIMEOUT=3s", "DIRBRIDGE_LDAP_DIAL_TIMEOUT=1s",
+		"DIRBRIDGE_STATE_RECOVERY_INTERVAL=300ms")
+	g := s.gw
+	type state struct{ group, cn, joiner, leaver, joinerDN, leaverDN string }
+	body := func(st state) map[string]any {
+		return patchBody(
+			map[string]any{"op": "add", "path": "members", "value": []any{map[string]any{"value": st.joiner}}},
+			map[string]any{"op": "remove", "path": `members[value eq "` + st.leaver + `"]`})
+	}
+	// applied reports whether the group holds the joiner and not the
+	// leaver (true) or the leaver and not the joiner (false); anything
+	// else is a half-written group.
+	applied := func(st state, r response) bool {
+		m := s.members(t, st.cn)
+		has := func(dn string) bool { return slices.Contains(m, dn) }
+		switch {
+		case has(st.joinerDN) && !has(st.leaverDN):
+			return true
+		case has(st.leaverDN) && !has(st.joinerDN):
+			return false
+		}
+		t.Fatalf("half-written group (answer %d): members %v", r.Status, m)
+		return false
+	}
+	setup := func(int) any {
+		ids, _, dns := adGroupUsers(t, s, "cutgrp", 2)
+		cn := "cutgrp-" + randHex(4)
+		gid := g.do("POST", "/v2/Groups", map[string]any{"schemas": []string{groupURN}, "displayName": cn,
+			"members": []any{map[string]any{"value": ids[1]}}}).must(t, 201, "group").str("id")
+		return state{gid, cn, ids[0], ids[1], dns[0], dns[1]}
+	}
+	request := func(st any) response { return g.do("PATCH", "/v2/Groups/"+st.(state).group, body(st.(state))) }
+	runCuts(t, g, p, setup, request, func(st any, r response) {
+		s := st.(state)
+		if !applied(s, r) && r.Status/100 == 2 {
+			t.Errorf("answered %d but nothing applied", r.Status)
+		}
+		if r.Status/100 == 2 {
+			return
+		}
+		// The identity provider retries what it got no 2xx for.
+		again := g.do("PATCH", "/v2/Groups/"+s.group, body(s))
+		if again.Status/100 != 2 || !applied(s, again) {
+			t.Errorf("retry after a cut: answer %d, applied %v: %s", again.Status, applied(s, again), again.Raw)
+		}
+	})
+
+	// The modify applied and its answer lost: the last response of the
+	// request is the modify's.
+	settle(t, g, p)
+	st := setup(0).(state)
+	p.Arm(0, 0)
+	request(setup(0))
+	last := p.Responses()
+	readyz(g)
+	p.ArmDrop(last, time.Second)
+	r := request(st)
+	sent := p.Requests()
+	p.Arm(0, 0)
+	settle(t, g, p)
+	t.Logf("modify's answer dropped: answer %d, sent %v", r.Status, sent)
+	if sent["modify"] != 1 {
+		t.Fatalf("dropped answer: the gateway sent %v, want one modify", sent)
+	}
+	if r.Status/100 != 2 && r.Status != http.StatusServiceUnavailable {
+		t.Errorf("dropped answer: status %d %s", r.Status, r.Raw)
+	}
+	if !applied(st, r) {
+		t.Errorf("dropped answer (%d): the modify did not apply", r.Status)
+	}
+	if again := request(st); again.Status/100 != 2 || !applied(st, again) {
+		t.Errorf("retry after a dropped answer: %d %s", again.Status, again.Raw)
+	}
 }
