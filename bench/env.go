@@ -336,3 +336,95 @@ func (p *rawPool) close() {
 		l.Close()
 	}
 }
+
+// relay is a running bench/relay: the least an HTTP gateway does for a
+// write, measured beside dirbridge as the machine's own bound.
+type relay struct {
+	cmd  *exec.Cmd
+	done chan struct{}
+	base string
+	out  strings.Builder // its stderr
+}
+
+// buildRelay builds bench/relay into dst, as buildGateway builds the
+// gateway.
+func buildRelay(ctx context.Context, repo, dst string) error {
+	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-o", dst, "./bench/relay")
+	cmd.Dir = repo
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("building the relay: %v\n%s", err, out)
+	}
+	return nil
+}
+
+// startRelay starts the relay on d and waits for its address.
+func startRelay(ctx context.Context, bin string, d benchDir) (*relay, error) {
+	dn, pw := d.admin()
+	r := &relay{cmd: exec.Command(bin), done: make(chan struct{})}
+	r.cmd.Env = append(os.Environ(), "BENCH_RELAY_LDAP_URL="+d.url(), "BENCH_RELAY_BIND_DN="+dn, "BENCH_RELAY_BIND_PASSWORD="+pw)
+	r.cmd.Stderr = &r.out
+	r.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	stdout, err := r.cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := r.cmd.Start(); err != nil {
+		return nil, err
+	}
+	addr := make(chan string, 1)
+	go func() {
+		line, _ := bufio.NewReader(stdout).ReadString('\n')
+		addr <- strings.TrimSpace(line)
+		_, _ = io.Copy(io.Discard, stdout)
+	}()
+	go func() {
+		_ = r.cmd.Wait()
+		close(r.done)
+	}()
+	select {
+	case a := <-addr:
+		if a == "" {
+			r.stop()
+			return nil, fmt.Errorf("the relay exited before it listened: %s", r.out.String())
+		}
+		r.base = "http://" + a
+		return r, nil
+	case <-time.After(30 * time.Second):
+	case <-ctx.Done():
+	}
+	r.stop()
+	return nil, errors.New("the relay did not start")
+}
+
+// stop ends the relay by its PID.
+func (r *relay) stop() {
+	select {
+	case <-r.done:
+		return
+	default:
+	}
+	_ = r.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-r.done:
+	case <-time.After(5 * time.Second):
+		_ = r.cmd.Process.Kill()
+		<-r.done
+	}
+}
+
+// client is an HTTP client for the relay, pooled like the SCIM client.
+func (r *relay) client() *scimClient {
+	tr := &http.Transport{MaxIdleConns: 128, MaxIdleConnsPerHost: 128, IdleConnTimeout: time.Minute}
+	return &scimClient{base: r.base, auth: "none", hc: &http.Client{Transport: tr, Timeout: time.Minute}}
+}
+
+// relayBody is the relay's request for m.
+func relayBody(m *ldap.ModifyRequest) map[string]any {
+	ops := map[uint]string{ldap.AddAttribute: "add", ldap.DeleteAttribute: "delete", ldap.ReplaceAttribute: "replace"}
+	var ch []any
+	for _, c := range m.Changes {
+		ch = append(ch, map[string]any{"op": ops[c.Operation], "attr": c.Modification.Type, "values": c.Modification.Vals})
+	}
+	return map[string]any{"dn": m.DN, "changes": ch}
+}

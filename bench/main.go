@@ -39,11 +39,12 @@ type config struct {
 	Runs         int           `json:"runs"`      // each workload, on the one seeded directory
 	Dir          string        `json:"directory"` // openldap (a slapd of its own) or ad (testenv's Samba DC)
 
-	Out        string    `json:"-"`
-	Bin        string    `json:"-"` // where to build the gateway
-	ProfileDir string    `json:"-"` // CPU and heap profiles of the gateway, when set
-	Log        io.Writer `json:"-"` // progress
-	cpu        *cpuMeter // nil until slapd runs
+	Out        string      `json:"-"`
+	Bin        string      `json:"-"` // where to build the gateway
+	ProfileDir string      `json:"-"` // CPU and heap profiles of the gateway, when set
+	Log        io.Writer   `json:"-"` // progress
+	cpu        *cpuMeter   // nil until slapd runs
+	relay      *scimClient // bench/relay, once it runs
 }
 
 func defaultConfig() config {
@@ -140,8 +141,8 @@ func (c *config) check() error {
 	}
 	c.Runs = max(1, c.Runs)
 	// Each write workload needs distinct existing users per level, side
-	// and run.
-	per := c.N / (2 * 2 * len(c.Levels) * c.Runs)
+	// and run: PUT and PATCH for SCIM and raw, PATCH for the relay.
+	per := c.N / (writeSets * len(c.Levels) * c.Runs)
 	c.WriteOps = max(1, min(c.WriteOps, per))
 	c.BigGroup = max(1, min(c.BigGroup, c.N))
 	return nil

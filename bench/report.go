@@ -185,6 +185,16 @@ func buildRows(cfg config, small *importStats, r *measured) []row {
 			x.Target, x.judge = "≥ 0.8× raw ops/s", atLeast(0.8)
 		}
 		add(x)
+		if rl := w.Relay; rl != nil {
+			// Information: what the machine allows any HTTP gateway.
+			cell := opsCell(*rl)
+			if rl.Errors > 0 {
+				cell += " (errors: not a bound)"
+			}
+			add(row{Workload: fmt.Sprintf("bound: bench/relay (HTTP + one go-ldap modify, nothing else) vs the same modify, concurrency %d", w.Concurrency),
+				SCIM: cell, Raw: opsCell(w.Raw), Ratio: ratio(rl.OpsPerSec, w.Raw.OpsPerSec), Target: "—",
+				scimV: rl.OpsPerSec, rawV: w.Raw.OpsPerSec, unit: "ops/s"})
+		}
 	}
 	if small != nil {
 		v := mb(small.PeakRSSBytes)

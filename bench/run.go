@@ -75,6 +75,10 @@ func run(ctx context.Context, cfg config) (res *results, err error) {
 	if err := buildGateway(ctx, root, cfg.Bin); err != nil {
 		return nil, err
 	}
+	relayBin := filepath.Join(filepath.Dir(cfg.Bin), "bench-relay")
+	if err := buildRelay(ctx, root, relayBin); err != nil {
+		return nil, err
+	}
 	o, err := startDir(ctx, cfg.Dir, cfg.logf)
 	if err != nil {
 		return nil, err
@@ -141,6 +145,12 @@ func run(ctx context.Context, cfg config) (res *results, err error) {
 	cfg.cpu.gateway = g.pid
 	cfg.logf("gateway pid %d at %s", g.pid(), g.base)
 	c := newSCIMClient(g)
+	rl, err := startRelay(ctx, relayBin, o)
+	if err != nil {
+		return res, err
+	}
+	defer rl.stop()
+	cfg.relay = rl.client()
 
 	// Seeded once; every workload runs cfg.Runs times on the same
 	// directory and gateway, each run on users of its own.
@@ -364,7 +374,7 @@ func fetchProfile(ctx context.Context, g *gateway, what, dst string) error {
 // the end of the seeded range, so no operation finds its work done.
 func writes(ctx context.Context, cfg config, c *scimClient, raw *rawPool, o benchDir, run int, res *measured) error {
 	k := cfg.WriteOps
-	next := cfg.N - run*4*k*len(cfg.Levels) // targets are taken downwards from here, each run below the last
+	next := cfg.N - run*writeSets*k*len(cfg.Levels) // targets are taken downwards from here, each run below the last
 	take := func() []int {
 		out := make([]int, k)
 		for i := range out {
@@ -373,11 +383,11 @@ func writes(ctx context.Context, cfg config, c *scimClient, raw *rawPool, o benc
 		}
 		return out
 	}
-	type plan struct{ put, patch, rawPut, rawPatch []int }
+	type plan struct{ put, patch, rawPut, rawPatch, relayPatch []int }
 	plans := make([]plan, len(cfg.Levels))
 	var uids []string
 	for i := range plans {
-		plans[i] = plan{take(), take(), take(), take()}
+		plans[i] = plan{take(), take(), take(), take(), take()}
 		for _, idx := range append(plans[i].put, plans[i].patch...) {
 			uids = append(uids, seedUID(idx))
 		}
@@ -444,6 +454,17 @@ func writes(ctx context.Context, cfg config, c *scimClient, raw *rawPool, o benc
 				return l.Modify(m)
 			})
 		})
+		// The same modify through the relay: an HTTP request, one
+		// modify, a fixed answer.
+		if cfg.relay != nil {
+			st := runOps(ctx, cfg.cpu, conc, k, func(_, i int) error {
+				m := ldap.NewModifyRequest(o.userDN(seedUID(p.relayPatch[i]), p.relayPatch[i]), nil)
+				o.deactivate(m)
+				_, err := cfg.relay.expect(ctx, http.StatusOK, http.MethodPost, "/modify", relayBody(m))
+				return err
+			})
+			ws.Relay = &st
+		}
 		res.Writes = append(res.Writes, ws)
 		logWrite(cfg, ws)
 		if ctx.Err() != nil {

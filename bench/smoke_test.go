@@ -62,6 +62,7 @@ func TestSmoke(t *testing.T) {
 		all := []opStats{m.Lookup.SCIM, m.Lookup.Raw, m.Lookup.Floor}
 		for _, w := range m.Writes {
 			all = append(all, w.SCIM, w.Raw)
+			all = appendRelay(t, all, w)
 		}
 		if len(m.Writes) != 3*len(cfg.Levels) {
 			t.Errorf("run %d: %d write results, want %d", m.Run, len(m.Writes), 3*len(cfg.Levels))
@@ -122,6 +123,7 @@ func TestSmokeAD(t *testing.T) {
 	all := []opStats{m.Lookup.SCIM, m.Lookup.Raw}
 	for _, w := range m.Writes {
 		all = append(all, w.SCIM, w.Raw)
+		all = appendRelay(t, all, w)
 	}
 	if m.Group == nil {
 		t.Fatal("no group workload")
@@ -135,4 +137,18 @@ func TestSmokeAD(t *testing.T) {
 	if len(m.Writes) != 3*len(cfg.Levels) || len(res.Rows) == 0 {
 		t.Errorf("%d write results, %d rows", len(m.Writes), len(res.Rows))
 	}
+}
+
+// appendRelay adds the relay's measurement of a PATCH workload, which
+// every PATCH must have.
+func appendRelay(t *testing.T, all []opStats, w writeStats) []opStats {
+	t.Helper()
+	if w.Workload != "patch-deactivate" {
+		return all
+	}
+	if w.Relay == nil {
+		t.Errorf("%s c=%d: no relay measurement", w.Workload, w.Concurrency)
+		return all
+	}
+	return append(all, *w.Relay)
 }

@@ -324,7 +324,14 @@ type writeStats struct {
 	Concurrency int     `json:"concurrency"`
 	SCIM        opStats `json:"scim"`
 	Raw         opStats `json:"raw"`
+	// Relay is the same modify as Raw sent through bench/relay (PATCH
+	// only): what an HTTP hop alone costs on this machine.
+	Relay *opStats `json:"relay,omitempty"`
 }
+
+// writeSets is how many sets of distinct users each concurrency level of
+// each run writes: PUT and PATCH for SCIM and for raw, and the relay's.
+const writeSets = 5
 
 const (
 	userSchema  = "urn:ietf:params:scim:schemas:core:2.0:User"
