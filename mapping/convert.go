@@ -656,6 +656,9 @@ type wanted struct {
 // collected and reported together.
 func (t *Table) desired(ctx context.Context, r bridge.Resource, refs bridge.Refs, creating bool) ([]wanted, error) {
 	const op = "mapping.(*Table).desired"
+	if err := t.learnUPN(ctx, r); err != nil {
+		return nil, bridge.Wrap(op, err)
+	}
 	var out []wanted
 	var missing, badRefs []string
 	for _, row := range t.rows {

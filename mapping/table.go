@@ -2,12 +2,14 @@ package mapping
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"os"
 	"regexp"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/BurntSushi/toml"
 
@@ -36,11 +38,19 @@ type Options struct {
 	// ending in one of them is written as the UPN (upn_fallback). Empty:
 	// ${base_domain}. Vars["upn_suffixes"] overrides both.
 	UPNSuffixes []string
+	// UPNSource, when set, reads the forest's UPN suffixes
+	// (ldapside.(*Conn).UPNSuffixes): a userName in a suffix the table
+	// does not list makes it read them again before it decides, at most
+	// once a minute for one suffix (upn.go: upnState). Not used when
+	// Vars["upn_suffixes"] pins them.
+	UPNSource func(context.Context) ([]string, error)
+	// Now is the clock of those reads; time.Now when nil.
+	Now func() time.Time
 }
 
 // Table is a compiled mapping table for one resource type. It implements
 // bridge.Mapper and is safe for concurrent use: nothing in it changes after
-// Load.
+// Load but the UPN suffixes it reads again (upnState).
 type Table struct {
 	file          string
 	resource      string // "User" or "Group"
@@ -62,7 +72,7 @@ type Table struct {
 	placements    []placement // [[placement]]: containers chosen by attributes
 	createMissing bool        // create_missing_containers
 	rdnUnique     bool        // rdn_unique: a taken RDN value gets " 2", " 3", ...
-	upnSuffixes   []string    // lower case: what a usable UPN ends in (upn.go)
+	upn           *upnState   // what a usable UPN ends in (upn.go)
 	baseDomain    string      // ${base_domain}: the domain of implicit UPNs (takenFilter)
 	usesUPN       bool        // a row has upn_fallback or a template calls upn
 	lifecycle     Lifecycle   // [lifecycle], as written (Disable "" : the dialect's default)
@@ -374,7 +384,7 @@ func compile(name string, data []byte, opts Options) (*Table, error) {
 
 	sub := newSubst(opts)
 	t := &Table{file: name, catalog: map[string][]bridge.AttrDef{}, standard: opts.Standard}
-	t.upnSuffixes = upnSuffixes(opts, sub)
+	t.upn = newUPNState(opts, sub)
 	t.baseDomain = sub.vars["base_domain"]
 
 	// Resource type and schemas first: rows are resolved against them.

@@ -28,6 +28,9 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
 	"unicode"
 	"unicode/utf8"
 
@@ -53,13 +56,19 @@ const (
 func upnSuffixes(o Options, sub *subst) []string {
 	var raw []string
 	switch {
-	case strings.TrimSpace(o.Vars[UPNSuffixesVar]) != "":
+	case pinnedSuffixes(o):
 		raw = strings.Split(o.Vars[UPNSuffixesVar], ",")
 	case len(o.UPNSuffixes) > 0:
 		raw = o.UPNSuffixes
 	default:
 		raw = []string{sub.vars["base_domain"]}
 	}
+	return cleanSuffixes(raw)
+}
+
+func pinnedSuffixes(o Options) bool { return strings.TrimSpace(o.Vars[UPNSuffixesVar]) != "" }
+
+func cleanSuffixes(raw []string) []string {
 	var out []string
 	for _, s := range raw {
 		s = strings.ToLower(strings.Trim(strings.TrimSpace(s), "."))
@@ -70,9 +79,129 @@ func upnSuffixes(o Options, sub *subst) []string {
 	return out
 }
 
+// upnRecheck is how long a suffix the forest did not list counts as not
+// one of its suffixes before a userName in it makes the table ask again:
+// userNames outside the forest (john@gmail.com, which take a derived UPN)
+// then cost one read of the suffixes a minute, not one per request.
+const upnRecheck = time.Minute
+
+// maxUPNChecked bounds the suffixes remembered as not the forest's.
+const maxUPNChecked = 4096
+
+// upnState is the table's UPN suffixes. A derived UPN is chosen once and
+// stays (Changes keeps it), so deciding on a list that lacks one of the
+// forest's suffixes writes a wrong logon name for good: the list a DC
+// could not tell at the start, or a suffix an administrator added since.
+// So with a source (Options.UPNSource), a userName whose suffix is not
+// listed makes the table read the forest's suffixes again before it
+// decides, and a read that fails because the directory is away makes the
+// request fail (unavailable) instead of deciding without them.
+type upnState struct {
+	list    atomic.Pointer[[]string]
+	fetch   func(context.Context) ([]string, error) // nil: the list is fixed
+	now     func() time.Time
+	mu      sync.Mutex           // one read at a time; guards checked
+	checked map[string]time.Time // a suffix a read did not list, and when
+}
+
+func newUPNState(o Options, sub *subst) *upnState {
+	u := &upnState{now: o.Now}
+	if !pinnedSuffixes(o) {
+		u.fetch = o.UPNSource
+	}
+	if u.now == nil {
+		u.now = time.Now
+	}
+	l := upnSuffixes(o, sub)
+	u.list.Store(&l)
+	return u
+}
+
+func (u *upnState) suffixes() []string { return *u.list.Load() }
+
+// learn reads the forest's suffixes again when v is a name in a suffix
+// the table does not list and that no read in the last upnRecheck left
+// out.
+func (u *upnState) learn(ctx context.Context, v string) error {
+	const op = "mapping.upnState.learn"
+	if u.fetch == nil || strings.Count(v, "@") != 1 {
+		return nil
+	}
+	_, suffix, _ := strings.Cut(strings.TrimSpace(v), "@")
+	suffix = strings.ToLower(suffix)
+	if suffix == "" || contains(u.suffixes(), suffix) {
+		return nil
+	}
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if contains(u.suffixes(), suffix) {
+		return nil // read by the request before this one
+	}
+	if at, ok := u.checked[suffix]; ok && u.now().Sub(at) < upnRecheck {
+		return nil
+	}
+	list, err := u.fetch(ctx)
+	switch {
+	case bridge.KindOf(err) == bridge.KindUnavailable:
+		return bridge.E(op, bridge.KindUnavailable, "the directory's UPN suffixes cannot be read now, so the userName's logon name cannot be decided; try again later", err)
+	case err != nil:
+		// The forest answers but does not tell (the service account may
+		// not read its configuration partition): decide on the suffixes
+		// known, as after a start that could not read them (serve warns
+		// and says to pin them).
+	default:
+		if l := cleanSuffixes(list); len(l) > 0 {
+			u.list.Store(&l)
+		}
+	}
+	if !contains(u.suffixes(), suffix) {
+		if u.checked == nil || len(u.checked) >= maxUPNChecked {
+			u.checked = map[string]time.Time{}
+		}
+		u.checked[suffix] = u.now()
+	}
+	return nil
+}
+
 // UPNSuffixes are the suffixes a userName must end in to be written as the
 // UPN, in lower case.
-func (t *Table) UPNSuffixes() []string { return append([]string(nil), t.upnSuffixes...) }
+func (t *Table) UPNSuffixes() []string { return append([]string(nil), t.upn.suffixes()...) }
+
+// ReadUPNSuffixes reads the forest's suffixes now (at the start), when the
+// table has a source and they are not pinned; it returns them.
+func (t *Table) ReadUPNSuffixes(ctx context.Context) ([]string, error) {
+	const op = "mapping.(*Table).ReadUPNSuffixes"
+	u := t.upn
+	if u.fetch == nil {
+		return t.UPNSuffixes(), nil
+	}
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	list, err := u.fetch(ctx)
+	if err != nil {
+		return nil, bridge.E(op, bridge.KindUnavailable, "", err)
+	}
+	if l := cleanSuffixes(list); len(l) > 0 {
+		u.list.Store(&l)
+	}
+	return t.UPNSuffixes(), nil
+}
+
+// learnUPN makes sure the suffix of r's userName is judged on what the
+// forest lists now (upnState.learn).
+func (t *Table) learnUPN(ctx context.Context, r bridge.Resource) error {
+	if t.upn.fetch == nil {
+		return nil
+	}
+	for _, row := range t.rows {
+		if row.upnFB != nil {
+			if err := t.upn.learn(ctx, t.lookupString(r.Attrs, row.path.String())); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
 
 // UsesUPNSuffixes reports whether the table decides by the forest's UPN
 // suffixes (a row with upn_fallback, or the upn template function), so
@@ -105,8 +234,8 @@ func (t *Table) upnProblem(v string) string {
 			return fmt.Sprintf(`the part before the "@" holds %q`, r)
 		}
 	}
-	if !contains(t.upnSuffixes, strings.ToLower(suffix)) {
-		return fmt.Sprintf("the forest does not list the UPN suffix %q (it lists %s)", suffix, strings.Join(t.upnSuffixes, ", "))
+	if list := t.upn.suffixes(); !contains(list, strings.ToLower(suffix)) {
+		return fmt.Sprintf("the forest does not list the UPN suffix %q (it lists %s)", suffix, strings.Join(list, ", "))
 	}
 	return ""
 }

@@ -2,8 +2,10 @@ package mapping
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/dirbridge/dirbridge/bridge"
 )
@@ -242,5 +244,126 @@ func TestImplicitUPNIsTaken(t *testing.T) {
 	}
 	if got := plan.Attrs["sAMAccountName"]; len(got) != 1 || got[0] != "jane.doe2" {
 		t.Errorf("sAMAccountName %q", got)
+	}
+}
+
+// The forest's suffixes read again when a userName's suffix is not among
+// them: a suffix added after the start, or a DC that could not be read at
+// the start, never gets a userName the forest accepts a derived UPN (which
+// would stay). A suffix the forest does not list is asked again only after
+// upnRecheck, and a read that fails refuses the request as unavailable
+// instead of deciding without it.
+func TestUPNSuffixesReadAgain(t *testing.T) {
+	ctx := context.Background()
+	now := time.Date(2026, 12, 3, 12, 0, 0, 0, time.UTC)
+	forest := []string{"corp.example"}
+	var reads int
+	var down, denied bool
+	tb := loadADUsers(t, Options{Now: func() time.Time { return now }, UPNSource: func(context.Context) ([]string, error) {
+		reads++
+		if down {
+			return nil, bridge.E("test", bridge.KindUnavailable, "", errors.New("dial tcp: connection refused"))
+		}
+		if denied {
+			return nil, bridge.Errorf("test", bridge.KindNotFound, "no such object")
+		}
+		return forest, nil
+	}})
+	refs := taken{vals: map[string]bool{}}
+	create := func(userName string) (*bridge.EntryPlan, error) {
+		return tb.NewEntry(ctx, bridge.Resource{Attrs: map[string]any{"userName": userName,
+			"name": map[string]any{"givenName": "Jane", "familyName": "Doe"}}}, refs)
+	}
+	upnOf := func(userName string) string {
+		t.Helper()
+		p, err := create(userName)
+		if err != nil {
+			t.Fatalf("create %s: %v", userName, err)
+		}
+		return strings.Join(p.Attrs["userPrincipalName"], ",")
+	}
+
+	// Known: no read.
+	if got := upnOf("jane@corp.example"); got != "jane@corp.example" || reads != 0 {
+		t.Fatalf("a listed suffix: UPN %q after %d reads", got, reads)
+	}
+	// An administrator adds a suffix after the start.
+	forest = []string{"corp.example", "eu.example"}
+	if got := upnOf("jane@eu.example"); got != "jane@eu.example" || reads != 1 {
+		t.Fatalf("a suffix added since: UPN %q after %d reads, want the userName after 1", got, reads)
+	}
+	if got := upnOf("jim@eu.example"); got != "jim@eu.example" || reads != 1 {
+		t.Fatalf("the learnt suffix: UPN %q after %d reads", got, reads)
+	}
+	if s := tb.UPNSuffixes(); len(s) != 2 || s[1] != "eu.example" {
+		t.Fatalf("UPNSuffixes %q", s)
+	}
+	// A suffix the forest does not list: one read, then none for a while.
+	if got := upnOf("jane@gmail.com"); got == "jane@gmail.com" || reads != 2 {
+		t.Fatalf("a foreign suffix: UPN %q after %d reads, want a derived one after 2", got, reads)
+	}
+	upnOf("john@gmail.com")
+	if reads != 2 {
+		t.Fatalf("%d reads: a suffix just found foreign was asked again", reads)
+	}
+	now = now.Add(upnRecheck + time.Second)
+	upnOf("john@gmail.com")
+	if reads != 3 {
+		t.Fatalf("%d reads: a foreign suffix was not asked again after %s", reads, upnRecheck)
+	}
+	// The DC away: refused as unavailable, nothing planned; a listed
+	// suffix still needs no read.
+	down = true
+	if p, err := create("jane@new.example"); bridge.KindOf(err) != bridge.KindUnavailable || p != nil {
+		t.Fatalf("suffixes unreadable: %v, %v; want unavailable and no plan", p, err)
+	}
+	if got := upnOf("joe@corp.example"); got != "joe@corp.example" {
+		t.Fatalf("a listed suffix with the DC away: UPN %q", got)
+	}
+	// A forest that answers but will not tell (no read access to its
+	// configuration partition): decided on the suffixes known.
+	down, denied = false, true
+	if got := upnOf("jane@denied.example"); got == "jane@denied.example" {
+		t.Fatalf("suffixes refused: UPN %q, want a derived one", got)
+	}
+	denied = false
+	// Also for an update: Changes reads them too.
+	forest = append(forest, "new.example")
+	cur := entryFrom(mustPlan(t)(create("jane@gmail.com")))
+	desired := bridge.Resource{Attrs: map[string]any{"userName": "jane@new.example", "name": map[string]any{"givenName": "Jane", "familyName": "Doe"}}}
+	ch, err := tb.Changes(ctx, cur, desired, refs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var upn []string
+	for _, c := range ch.Changes {
+		if strings.EqualFold(c.Attr, "userPrincipalName") {
+			upn = c.Values
+		}
+	}
+	if len(upn) != 1 || upn[0] != "jane@new.example" {
+		t.Fatalf("a PUT to a suffix added since: userPrincipalName change %q (%+v)", upn, ch.Changes)
+	}
+
+	// Pinned suffixes are never read.
+	pinnedReads := 0
+	pinned := loadADUsers(t, Options{Vars: map[string]string{UPNSuffixesVar: "corp.example"},
+		UPNSource: func(context.Context) ([]string, error) { pinnedReads++; return []string{"x.example"}, nil }})
+	if _, err := pinned.NewEntry(ctx, bridge.Resource{Attrs: map[string]any{"userName": "jane@x.example",
+		"name": map[string]any{"givenName": "Jane", "familyName": "Doe"}}}, refs); err != nil || pinnedReads != 0 {
+		t.Fatalf("pinned: %v, %d reads", err, pinnedReads)
+	}
+	if _, err := pinned.ReadUPNSuffixes(ctx); err != nil || pinnedReads != 0 {
+		t.Fatalf("pinned ReadUPNSuffixes: %v, %d reads", err, pinnedReads)
+	}
+}
+
+func mustPlan(t *testing.T) func(*bridge.EntryPlan, error) *bridge.EntryPlan {
+	return func(p *bridge.EntryPlan, err error) *bridge.EntryPlan {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/dirbridge/dirbridge/testenv"
 	"github.com/go-ldap/ldap/v3"
@@ -380,20 +381,14 @@ func TestADWeakPassword(t *testing.T) {
 
 // TestADForestUPNSuffix: a UPN suffix the forest lists besides its domain's
 // name (uPNSuffixes on CN=Partitions) is read when the gateway starts, so a
-// userName in it is the UPN as it is and logs on; pinned suffixes in
-// [mapping.vars] win over the directory's.
+// userName in it is the UPN as it is and logs on; one added later, and one
+// a DC away at the start could not tell, are read when a userName needs
+// them; pinned suffixes in [mapping.vars] win over the directory's.
 func TestADForestUPNSuffix(t *testing.T) {
 	s := testenv.SharedSambaAD(t)
 	suffix := "corp-" + randHex(3) + ".example"
-	modify := func(op string) {
-		cmd := exec.Command("ldapmodify", "-x", "-H", s.URL, "-D", s.AdminUPN, "-w", s.AdminPassword)
-		cmd.Stdin = strings.NewReader("dn: CN=Partitions,CN=Configuration," + s.BaseDN + "\nchangetype: modify\n" + op + ": uPNSuffixes\nuPNSuffixes: " + suffix + "\n")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("ldapmodify %s uPNSuffixes: %v: %s", op, err, out)
-		}
-	}
-	modify("add")
-	t.Cleanup(func() { modify("delete") })
+	modifySuffix(t, s, "add", suffix)
+	t.Cleanup(func() { modifySuffix(t, s, "delete", suffix) })
 
 	ad := startWithAD(t)
 	un := "jane.doe.3@" + suffix
@@ -404,6 +399,35 @@ func TestADForestUPNSuffix(t *testing.T) {
 	}
 	if !ad.ldapsBind(t, un, pw) {
 		t.Fatalf("%s cannot log on with its userName", un)
+	}
+
+	// A suffix the forest lists only after the gateway started: read when
+	// a userName needs it, not taken for a foreign one (which would have
+	// given the user a derived UPN for good).
+	later := "later-" + randHex(3) + ".example"
+	modifySuffix(t, s, "add", later)
+	t.Cleanup(func() { modifySuffix(t, s, "delete", later) })
+	un3 := "jane.doe.5@" + later
+	ad.gw.do("POST", "/v2/Users", adUserBody(un3, "Jane", "Doe"+randHex(2), pw)).must(t, 201, "create in a suffix added since the start")
+	if e := ad.byUserName(t, un3, "userPrincipalName", "msDS-cloudExtensionAttribute19"); e.first("userPrincipalName") != un3 || e.first("msDS-cloudExtensionAttribute19") != "" {
+		t.Fatalf("a suffix added since the start: userPrincipalName %q, fallback %q; want the userName as the UPN", e.first("userPrincipalName"), e.first("msDS-cloudExtensionAttribute19"))
+	}
+
+	// The DC away while the gateway starts: the suffixes are read on the
+	// first create that needs them.
+	p, err := testenv.StartFaultProxy(t, strings.TrimPrefix(s.URL, "ldap://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.CutFor(time.Hour)
+	away := startWithAD(t, "DIRBRIDGE_LDAP_URLS="+p.URL(), "DIRBRIDGE_LDAP_DIAL_TIMEOUT=1s")
+	p.Restore()
+	un4 := "jane.doe.6@" + suffix
+	body := adUserBody(un4, "Jane", "Doe"+randHex(2), "")
+	delete(body, "password") // the proxy's side is plain LDAP
+	away.gw.do("POST", "/v2/Users", body).must(t, 201, "create after a start without the DC")
+	if e := ad.byUserName(t, un4, "userPrincipalName", "msDS-cloudExtensionAttribute19"); e.first("userPrincipalName") != un4 || e.first("msDS-cloudExtensionAttribute19") != "" {
+		t.Fatalf("after a start without the DC: userPrincipalName %q, fallback %q; want the userName as the UPN", e.first("userPrincipalName"), e.first("msDS-cloudExtensionAttribute19"))
 	}
 
 	// Pinned to the domain's name only: the other suffix is no UPN now.
@@ -423,5 +447,16 @@ func TestADForestUPNSuffix(t *testing.T) {
 	e := pinned.byUserName(t, un2, "userPrincipalName", "msDS-cloudExtensionAttribute19")
 	if e.first("userPrincipalName") == un2 || e.first("msDS-cloudExtensionAttribute19") != un2 {
 		t.Fatalf("with upn_suffixes pinned: userPrincipalName %q, fallback %q", e.first("userPrincipalName"), e.first("msDS-cloudExtensionAttribute19"))
+	}
+}
+
+// modifySuffix adds or deletes a uPNSuffixes value on the forest's
+// CN=Partitions.
+func modifySuffix(t *testing.T, s *testenv.SambaAD, op, suffix string) {
+	t.Helper()
+	cmd := exec.Command("ldapmodify", "-x", "-H", s.URL, "-D", s.AdminUPN, "-w", s.AdminPassword)
+	cmd.Stdin = strings.NewReader("dn: CN=Partitions,CN=Configuration," + s.BaseDN + "\nchangetype: modify\n" + op + ": uPNSuffixes\nuPNSuffixes: " + suffix + "\n")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("ldapmodify %s uPNSuffixes: %v: %s", op, err, out)
 	}
 }

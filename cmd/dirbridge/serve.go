@@ -226,12 +226,14 @@ func refuse(rep preflight.Report) error {
 	return errors.New(b.String())
 }
 
-// withForestUPNSuffixes recompiles the users table with the UPN suffixes
-// the AD forest lists, when the table decides by them (upn_fallback): a
-// userName in one of them is written as the UPN. Pinned suffixes
-// ([mapping.vars] upn_suffixes) are used as they are. A DC that cannot be
-// read at start leaves ${base_domain}, logged: userNames in the forest's
-// other suffixes then get derived UPNs until the next start.
+// withForestUPNSuffixes recompiles the users table so that it decides by
+// the UPN suffixes the AD forest lists, when it decides by them
+// (upn_fallback): a userName in one of them is written as the UPN. Pinned
+// suffixes ([mapping.vars] upn_suffixes) are used as they are. The table
+// reads the forest's suffixes now and again whenever a userName's suffix
+// is not among them (mapping.Options.UPNSource), so that a DC that cannot
+// be read at the start, or a suffix added later, never makes it derive a
+// UPN for a userName the forest accepts.
 func withForestUPNSuffixes(ctx context.Context, cfg *conf.Config, conn *ldapside.Conn, users *mapping.Table, logger hclog.Logger) (*mapping.Table, error) {
 	if !users.UsesUPNSuffixes() || cfg.LDAP.Dialect != "ad" {
 		return users, nil
@@ -240,21 +242,23 @@ func withForestUPNSuffixes(ctx context.Context, cfg *conf.Config, conn *ldapside
 		logger.Info("UPN suffixes pinned in the configuration", "upn_suffixes", users.UPNSuffixes())
 		return users, nil
 	}
-	rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	suffixes, err := conn.UPNSuffixes(rctx)
-	cancel()
-	if err != nil || len(suffixes) == 0 {
-		logger.Warn("the forest's UPN suffixes could not be read; only userNames in the base DN's domain become UPNs as sent (set upn_suffixes in [mapping.vars] to pin them)",
-			"upn_suffixes", users.UPNSuffixes(), "error", err)
-		return users, nil
-	}
 	opts := tableOptions(cfg)
-	opts.UPNSuffixes = suffixes
+	opts.UPNSource = func(ctx context.Context) ([]string, error) {
+		rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		return conn.UPNSuffixes(rctx)
+	}
 	t, err := mapping.Load(cfg.Mapping.Users, opts)
 	if err != nil {
 		return nil, err
 	}
-	logger.Info("UPN suffixes read from the forest", "upn_suffixes", t.UPNSuffixes())
+	suffixes, err := t.ReadUPNSuffixes(ctx)
+	if err != nil {
+		logger.Warn("the forest's UPN suffixes could not be read at the start; they are read again when a userName in a suffix not listed needs them (while the directory is away such a request is answered 503), else only userNames in the base DN's domain become UPNs as sent (set upn_suffixes in [mapping.vars] to pin them)",
+			"upn_suffixes", t.UPNSuffixes(), "error", err)
+		return t, nil
+	}
+	logger.Info("UPN suffixes read from the forest", "upn_suffixes", suffixes)
 	return t, nil
 }
 
