@@ -85,6 +85,10 @@ func cleanSuffixes(raw []string) []string {
 // then cost one read of the suffixes a minute, not one per request.
 const upnRecheck = time.Minute
 
+// upnRetry is how long after a read that found the directory away the
+// next one is tried.
+const upnRetry = 5 * time.Second
+
 // maxUPNChecked bounds the suffixes remembered as not the forest's.
 const maxUPNChecked = 4096
 
@@ -100,8 +104,9 @@ type upnState struct {
 	list    atomic.Pointer[[]string]
 	fetch   func(context.Context) ([]string, error) // nil: the list is fixed
 	now     func() time.Time
-	mu      sync.Mutex           // one read at a time; guards checked
+	mu      sync.Mutex           // one read at a time; guards checked and failed
 	checked map[string]time.Time // a suffix a read did not list, and when
+	failed  time.Time            // when the last read found the directory away
 }
 
 func newUPNState(o Options, sub *subst) *upnState {
@@ -140,10 +145,18 @@ func (u *upnState) learn(ctx context.Context, v string) error {
 	if at, ok := u.checked[suffix]; ok && u.now().Sub(at) < upnRecheck {
 		return nil
 	}
+	const unavailable = "the directory's UPN suffixes cannot be read now, so the userName's logon name cannot be decided; try again later"
+	if !u.failed.IsZero() && u.now().Sub(u.failed) < upnRetry {
+		// The requests queued behind a read that just failed fail at
+		// once rather than each waiting out a directory that is away.
+		return bridge.Errorf(op, bridge.KindUnavailable, "%s", unavailable)
+	}
 	list, err := u.fetch(ctx)
+	u.failed = time.Time{}
 	switch {
 	case bridge.KindOf(err) == bridge.KindUnavailable:
-		return bridge.E(op, bridge.KindUnavailable, "the directory's UPN suffixes cannot be read now, so the userName's logon name cannot be decided; try again later", err)
+		u.failed = u.now()
+		return bridge.E(op, bridge.KindUnavailable, unavailable, err)
 	case err != nil:
 		// The forest answers but does not tell (the service account may
 		// not read its configuration partition): decide on the suffixes

@@ -320,8 +320,19 @@ func TestUPNSuffixesReadAgain(t *testing.T) {
 	if got := upnOf("joe@corp.example"); got != "joe@corp.example" {
 		t.Fatalf("a listed suffix with the DC away: UPN %q", got)
 	}
+	// Right after a read that found it away, the next request does not
+	// wait for another; after upnRetry it reads again.
+	before := reads
+	if _, err := create("jim@new.example"); bridge.KindOf(err) != bridge.KindUnavailable || reads != before {
+		t.Fatalf("just after a failed read: %v after %d more reads; want unavailable without a read", err, reads-before)
+	}
+	now = now.Add(upnRetry)
+	if _, err := create("jim@new.example"); bridge.KindOf(err) != bridge.KindUnavailable || reads != before+1 {
+		t.Fatalf("after %s: %v after %d more reads; want one read", upnRetry, err, reads-before)
+	}
 	// A forest that answers but will not tell (no read access to its
 	// configuration partition): decided on the suffixes known.
+	now = now.Add(upnRetry)
 	down, denied = false, true
 	if got := upnOf("jane@denied.example"); got == "jane@denied.example" {
 		t.Fatalf("suffixes refused: UPN %q, want a derived one", got)
