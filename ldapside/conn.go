@@ -145,6 +145,7 @@ func Open(cfg Config, logger hclog.Logger) (*Conn, error) {
 	// one server at a time (failover.go).
 	c.pool.usable = func(pc *pconn) bool { return pc.url == c.activeURL() }
 	c.log.Debug("opened", "urls", cfg.URLs, "bind_dn", cfg.BindDN, "base_dn", cfg.BaseDN, "pool_size", cfg.PoolSize, "dialect", cfg.Dialect)
+	c.startStandbyChecks()
 	return c, nil
 }
 

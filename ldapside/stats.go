@@ -20,8 +20,8 @@ func (c *Conn) PoolStats() PoolStats {
 }
 
 // DirectoryUp reports, for every configured URL, whether the last attempt
-// to connect and bind there succeeded; a URL not tried yet (a standby
-// while the first server serves) is false.
+// to connect and bind there succeeded; the servers not in use are tried
+// every standbyInterval (standby.go), and a URL not tried yet is false.
 func (c *Conn) DirectoryUp() map[string]bool {
 	out := make(map[string]bool, len(c.cfg.URLs))
 	for _, u := range c.cfg.URLs {

@@ -89,7 +89,7 @@ func (m *metrics) watchDirectoryUp(dir bridge.Directory) {
 		return
 	}
 	m.reg.MustRegister(&upCollector{f: d.DirectoryUp, desc: prometheus.NewDesc("dirbridge_directory_up",
-		"1 when the last connection and service bind to this directory URL succeeded, 0 when it failed or was not tried yet.", []string{"url"}, nil)})
+		"1 when the last connection and service bind to this directory URL succeeded (servers not in use are checked every 30s), 0 when it failed or was not tried yet.", []string{"url"}, nil)})
 }
 
 type upCollector struct {
