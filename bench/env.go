@@ -212,18 +212,7 @@ func (g *gateway) pid() int { return g.cmd.Process.Pid }
 // stop ends the gateway by its PID: SIGTERM, then SIGKILL after 15s.
 func (g *gateway) stop() {
 	defer os.RemoveAll(g.state)
-	select {
-	case <-g.done:
-		return
-	default:
-	}
-	_ = g.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-g.done:
-	case <-time.After(15 * time.Second):
-		_ = g.cmd.Process.Kill()
-		<-g.done
-	}
+	stopByPID(g.cmd.Process, g.done, 15*time.Second)
 }
 
 func freePort() (int, error) {
@@ -398,18 +387,22 @@ func startRelay(ctx context.Context, bin string, d benchDir) (*relay, error) {
 }
 
 // stop ends the relay by its PID.
-func (r *relay) stop() {
+func (r *relay) stop() { stopByPID(r.cmd.Process, r.done, 5*time.Second) }
+
+// stopByPID ends p, whose Wait closes done: SIGTERM, then SIGKILL after
+// grace.
+func stopByPID(p *os.Process, done <-chan struct{}, grace time.Duration) {
 	select {
-	case <-r.done:
+	case <-done:
 		return
 	default:
 	}
-	_ = r.cmd.Process.Signal(syscall.SIGTERM)
+	_ = p.Signal(syscall.SIGTERM)
 	select {
-	case <-r.done:
-	case <-time.After(5 * time.Second):
-		_ = r.cmd.Process.Kill()
-		<-r.done
+	case <-done:
+	case <-time.After(grace):
+		_ = p.Kill()
+		<-done
 	}
 }
 

@@ -213,13 +213,7 @@ func cutDelete(t *testing.T, s *ldapSetup, p *testenv.FaultProxy, lockAttr, lock
 // and the modify are two operations. Plain ldap:// through the proxy (the
 // proxy cannot frame TLS; this request carries no password).
 func TestADCutMoveAndModify(t *testing.T) {
-	sa := testenv.SharedSambaAD(t)
-	p, err := testenv.StartFaultProxy(t, strings.TrimPrefix(sa.URL, "ldap://"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := startWithAD(t, "DIRBRIDGE_LDAP_URLS="+p.URL(), "DIRBRIDGE_LDAP_OP_TIMEOUT=3s", "DIRBRIDGE_LDAP_DIAL_TIMEOUT=1s",
-		"DIRBRIDGE_STATE_RECOVERY_INTERVAL=300ms")
+	s, p := startCuttableAD(t)
 	g := s.gw
 	type user struct{ id, name string }
 	runCuts(t, g, p, func(i int) any {
@@ -339,13 +333,7 @@ func TestCutDisableThatStripsGroups(t *testing.T) {
 
 // On AD a DELETE leaves the groups, then disables and moves the user.
 func TestADCutDelete(t *testing.T) {
-	sa := testenv.SharedSambaAD(t)
-	p, err := testenv.StartFaultProxy(t, strings.TrimPrefix(sa.URL, "ldap://"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := startWithADGroups(t, "DIRBRIDGE_LDAP_URLS="+p.URL(), "DIRBRIDGE_LDAP_OP_TIMEOUT=3s", "DIRBRIDGE_LDAP_DIAL_TIMEOUT=1s",
-		"DIRBRIDGE_STATE_RECOVERY_INTERVAL=300ms")
+	s, p := startCuttableAD(t)
 	g := s.gw
 	type user struct{ id, name string }
 	runCuts(t, g, p, func(i int) any {
@@ -383,13 +371,7 @@ func TestADCutDelete(t *testing.T) {
 // has both changes or neither, a 2xx means both, and the client's retry of
 // the same PATCH then leaves both in place.
 func TestADCutGroupMemberPatch(t *testing.T) {
-	sa := testenv.SharedSambaAD(t)
-	p, err := testenv.StartFaultProxy(t, strings.TrimPrefix(sa.URL, "ldap://"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := startWithADGroups(t, "DIRBRIDGE_LDAP_URLS="+p.URL(), "DIRBRIDGE_LDAP_OP_TIMEOUT=3s", "DIRBRIDGE_LDAP_DIAL_TIMEOUT=1s",
-		"DIRBRIDGE_STATE_RECOVERY_INTERVAL=300ms")
+	s, p := startCuttableAD(t)
 	g := s.gw
 	type state struct{ group, cn, joiner, leaver, joinerDN, leaverDN string }
 	body := func(st state) map[string]any {
@@ -461,4 +443,23 @@ func TestADCutGroupMemberPatch(t *testing.T) {
 	if again := request(st); again.Status/100 != 2 || !applied(st, again) {
 		t.Errorf("retry after a dropped answer: %d %s", again.Status, again.Raw)
 	}
+}
+
+// startCuttableAD starts a gateway on the AD tier's DC behind a
+// FaultProxy, with the timeouts and the recovery interval the cut tests
+// settle within. Plain ldap:// through the proxy, which cannot frame TLS:
+// the requests cut carry no password. The groups container is made too
+// (startWithADGroups): without it /readyz stays 503 and settle waits in
+// vain, so a test that needs no groups would pass only after one that
+// made it.
+func startCuttableAD(t *testing.T) (*adSetup, *testenv.FaultProxy) {
+	t.Helper()
+	sa := testenv.SharedSambaAD(t)
+	p, err := testenv.StartFaultProxy(t, strings.TrimPrefix(sa.URL, "ldap://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := startWithADGroups(t, "DIRBRIDGE_LDAP_URLS="+p.URL(), "DIRBRIDGE_LDAP_OP_TIMEOUT=3s", "DIRBRIDGE_LDAP_DIAL_TIMEOUT=1s",
+		"DIRBRIDGE_STATE_RECOVERY_INTERVAL=300ms")
+	return s, p
 }
