@@ -151,7 +151,10 @@ func (u *upnState) learn(ctx context.Context, v string) error {
 		// once rather than each waiting out a directory that is away.
 		return bridge.Errorf(op, bridge.KindUnavailable, "%s", unavailable)
 	}
-	list, err := u.fetch(ctx)
+	// Not the request's own context: a client that goes away must not
+	// make the read fail for the requests waiting behind it (the source
+	// bounds it with a timeout of its own).
+	list, err := u.fetch(context.WithoutCancel(ctx))
 	u.failed = time.Time{}
 	switch {
 	case bridge.KindOf(err) == bridge.KindUnavailable:

@@ -259,8 +259,11 @@ func TestUPNSuffixesReadAgain(t *testing.T) {
 	forest := []string{"corp.example"}
 	var reads int
 	var down, denied bool
-	tb := loadADUsers(t, Options{Now: func() time.Time { return now }, UPNSource: func(context.Context) ([]string, error) {
+	tb := loadADUsers(t, Options{Now: func() time.Time { return now }, UPNSource: func(rctx context.Context) ([]string, error) {
 		reads++
+		if rctx.Err() != nil {
+			t.Error("the read got a cancelled request's context")
+		}
 		if down {
 			return nil, bridge.E("test", bridge.KindUnavailable, "", errors.New("dial tcp: connection refused"))
 		}
@@ -283,6 +286,15 @@ func TestUPNSuffixesReadAgain(t *testing.T) {
 		return strings.Join(p.Attrs["userPrincipalName"], ",")
 	}
 
+	// A request whose client went away still reads them whole, for the
+	// requests behind it.
+	gone, cancel := context.WithCancel(ctx)
+	cancel()
+	if _, err := tb.NewEntry(gone, bridge.Resource{Attrs: map[string]any{"userName": "joe@first.example",
+		"name": map[string]any{"givenName": "Joe", "familyName": "Doe"}}}, refs); err != nil || reads != 1 {
+		t.Fatalf("a cancelled request: %v after %d reads", err, reads)
+	}
+	reads = 0
 	// Known: no read.
 	if got := upnOf("jane@corp.example"); got != "jane@corp.example" || reads != 0 {
 		t.Fatalf("a listed suffix: UPN %q after %d reads", got, reads)
