@@ -1037,6 +1037,11 @@ func (t *Table) lookupString(attrs map[string]any, path string) string {
 	if err != nil {
 		return ""
 	}
+	return t.stringAt(attrs, p)
+}
+
+// stringAt reads resolved path p of attrs as a string.
+func (t *Table) stringAt(attrs map[string]any, p scimPath) string {
 	h := holder(attrs, p.urn, t.coreURN, false)
 	v, _ := getFold(h, p.top.Name)
 	if p.typ != "" {

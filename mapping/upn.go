@@ -154,22 +154,16 @@ func (u *upnState) learn(ctx context.Context, v string) error {
 	// Not the request's own context: a client that goes away must not
 	// make the read fail for the requests waiting behind it (the source
 	// bounds it with a timeout of its own).
-	list, err := u.fetch(context.WithoutCancel(ctx))
+	err := u.readLocked(context.WithoutCancel(ctx))
 	u.failed = time.Time{}
-	switch {
-	case bridge.KindOf(err) == bridge.KindUnavailable:
+	if bridge.KindOf(err) == bridge.KindUnavailable {
 		u.failed = u.now()
 		return bridge.E(op, bridge.KindUnavailable, unavailable, err)
-	case err != nil:
-		// The forest answers but does not tell (the service account may
-		// not read its configuration partition): decide on the suffixes
-		// known, as after a start that could not read them (serve warns
-		// and says to pin them).
-	default:
-		if l := cleanSuffixes(list); len(l) > 0 {
-			u.list.Store(&l)
-		}
 	}
+	// Another failure is a forest that answers but does not tell (the
+	// service account may not read its configuration partition): decide
+	// on the suffixes known, as after a start that could not read them
+	// (serve warns and says to pin them).
 	if !contains(u.suffixes(), suffix) {
 		if u.checked == nil || len(u.checked) >= maxUPNChecked {
 			u.checked = map[string]time.Time{}
@@ -193,14 +187,23 @@ func (t *Table) ReadUPNSuffixes(ctx context.Context) ([]string, error) {
 	}
 	u.mu.Lock()
 	defer u.mu.Unlock()
+	if err := u.readLocked(ctx); err != nil {
+		return nil, bridge.E(op, bridge.KindUnavailable, "", err)
+	}
+	return t.UPNSuffixes(), nil
+}
+
+// readLocked reads the forest's suffixes and keeps them; a read that
+// lists none keeps the ones known. u.mu is held.
+func (u *upnState) readLocked(ctx context.Context) error {
 	list, err := u.fetch(ctx)
 	if err != nil {
-		return nil, bridge.E(op, bridge.KindUnavailable, "", err)
+		return err
 	}
 	if l := cleanSuffixes(list); len(l) > 0 {
 		u.list.Store(&l)
 	}
-	return t.UPNSuffixes(), nil
+	return nil
 }
 
 // learnUPN makes sure the suffix of r's userName is judged on what the
@@ -211,7 +214,7 @@ func (t *Table) learnUPN(ctx context.Context, r bridge.Resource) error {
 	}
 	for _, row := range t.rows {
 		if row.upnFB != nil {
-			if err := t.upn.learn(ctx, t.lookupString(r.Attrs, row.path.String())); err != nil {
+			if err := t.upn.learn(ctx, t.stringAt(r.Attrs, row.path)); err != nil {
 				return err
 			}
 		}
