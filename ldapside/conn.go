@@ -235,22 +235,32 @@ func (c *Conn) connectURL(ctx context.Context, raw string) (*ldap.Conn, error) {
 	if c.dialHook != nil {
 		c.dialHook(raw)
 	}
+	l, what, err := c.dialGoLDAP(ctx, raw)
+	if err != nil && what != "" {
+		return nil, c.dialFailed(raw, what, err)
+	}
+	return l, err
+}
+
+// dialGoLDAP is connectURL without the hook and the logging: what names
+// the step that failed ("" when raw is no URL).
+func (c *Conn) dialGoLDAP(ctx context.Context, raw string) (l *ldap.Conn, what string, err error) {
 	u, err := url.Parse(raw)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
-	l, err := ldap.DialURL(raw, ldap.DialWithDialer(c.dialer(ctx)), ldap.DialWithTLSConfig(c.tlsConfig(u)))
+	l, err = ldap.DialURL(raw, ldap.DialWithDialer(c.dialer(ctx)), ldap.DialWithTLSConfig(c.tlsConfig(u)))
 	if err != nil {
-		return nil, c.dialFailed(raw, "cannot reach directory server", err)
+		return nil, "cannot reach directory server", err
 	}
 	l.SetTimeout(c.cfg.DialTimeout)
 	if c.cfg.StartTLS && u.Scheme == "ldap" {
 		if err := l.StartTLS(c.tlsConfig(u)); err != nil {
 			_ = l.Close()
-			return nil, c.dialFailed(raw, "StartTLS failed", err)
+			return nil, "StartTLS failed", err
 		}
 	}
-	return l, nil
+	return l, "", nil
 }
 
 // dialFailed records that raw could not be connected to (metrics:

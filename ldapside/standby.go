@@ -2,10 +2,7 @@ package ldapside
 
 import (
 	"context"
-	"net/url"
 	"time"
-
-	"github.com/go-ldap/ldap/v3"
 )
 
 // The servers not in use are checked too. One server at a time means a
@@ -54,21 +51,11 @@ func (c *Conn) standbyLoop(every time.Duration) {
 func (c *Conn) checkStandby(raw string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), c.cfg.DialTimeout)
 	defer cancel()
-	u, err := url.Parse(raw)
-	if err != nil {
-		return err
-	}
-	l, err := ldap.DialURL(raw, ldap.DialWithDialer(c.dialer(ctx)), ldap.DialWithTLSConfig(c.tlsConfig(u)))
+	l, _, err := c.dialGoLDAP(ctx, raw)
 	if err != nil {
 		return err
 	}
 	defer l.Close()
-	l.SetTimeout(c.cfg.DialTimeout)
-	if c.cfg.StartTLS && u.Scheme == "ldap" {
-		if err := l.StartTLS(c.tlsConfig(u)); err != nil {
-			return err
-		}
-	}
 	return l.Bind(c.cfg.BindDN, c.cfg.BindPassword)
 }
 
