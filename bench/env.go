@@ -407,10 +407,7 @@ func stopByPID(p *os.Process, done <-chan struct{}, grace time.Duration) {
 }
 
 // client is an HTTP client for the relay, pooled like the SCIM client.
-func (r *relay) client() *scimClient {
-	tr := &http.Transport{MaxIdleConns: 128, MaxIdleConnsPerHost: 128, IdleConnTimeout: time.Minute}
-	return &scimClient{base: r.base, auth: "none", hc: &http.Client{Transport: tr, Timeout: time.Minute}}
-}
+func (r *relay) client() *scimClient { return newHTTPClient(r.base, "none") }
 
 // relayBody is the relay's request for m.
 func relayBody(m *ldap.ModifyRequest) map[string]any {

@@ -92,9 +92,13 @@ type scimClient struct {
 	hc         *http.Client
 }
 
-func newSCIMClient(g *gateway) *scimClient {
+func newSCIMClient(g *gateway) *scimClient { return newHTTPClient(g.base, g.auth) }
+
+// newHTTPClient keeps a connection per worker, as an identity provider
+// does, for the gateway and the relay alike.
+func newHTTPClient(base, auth string) *scimClient {
 	tr := &http.Transport{MaxIdleConns: 128, MaxIdleConnsPerHost: 128, IdleConnTimeout: time.Minute}
-	return &scimClient{base: g.base, auth: g.auth, hc: &http.Client{Transport: tr, Timeout: 5 * time.Minute}}
+	return &scimClient{base: base, auth: auth, hc: &http.Client{Transport: tr, Timeout: 5 * time.Minute}}
 }
 
 // do sends one request and returns the status and body.
